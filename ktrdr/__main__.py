@@ -1,0 +1,3 @@
+from ktrdr.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP edge. Only this package imports FastAPI (``schemas`` is plain pydantic)."""

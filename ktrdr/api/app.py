@@ -1,0 +1,49 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ktrdr import __version__
+from ktrdr.api.errors import install_error_handlers
+from ktrdr.api.routes import health, operations
+from ktrdr.api.runtime import Runtime
+from ktrdr.config import Settings, get_settings
+from ktrdr.logging import configure_logging, get_logger
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime.build(settings)
+        app.state.runtime = rt
+        log = get_logger("ktrdr.api")
+        if rt.service.recovered:
+            log.warning(
+                "operations interrupted by restart marked failed", count=len(rt.service.recovered)
+            )
+        log.info("backend ready", store=rt.store_description, pid=rt.pid)
+        try:
+            yield
+        finally:
+            if runtime is None:
+                rt.close()
+
+    configure_logging(settings.log_format, settings.log_level)
+    app = FastAPI(
+        title="ktrdr",
+        version=__version__,
+        description="Research cycles, trainings and backtests as watchable operations.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, operations):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

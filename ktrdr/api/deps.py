@@ -1,0 +1,29 @@
+"""Dependencies: the composition root puts these on ``app.state``; routes ask for them here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ktrdr.api.runtime import Runtime
+from ktrdr.config import Settings
+from ktrdr.operations.service import OperationsService
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_service(request: Request) -> OperationsService:
+    return get_runtime(request).service
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return get_runtime(request).settings
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServiceDep = Annotated[OperationsService, Depends(get_service)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

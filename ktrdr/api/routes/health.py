@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ktrdr import __version__
+from ktrdr.api.deps import RuntimeDep
+from ktrdr.api.schemas import Envelope, HealthPublic
+from ktrdr.operations.models import OperationStatus
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(runtime: RuntimeDep) -> Envelope[HealthPublic]:
+    active = runtime.service.list_operations(status=OperationStatus.RUNNING, limit=0)[1]
+    return Envelope(
+        data=HealthPublic(
+            version=__version__,
+            pid=runtime.pid,
+            store=runtime.store_description,
+            started_at=runtime.started_at,
+            active_operations=active,
+        )
+    )

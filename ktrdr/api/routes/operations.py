@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ktrdr.api.deps import ServiceDep
+from ktrdr.api.schemas import Envelope, OperationPublic, PageEnvelope
+from ktrdr.operations.models import OperationStatus, OperationType, utcnow
+
+router = APIRouter(prefix="/operations", tags=["operations"])
+
+
+@router.get("")
+def list_operations(
+    service: ServiceDep,
+    status: OperationStatus | None = None,
+    operation_type: OperationType | None = None,
+    parent_operation_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageEnvelope[OperationPublic]:
+    ops, total = service.list_operations(
+        status=status,
+        operation_type=operation_type,
+        parent_operation_id=parent_operation_id,
+        limit=limit,
+        offset=offset,
+    )
+    now = utcnow()
+    return PageEnvelope(
+        data=[OperationPublic.from_domain(op, now=now) for op in ops],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{operation_id}")
+def get_operation(operation_id: str, service: ServiceDep) -> Envelope[OperationPublic]:
+    op = service.get(operation_id)
+    children = service.children(operation_id)
+    return Envelope(data=OperationPublic.from_domain(op, children[-20:], now=utcnow()))
+
+
+@router.delete("/{operation_id}")
+def cancel_operation(operation_id: str, service: ServiceDep) -> Envelope[OperationPublic]:
+    op = service.cancel(operation_id, "Cancelled by request")
+    return Envelope(data=OperationPublic.from_domain(op, service.children(operation_id)))

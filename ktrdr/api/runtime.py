@@ -1,0 +1,50 @@
+"""The composition root: builds the store, service and executor from Settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ktrdr.config import Settings
+from ktrdr.operations.execution import LocalExecutor
+from ktrdr.operations.models import utcnow
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import InMemoryOperationStore, OperationStore, SqliteOperationStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    service: OperationsService
+    executor: LocalExecutor
+    store_description: str
+    started_at: datetime = field(default_factory=utcnow)
+    pid: int = field(default_factory=os.getpid)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        store: OperationStore
+        if settings.ephemeral:
+            store, description = InMemoryOperationStore(), "memory"
+        else:
+            store = SqliteOperationStore(settings.database_path)
+            description = f"sqlite:{settings.database_path}"
+        service = OperationsService(
+            store,
+            cancel_grace_seconds=settings.cancel_grace_seconds,
+            flush_interval=settings.progress_flush_seconds,
+        )
+        return cls(
+            settings=settings,
+            service=service,
+            executor=LocalExecutor(service),
+            store_description=description,
+        )
+
+    def close(self) -> None:
+        for op in self.service.list_operations(limit=10_000)[0]:
+            if not op.is_terminal:
+                self.service.fail(op.operation_id, "Backend shut down while the operation ran")
+        self.executor.shutdown()
+        self.service.close()

@@ -1,0 +1,1 @@
+"""The command line (the only typer/rich importer)."""

@@ -1,0 +1,37 @@
+"""The `ktrdr` command: one typer app joining one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from ktrdr import __version__
+from ktrdr.cli import ops, server
+
+app = typer.Typer(
+    name="ktrdr",
+    help="ktrdr: design, train, backtest and assess trading strategies, and watch it happen.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(server.app, name="server")
+app.add_typer(ops.app, name="ops")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ktrdr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """ktrdr command line."""
+
+
+def main() -> None:
+    app()

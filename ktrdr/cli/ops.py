@@ -1,0 +1,96 @@
+"""`ktrdr ops ...`: list, inspect and cancel operations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.output import EXIT_USAGE, fail, friendly_errors, print_json
+from ktrdr.operations.models import OperationStatus, OperationType
+
+app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
+
+
+def _choice(
+    value: str | None, enum: type[OperationStatus] | type[OperationType], what: str
+) -> None:
+    if value is not None and value not in {m.value for m in enum}:
+        allowed = ", ".join(m.value for m in enum)
+        fail(f"unknown {what} {value!r}; choose one of: {allowed}", EXIT_USAGE)
+
+
+@app.command("list")
+def list_ops(
+    status: Annotated[str | None, typer.Option(help="Filter by status.")] = None,
+    operation_type: Annotated[
+        str | None, typer.Option("--type", help="Filter by type (agent_research, ...).")
+    ] = None,
+    parent: Annotated[str | None, typer.Option(help="Only children of this operation.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_out: JsonOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """List operations, newest first."""
+    _choice(status, OperationStatus, "status")
+    _choice(operation_type, OperationType, "operation type")
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            ops, total = client.list_operations(
+                status=status,
+                operation_type=operation_type,
+                parent_operation_id=parent,
+                limit=limit,
+                offset=offset,
+            )
+    if json_out:
+        print_json([op.model_dump(mode="json") for op in ops])
+        return
+    from ktrdr.cli.render import operations_table, stdout_console
+
+    console = stdout_console()
+    if not ops:
+        console.print("No operations.")
+        return
+    console.print(operations_table(ops))
+    if total > offset + len(ops):
+        console.print(f"[dim]{len(ops)} of {total} shown; use --offset/--limit for more[/dim]")
+
+
+@app.command("show")
+def show(
+    operation_id: str, json_out: JsonOutput = False, no_autostart: NoAutostart = False
+) -> None:
+    """Show one operation with its progress, metadata, result and children."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            op = client.get_operation(operation_id)
+    if json_out:
+        print_json(op.model_dump(mode="json"))
+        return
+    from ktrdr.cli.render import operation_details, stdout_console
+
+    stdout_console().print(operation_details(op))
+
+
+@app.command("cancel")
+def cancel(
+    operation_id: str, json_out: JsonOutput = False, no_autostart: NoAutostart = False
+) -> None:
+    """Cancel an operation (and its running children)."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            op = client.cancel_operation(operation_id)
+    if json_out:
+        print_json(op.model_dump(mode="json"))
+        return
+    state = "cancelled" if op.status is OperationStatus.CANCELLED else "cancel requested"
+    typer.echo(f"{op.operation_id}: {state}")

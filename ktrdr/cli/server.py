@@ -1,0 +1,96 @@
+"""`ktrdr server ...`: run, inspect and stop the backend."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.config import Settings
+
+app = typer.Typer(help="Run and manage the ktrdr backend.", no_args_is_help=True)
+
+
+@app.command("start")
+def start(
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Run in the background, log to the data dir.")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="Bind address (KTRDR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (KTRDR_PORT).")] = None,
+    ephemeral: Annotated[
+        bool, typer.Option("--ephemeral", help="Keep operations in memory only.")
+    ] = False,
+) -> None:
+    """Start the backend (foreground unless --detach)."""
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if ephemeral:
+        overrides["ephemeral"] = True
+    with friendly_errors():
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        from ktrdr.cli.backend import BackendFiles, probe, start_detached
+
+        existing = probe(settings.base_url, timeout=0.5)
+        if existing is not None:
+            sys.stderr.write(
+                f"A ktrdr backend already answers at {settings.base_url} (pid {existing.pid})\n"
+            )
+            raise typer.Exit(1)
+        if detach:
+            health = start_detached(settings)
+            log = BackendFiles.for_settings(settings).log
+            sys.stdout.write(
+                f"ktrdr backend started at {settings.base_url} (pid {health.pid}, log {log})\n"
+            )
+            return
+        from ktrdr.api.server import serve
+
+        serve(settings)
+
+
+@app.command("status")
+def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Say whether a backend answers, and where."""
+    from ktrdr.cli.backend import probe
+
+    settings = Settings()
+    health = probe(settings.base_url)
+    if json_out:
+        print_json(
+            {
+                "url": settings.base_url,
+                "running": health is not None,
+                "health": health.model_dump(mode="json") if health else None,
+            }
+        )
+    elif health is None:
+        sys.stdout.write(f"No ktrdr backend answers at {settings.base_url}\n")
+    else:
+        sys.stdout.write(
+            f"ktrdr backend {health.version} at {settings.base_url}: pid {health.pid}, "
+            f"store {health.store}, {health.active_operations} running operation(s)\n"
+        )
+    if health is None:
+        raise typer.Exit(1)
+
+
+@app.command("stop")
+def stop() -> None:
+    """Stop the local backend started with --detach (or by autostart)."""
+    from ktrdr.cli.backend import stop as stop_backend
+
+    settings = Settings()
+    if settings.api_url:
+        sys.stderr.write("Error: KTRDR_API_URL points at a remote backend; not stopping it\n")
+        raise typer.Exit(2)
+    pid = stop_backend(settings)
+    if pid is None:
+        sys.stdout.write("No local ktrdr backend was running\n")
+    else:
+        sys.stdout.write(f"Stopped the ktrdr backend (pid {pid})\n")

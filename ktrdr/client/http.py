@@ -1,0 +1,191 @@
+"""KtrdrClient: typed calls to the backend, sync and async, over an injectable transport."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ktrdr.api.schemas import HealthPublic, OperationPublic, OperationStarted
+from ktrdr.client.errors import (
+    ApiError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    api_error,
+)
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+API_PREFIX = "/api/v1"
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ApiError(
+            response.status_code,
+            "bad_response",
+            f"Backend answered HTTP {response.status_code} with a body that is not JSON "
+            f"(is {response.request.url.host}:{response.request.url.port} a ktrdr backend?)",
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(
+            response.status_code, "bad_response", "Backend answered with non-object JSON"
+        )
+    if response.is_success and body.get("success") is True:
+        return body
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    assert isinstance(err, dict)
+    raise api_error(
+        response.status_code,
+        str(err.get("code", f"http_{response.status_code}")),
+        str(err.get("message", f"HTTP {response.status_code}")),
+        dict(err.get("details") or {}),
+    )
+
+
+def _transport_error(base_url: str, exc: httpx.HTTPError) -> BackendUnavailableError:
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendTimeoutError(
+            f"The ktrdr backend at {base_url} did not answer in time",
+            details={"url": base_url},
+        )
+    return BackendUnavailableError(
+        f"Cannot reach the ktrdr backend at {base_url} ({type(exc).__name__})",
+        details={"url": base_url},
+    )
+
+
+def _list_params(
+    status: str | None,
+    operation_type: str | None,
+    parent_operation_id: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if status:
+        params["status"] = status
+    if operation_type:
+        params["operation_type"] = operation_type
+    if parent_operation_id:
+        params["parent_operation_id"] = parent_operation_id
+    return params
+
+
+class KtrdrClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> KtrdrClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, params=params, json=json)
+        except httpx.HTTPError as exc:
+            raise _transport_error(self.base_url, exc) from None
+        return _decode(response)
+
+    def health(self) -> HealthPublic:
+        return HealthPublic.model_validate(self.request("GET", "/health")["data"])
+
+    def list_operations(
+        self,
+        *,
+        status: str | None = None,
+        operation_type: str | None = None,
+        parent_operation_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[OperationPublic], int]:
+        params = _list_params(status, operation_type, parent_operation_id, limit, offset)
+        body = self.request("GET", "/operations", params=params)
+        ops = [OperationPublic.model_validate(o) for o in body["data"]]
+        return ops, int(body.get("total", len(ops)))
+
+    def get_operation(self, operation_id: str) -> OperationPublic:
+        return OperationPublic.model_validate(
+            self.request("GET", f"/operations/{operation_id}")["data"]
+        )
+
+    def cancel_operation(self, operation_id: str) -> OperationPublic:
+        return OperationPublic.model_validate(
+            self.request("DELETE", f"/operations/{operation_id}")["data"]
+        )
+
+    def start(self, path: str, payload: dict[str, Any]) -> OperationStarted:
+        """POST a start request (training, backtest, agent trigger) and return the new id."""
+        return OperationStarted.model_validate(self.request("POST", path, json=payload)["data"])
+
+    def get_data(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)["data"]
+
+
+class AsyncKtrdrClient:
+    """The same calls for asyncio code (the monitor fetches parent and child concurrently)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + API_PREFIX, timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncKtrdrClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.HTTPError as exc:
+            raise _transport_error(self.base_url, exc) from None
+        return _decode(response)
+
+    async def get_operation(self, operation_id: str) -> OperationPublic:
+        body = await self.request("GET", f"/operations/{operation_id}")
+        return OperationPublic.model_validate(body["data"])
+
+    async def cancel_operation(self, operation_id: str) -> OperationPublic:
+        body = await self.request("DELETE", f"/operations/{operation_id}")
+        return OperationPublic.model_validate(body["data"])

@@ -1,0 +1,58 @@
+"""One Settings object, read from KTRDR_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ktrdr"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KTRDR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    db_path: Path | None = None
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    api_url: str | None = None
+    autostart: bool = True
+    # How long a running operation may take to acknowledge a cancel before it is forced.
+    cancel_grace_seconds: float = Field(default=3.0, gt=0)
+    # Progress updates reach SQLite at most this often per operation (reads are always live).
+    progress_flush_seconds: float = Field(default=0.5, ge=0)
+    ephemeral: bool = False
+
+    @property
+    def database_path(self) -> Path:
+        return self.db_path if self.db_path is not None else self.data_dir / "ktrdr.db"
+
+    @property
+    def base_url(self) -> str:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def backtests_dir(self) -> Path:
+        return self.data_dir / "backtests"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""The ktrdr error tree.
+
+    KtrdrError                      base; carries a machine-readable ``code`` and ``details``
+    ├── NotFoundError               something named by the caller does not exist
+    │   └── OperationNotFoundError
+    ├── ConflictError               the request clashes with current state
+    │   ├── OperationFinishedError  the operation is already terminal
+    │   └── CycleAlreadyActiveError a research cycle is already running
+    ├── InvalidRequestError         the caller's input is wrong (bad filter, bad field...)
+    │   ├── DataValidationError     market data that breaks an OHLCV rule
+    │   └── StrategyValidationError a strategy definition that cannot be used
+    ├── ConfigurationError          the installation lacks something (e.g. an API key)
+    └── JobFailedError              real work failed (training diverged, file unreadable...)
+
+Services raise these; only ``ktrdr.api`` maps them to HTTP statuses and only ``ktrdr.cli``
+turns them into messages and exit codes. Cancellation is a status, not an error: see
+``ktrdr.operations.cancellation.CancellationRequested`` for the control-flow signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KtrdrError(Exception):
+    code = "ktrdr_error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = dict(details or {})
+
+
+class NotFoundError(KtrdrError):
+    code = "not_found"
+
+
+class OperationNotFoundError(NotFoundError):
+    code = "operation_not_found"
+
+    def __init__(self, operation_id: str) -> None:
+        super().__init__(
+            f"Operation {operation_id!r} not found", details={"operation_id": operation_id}
+        )
+        self.operation_id = operation_id
+
+
+class ConflictError(KtrdrError):
+    code = "conflict"
+
+
+class OperationFinishedError(ConflictError):
+    code = "operation_already_finished"
+
+
+class CycleAlreadyActiveError(ConflictError):
+    code = "cycle_already_active"
+
+
+class InvalidRequestError(KtrdrError):
+    code = "invalid_request"
+
+
+class DataValidationError(InvalidRequestError):
+    code = "invalid_data"
+
+
+class StrategyValidationError(InvalidRequestError):
+    code = "invalid_strategy"
+
+
+class ConfigurationError(KtrdrError):
+    code = "configuration_error"
+
+
+class JobFailedError(KtrdrError):
+    code = "job_failed"

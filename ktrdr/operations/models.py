@@ -1,0 +1,68 @@
+"""The operation domain: what a long-running job is, as stored and as served."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OperationStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (
+            OperationStatus.COMPLETED,
+            OperationStatus.FAILED,
+            OperationStatus.CANCELLED,
+        )
+
+
+class OperationType(StrEnum):
+    AGENT_RESEARCH = "agent_research"
+    TRAINING = "training"
+    BACKTESTING = "backtesting"
+
+
+class OperationProgress(BaseModel):
+    percentage: float = Field(default=0.0, ge=0.0, le=100.0)
+    current_step: str | None = None
+    items_processed: int | None = None
+    items_total: int | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class OperationMetadata(BaseModel):
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Operation(BaseModel):
+    operation_id: str
+    operation_type: OperationType
+    status: OperationStatus = OperationStatus.PENDING
+    parent_operation_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    progress: OperationProgress = Field(default_factory=OperationProgress)
+    metadata: OperationMetadata = Field(default_factory=OperationMetadata)
+    result_summary: dict[str, Any] | None = None
+    error_message: str | None = None
+    cancel_requested: bool = False
+    version: int = 1
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal

@@ -1,0 +1,118 @@
+"""Where operations persist: a small protocol with an in-memory and a SQLite implementation.
+
+The service keeps the live copy of every operation in memory; a store only has to load
+everything at start-up and save what changed. That keeps reads free of I/O and lets the
+service coalesce frequent progress writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from ktrdr.operations.models import Operation
+
+
+class OperationStore(Protocol):
+    def load_all(self) -> list[Operation]: ...
+
+    def save_many(self, operations: Iterable[Operation]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InMemoryOperationStore:
+    """Keeps serialised copies, so what comes back is what a real store would give."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.writes = 0
+
+    def load_all(self) -> list[Operation]:
+        with self._lock:
+            return [Operation.model_validate_json(raw) for raw in self._rows.values()]
+
+    def save_many(self, operations: Iterable[Operation]) -> None:
+        with self._lock:
+            for op in operations:
+                self._rows[op.operation_id] = op.model_dump_json()
+                self.writes += 1
+
+    def close(self) -> None:
+        return None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS operations (
+    operation_id TEXT PRIMARY KEY,
+    operation_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parent_operation_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_operations_parent ON operations(parent_operation_id);
+CREATE INDEX IF NOT EXISTS ix_operations_created ON operations(created_at);
+"""
+
+
+class SqliteOperationStore:
+    """One SQLite file in WAL mode; the full operation is kept as JSON beside indexed columns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(_SCHEMA)
+        self.writes = 0
+
+    def load_all(self) -> list[Operation]:
+        with self._lock:
+            rows = self._conn.execute("SELECT body FROM operations").fetchall()
+        return [Operation.model_validate_json(body) for (body,) in rows]
+
+    def save_many(self, operations: Iterable[Operation]) -> None:
+        rows = [
+            (
+                op.operation_id,
+                op.operation_type.value,
+                op.status.value,
+                op.parent_operation_id,
+                op.created_at.isoformat(),
+                op.updated_at.isoformat(),
+                op.version,
+                op.model_dump_json(),
+            )
+            for op in operations
+        ]
+        if not rows:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(
+                    "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(operation_id) DO UPDATE SET status=excluded.status, "
+                    "updated_at=excluded.updated_at, version=excluded.version, "
+                    "body=excluded.body WHERE excluded.version >= operations.version",
+                    rows,
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self.writes += len(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,1 @@
+"""Strategy definitions: what to compute, how to label, how to train and how to trade."""
