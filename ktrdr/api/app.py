@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from ktrdr import __version__
 from ktrdr.api.errors import install_error_handlers
-from ktrdr.api.routes import health, operations
+from ktrdr.api.routes import agent, backtests, data, health, operations, training
 from ktrdr.api.runtime import Runtime
 from ktrdr.config import Settings, get_settings
 from ktrdr.logging import configure_logging, get_logger
@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, operations):
+    for module in (health, operations, training, backtests, agent, data):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ktrdr.agents.service import ResearchAgent
 from ktrdr.config import Settings
+from ktrdr.data.market import MarketData
 from ktrdr.operations.execution import LocalExecutor
 from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService
@@ -18,6 +20,8 @@ class Runtime:
     settings: Settings
     service: OperationsService
     executor: LocalExecutor
+    market: MarketData
+    agent: ResearchAgent
     store_description: str
     started_at: datetime = field(default_factory=utcnow)
     pid: int = field(default_factory=os.getpid)
@@ -35,10 +39,22 @@ class Runtime:
             cancel_grace_seconds=settings.cancel_grace_seconds,
             flush_interval=settings.progress_flush_seconds,
         )
+        executor = LocalExecutor(service)
+        market = MarketData(settings.data_dir)
+        agent = ResearchAgent(
+            service,
+            executor,
+            market,
+            settings.models_dir,
+            settings.backtests_dir,
+            env=dict(os.environ),
+        )
         return cls(
             settings=settings,
             service=service,
-            executor=LocalExecutor(service),
+            executor=executor,
+            market=market,
+            agent=agent,
             store_description=description,
         )
 

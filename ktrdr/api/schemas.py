@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -86,3 +86,86 @@ class OperationStarted(BaseModel):
     operation_id: str
     operation_type: OperationType
     status: OperationStatus
+
+
+class _Request(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class TrainingStartRequest(_Request):
+    strategy: str | None = Field(
+        default=None, description="Name of a shipped example or a path to a strategy YAML"
+    )
+    strategy_config: dict[str, Any] | None = Field(
+        default=None, description="A full strategy definition (instead of `strategy`)"
+    )
+    symbol: str | None = None
+    timeframe: str | None = None
+    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    train_start: date | None = None
+    train_end: date | None = None
+
+
+class BacktestStartRequest(_Request):
+    model: str = Field(description="A model directory, or a strategy name (its newest model)")
+    symbol: str | None = None
+    timeframe: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    mode: Literal["long_flat", "long_short"] | None = None
+    commission: float | None = Field(default=None, ge=0, lt=0.1)
+    slippage: float | None = Field(default=None, ge=0, lt=0.1)
+
+
+class AgentTriggerRequest(_Request):
+    model: Literal["haiku", "sonnet", "opus"] | None = Field(
+        default=None, description="LLM designer; omitted = the built-in offline designer"
+    )
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    symbol: str | None = None
+    timeframe: str | None = None
+    epochs: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class AgentStatusPublic(BaseModel):
+    active: bool
+    phase: str | None = None
+    cycle: OperationPublic | None = None
+    child: OperationPublic | None = None
+
+
+class SeriesPublic(BaseModel):
+    symbol: str
+    timeframe: str
+    bars: int
+    first: str
+    last: str
+    source: str
+
+
+class BarPublic(BaseModel):
+    timestamp: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class SeriesDetailPublic(SeriesPublic):
+    recent: list[BarPublic] = Field(default_factory=list)
+    last_close: float | None = None
+    change_1y: float | None = None
+
+
+class DataImportRequest(_Request):
+    symbol: str
+    timeframe: str
+    csv_text: str = Field(description="The CSV file's content")
+    filename: str = "upload.csv"
+
+
+class ModelPublic(BaseModel):
+    name: str
+    path: str
+    created_at: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ktrdr import __version__
-from ktrdr.cli import ops, server
+from ktrdr.cli import agent, backtest, data, model, ops, server
 
 app = typer.Typer(
     name="ktrdr",
@@ -15,6 +15,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(server.app, name="server")
+app.add_typer(agent.app, name="agent")
+app.add_typer(model.app, name="model")
+app.add_typer(backtest.app, name="backtest")
+app.add_typer(data.app, name="data")
 app.add_typer(ops.app, name="ops")
 
 

@@ -54,6 +54,30 @@ class LocalExecutor:
         future = self._pool.submit(self._run, operation_id, job)
         return JobHandle(operation_id, future, self._service)
 
+    def submit_self_managed(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
+        """Run ``work`` that records its own outcome (e.g. through a phase machine).
+
+        If it escapes with an exception while the operation is still open, the operation
+        is failed with that error, so nothing is ever left running.
+        """
+        if self._service.get(operation_id).status is OperationStatus.PENDING:
+            self._service.start(operation_id)
+        future = self._pool.submit(self._run_self_managed, operation_id, work)
+        return JobHandle(operation_id, future, self._service)
+
+    def _run_self_managed(self, operation_id: str, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception as exc:
+            operation_logger(operation_id).error("work crashed", error=str(exc))
+            try:
+                self._service.fail(operation_id, f"{type(exc).__name__}: {exc}")
+            except ConflictError:
+                pass
+            return
+        if not self._service.get(operation_id).is_terminal:
+            self._service.fail(operation_id, "The work ended without recording an outcome")
+
     def _run(self, operation_id: str, job: Job) -> None:
         log = operation_logger(operation_id)
         reporter = OperationProgressReporter(self._service, operation_id)

@@ -139,7 +139,9 @@ class OperationsService:
         items_processed: int | None = None,
         items_total: int | None = None,
         context: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> Operation:
+        """Record progress; ``parameters`` (if given) merge into metadata in the same change."""
         if not isinstance(percentage, int | float) or not math.isfinite(percentage):
             raise InvalidRequestError(f"percentage must be a finite number, got {percentage!r}")
         if percentage < 0 or percentage > 100:
@@ -161,8 +163,13 @@ class OperationsService:
                 items_total=items_total,
                 context=dict(context) if context is not None else op.progress.context,
             )
+            if parameters:
+                op.metadata.parameters.update(parameters)
             self._touch(op, self._clock())
-            self._persist_later(op)
+            if parameters:
+                self._persist_now(op)
+            else:
+                self._persist_later(op)
             return op.model_copy(deep=True)
 
     def update_parameters(self, operation_id: str, parameters: Mapping[str, Any]) -> Operation:
@@ -176,7 +183,12 @@ class OperationsService:
             return op.model_copy(deep=True)
 
     def complete(
-        self, operation_id: str, result_summary: Mapping[str, Any] | None = None
+        self,
+        operation_id: str,
+        result_summary: Mapping[str, Any] | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        current_step: str | None = None,
     ) -> Operation:
         with self._lock:
             op = self._require(operation_id)
@@ -189,8 +201,14 @@ class OperationsService:
                 )
             now = self._clock()
             op.status = OperationStatus.COMPLETED
-            op.progress = op.progress.model_copy(update={"percentage": 100.0})
+            op.progress = op.progress.model_copy(
+                update={
+                    "percentage": 100.0,
+                    "current_step": current_step or op.progress.current_step,
+                }
+            )
             op.result_summary = dict(result_summary or {})
+            op.metadata.parameters.update(parameters or {})
             op.completed_at = now
             self._touch(op, now)
             self._settle(op)
@@ -202,6 +220,8 @@ class OperationsService:
         operation_id: str,
         error_message: str,
         result_summary: Mapping[str, Any] | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
     ) -> Operation:
         with self._lock:
             op = self._require(operation_id)
@@ -211,6 +231,7 @@ class OperationsService:
             op.error_message = error_message
             if result_summary is not None:
                 op.result_summary = dict(result_summary)
+            op.metadata.parameters.update(parameters or {})
             op.completed_at = now
             self._touch(op, now)
             self._settle(op)
@@ -237,6 +258,7 @@ class OperationsService:
         *,
         stopped_at: str | None = None,
         result_summary: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> Operation:
         """A worker acknowledges its cancel and records where its work stopped."""
         with self._lock:
@@ -247,6 +269,7 @@ class OperationsService:
             summary = dict(result_summary or {})
             if stopped_at:
                 summary.setdefault("stopped_at", stopped_at)
+            op.metadata.parameters.update(parameters or {})
             self._mark_cancelled(op, summary)
             return op.model_copy(deep=True)
 

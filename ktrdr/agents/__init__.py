@@ -1,0 +1,1 @@
+"""The research agent: phase machine, worker, designers and assessment."""

@@ -1,0 +1,155 @@
+"""The research phase machine.
+
+``transitions`` owns *where* a cycle is; the on_enter callbacks here write what that
+means (the standard progress, the phase and the child operation ids) through the
+OperationsService. The callbacks only write state: long work never runs inside them
+(a blocking callback would block the trigger), the worker does the work and then fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from transitions import EventData, Machine, MachineError
+
+from ktrdr.agents.phases.table import (
+    ACTIVE_PHASES,
+    CHILD_ID_KEY,
+    PHASE_PROGRESS,
+    PHASE_STEP,
+    Phase,
+)
+from ktrdr.errors import ConflictError, OperationFinishedError
+from ktrdr.operations.service import OperationsService
+
+_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "start_design", "source": Phase.IDLE, "dest": Phase.DESIGNING},
+    {"trigger": "start_training", "source": Phase.DESIGNING, "dest": Phase.TRAINING},
+    {"trigger": "start_backtest", "source": Phase.TRAINING, "dest": Phase.BACKTESTING},
+    {"trigger": "start_assessment", "source": Phase.BACKTESTING, "dest": Phase.ASSESSING},
+    {"trigger": "complete", "source": Phase.ASSESSING, "dest": Phase.COMPLETED},
+    {"trigger": "fail", "source": list(ACTIVE_PHASES), "dest": Phase.FAILED},
+    {"trigger": "cancel", "source": list(ACTIVE_PHASES), "dest": Phase.CANCELLED},
+]
+
+
+class IllegalPhaseTransitionError(ConflictError):
+    code = "illegal_phase_transition"
+
+
+class _PhaseModel:
+    """The object transitions decorates with ``state`` and trigger methods."""
+
+    state: Phase
+
+
+class ResearchPhaseMachine:
+    def __init__(self, service: OperationsService, operation_id: str) -> None:
+        self._service = service
+        self.operation_id = operation_id
+        self._model = _PhaseModel()
+        self._machine = Machine(
+            model=self._model,
+            states=Phase,
+            transitions=_TRANSITIONS,
+            initial=Phase.IDLE,
+            send_event=True,
+            auto_transitions=False,
+        )
+        for phase in ACTIVE_PHASES:
+            self._machine.get_state(phase).add_callback("enter", self._enter_active)
+        self._machine.get_state(Phase.COMPLETED).add_callback("enter", self._enter_completed)
+        self._machine.get_state(Phase.FAILED).add_callback("enter", self._enter_failed)
+        self._machine.get_state(Phase.CANCELLED).add_callback("enter", self._enter_cancelled)
+        self.history: list[Phase] = [Phase.IDLE]
+
+    @property
+    def phase(self) -> Phase:
+        return self._model.state
+
+    # ---- triggers (typed wrappers; illegal ones raise IllegalPhaseTransitionError)
+    def start_design(self) -> None:
+        self._fire("start_design")
+
+    def start_training(self, child_op_id: str) -> None:
+        self._fire("start_training", child_op_id=child_op_id)
+
+    def start_backtest(self, child_op_id: str) -> None:
+        self._fire("start_backtest", child_op_id=child_op_id)
+
+    def start_assessment(self) -> None:
+        self._fire("start_assessment")
+
+    def complete(self, result_summary: Mapping[str, Any]) -> None:
+        self._fire("complete", result_summary=dict(result_summary))
+
+    def fail(self, error: str, result_summary: Mapping[str, Any] | None = None) -> None:
+        self._fire("fail", error=error, result_summary=dict(result_summary or {}))
+
+    def cancel(self, stopped_at: str, result_summary: Mapping[str, Any] | None = None) -> None:
+        self._fire("cancel", stopped_at=stopped_at, result_summary=dict(result_summary or {}))
+
+    def can(self, trigger: str) -> bool:
+        return bool(self._machine.get_triggers(self.phase.name).count(trigger))
+
+    def _fire(self, trigger: str, **kwargs: Any) -> None:
+        before = self.phase
+        try:
+            self._model.trigger(trigger, **kwargs)  # type: ignore[attr-defined]
+        except MachineError:
+            allowed = ", ".join(sorted(self._machine.get_triggers(before.name))) or "none"
+            raise IllegalPhaseTransitionError(
+                f"Cannot {trigger} a research cycle in phase {before.value} "
+                f"(allowed here: {allowed})",
+                details={"phase": before.value, "trigger": trigger},
+            ) from None
+
+    # ---- on_enter callbacks: the only writers of the phase table to the service
+    def _enter_active(self, event: EventData) -> None:
+        phase = self.phase
+        self.history.append(phase)
+        child: str | None = event.kwargs.get("child_op_id")
+        parameters: dict[str, Any] = {"phase": phase.value}
+        if child is not None:
+            parameters[CHILD_ID_KEY[phase]] = child
+        self._service.update_progress(
+            self.operation_id,
+            PHASE_PROGRESS[phase],
+            PHASE_STEP[phase],
+            context={"phase": phase.value, "child_op_id": child},
+            parameters=parameters,
+        )
+
+    def _enter_completed(self, event: EventData) -> None:
+        self.history.append(Phase.COMPLETED)
+        self._service.complete(
+            self.operation_id,
+            event.kwargs.get("result_summary") or {},
+            parameters={"phase": Phase.COMPLETED.value},
+            current_step=PHASE_STEP[Phase.COMPLETED],
+        )
+
+    def _enter_failed(self, event: EventData) -> None:
+        self.history.append(Phase.FAILED)
+        try:
+            self._service.fail(
+                self.operation_id,
+                str(event.kwargs.get("error") or "Research cycle failed"),
+                event.kwargs.get("result_summary") or None,
+                parameters={"phase": Phase.FAILED.value},
+            )
+        except OperationFinishedError:
+            pass  # already ended (e.g. a forced cancel): terminal states never change
+
+    def _enter_cancelled(self, event: EventData) -> None:
+        self.history.append(Phase.CANCELLED)
+        try:
+            self._service.finish_cancelled(
+                self.operation_id,
+                stopped_at=str(event.kwargs.get("stopped_at") or ""),
+                result_summary=event.kwargs.get("result_summary") or None,
+                parameters={"phase": Phase.CANCELLED.value},
+            )
+        except OperationFinishedError:
+            pass

@@ -1,0 +1,242 @@
+"""AgentResearchWorker: drives one research cycle through the phase machine.
+
+The worker owns the *work* of each phase (design, start a child and wait for it, assess)
+and fires the machine's trigger when that work is done; the machine's callbacks record
+the phase, its progress and the child ids. Long work never runs inside a callback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ktrdr.agents.design.assessment import AssessmentInput, assess
+from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
+
+from ktrdr.agents.phases import Phase, ResearchPhaseMachine
+from ktrdr.backtesting.job import (
+    BacktestRequest,
+    create_backtest,
+    resolve_backtest,
+    submit_backtest,
+)
+from ktrdr.data.market import MarketData
+from ktrdr.errors import KtrdrError
+from ktrdr.logging import operation_logger
+from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
+from ktrdr.operations.execution import LocalExecutor
+from ktrdr.operations.models import Operation, OperationStatus, utcnow
+from ktrdr.operations.service import OperationsService
+from ktrdr.strategies.models import StrategyConfig
+from ktrdr.training.job import create_training, submit_training
+
+# How often the worker wakes while a child runs (it also wakes on every child change).
+CHILD_WAIT_SLICE_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class CycleRequest:
+    seed: int
+    symbol: str | None = None
+    timeframe: str | None = None
+    epochs: int | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class CycleDependencies:
+    service: OperationsService
+    executor: LocalExecutor
+    market: MarketData
+    models_dir: Path
+    backtests_dir: Path
+    designer: StrategyDesigner
+    clock: Callable[[], datetime] = utcnow
+
+
+class ChildFailed(KtrdrError):
+    code = "child_failed"
+
+
+class AgentResearchWorker:
+    def __init__(self, deps: CycleDependencies) -> None:
+        self._deps = deps
+        self._service = deps.service
+
+    def run(self, operation_id: str, request: CycleRequest) -> None:
+        """Run the whole cycle; every exit path leaves the operation terminal."""
+        log = operation_logger(operation_id)
+        machine = ResearchPhaseMachine(self._service, operation_id)
+        token = self._service.token(operation_id)
+        try:
+            self._run_phases(machine, request, token)
+        except CancellationRequested as stop:
+            where = stop.where or _phase_stop_text(machine.phase)
+            if machine.can("cancel"):
+                machine.cancel(stopped_at=where, result_summary={"phase": machine.phase.value})
+            log.info("research cycle cancelled", stopped_at=where)
+        except KtrdrError as exc:
+            if machine.can("fail"):
+                machine.fail(exc.message, {"phase": machine.phase.value})
+            log.warning("research cycle failed", error=exc.message)
+        except Exception as exc:  # a bug: the cycle must still end, with the reason
+            if machine.can("fail"):
+                machine.fail(f"{type(exc).__name__}: {exc}", {"phase": machine.phase.value})
+            log.error("research cycle crashed", error=f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ phases
+    def _run_phases(
+        self, machine: ResearchPhaseMachine, request: CycleRequest, token: CancellationToken
+    ) -> None:
+        deps = self._deps
+        machine.start_design()
+        strategy = deps.designer.design(
+            DesignRequest(
+                seed=request.seed,
+                symbol=request.symbol,
+                timeframe=request.timeframe,
+                now=deps.clock(),
+                epochs=request.epochs,
+            ),
+            token,
+        )
+        strategy = StrategyConfig.model_validate(strategy.model_dump())
+        self._service.update_parameters(
+            machine.operation_id,
+            {"strategy_name": strategy.name, "designer": deps.designer.name},
+        )
+        token.raise_if_cancelled(where=_phase_stop_text(Phase.DESIGNING))
+
+        training_id = create_training(self._service, strategy, machine.operation_id)
+        machine.start_training(child_op_id=training_id)
+        submit_training(deps.executor, training_id, strategy, deps.market, deps.models_dir)
+        training = self._await_child(training_id, token, "Training")
+        training_summary = training.result_summary or {}
+
+        resolved = resolve_backtest(
+            BacktestRequest(model=str(training_summary["model_path"])),
+            deps.market,
+            deps.models_dir,
+        )
+        token.raise_if_cancelled(where="Stopped after training, before the backtest")
+        backtest_id = create_backtest(self._service, resolved, machine.operation_id)
+        machine.start_backtest(child_op_id=backtest_id)
+        submit_backtest(deps.executor, backtest_id, resolved, deps.market, deps.backtests_dir)
+        backtest = self._await_child(backtest_id, token, "Backtest")
+        backtest_summary = backtest.result_summary or {}
+
+        machine.start_assessment()
+        token.raise_if_cancelled(where=_phase_stop_text(Phase.ASSESSING))
+        machine.complete(
+            _cycle_summary(strategy, deps.designer.name, request, training, backtest_summary)
+        )
+
+    def _await_child(self, child_id: str, token: CancellationToken, label: str) -> Operation:
+        """Wait until the child ends. A cancelled parent has already cancelled the child
+        (the service cascades), so this waits for it to stop and reports where it did."""
+        version = 0
+        while True:
+            child = self._service.wait_for_change(child_id, version, CHILD_WAIT_SLICE_SECONDS)
+            if child.is_terminal:
+                break
+            version = child.version
+        if token.is_cancelled:
+            raise CancellationRequested(where=_child_stop_text(label, child))
+        if child.status is OperationStatus.COMPLETED:
+            return child
+        if child.status is OperationStatus.CANCELLED:
+            raise ChildFailed(f"{label} operation {child_id} was cancelled on its own")
+        raise ChildFailed(f"{label} failed: {child.error_message or 'unknown error'}")
+
+
+def _phase_stop_text(phase: Phase) -> str:
+    return {
+        Phase.IDLE: "Stopped before it started",
+        Phase.DESIGNING: "Stopped while designing the strategy",
+        Phase.ASSESSING: "Stopped while assessing the results",
+    }.get(phase, f"Stopped during {phase.value}")
+
+
+def _child_stop_text(label: str, child: Operation) -> str:
+    if child.status is OperationStatus.COMPLETED:
+        return f"{label} had just finished"
+    where = str((child.result_summary or {}).get("stopped_at") or child.progress.current_step or "")
+    if not where:
+        return f"{label} stopped"
+    if where.startswith("before"):
+        return f"{label} stopped {where}"
+    return f"{label} stopped at {where[:1].lower()}{where[1:]}"
+
+
+def _finite(value: Any, default: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def _baseline_accuracy(label_counts: Mapping[str, Any]) -> float | None:
+    counts = [_finite(v) for v in label_counts.values()]
+    total = sum(counts)
+    return max(counts) / total if total > 0 else None
+
+
+def _cycle_summary(
+    strategy: StrategyConfig,
+    designer: str,
+    request: CycleRequest,
+    training: Operation,
+    backtest: Mapping[str, Any],
+) -> dict[str, Any]:
+    train = training.result_summary or {}
+    metrics: Mapping[str, Any] = backtest.get("metrics") or {}
+    profit_factor = metrics.get("profit_factor")
+    inputs = AssessmentInput(
+        sharpe_ratio=_finite(metrics.get("sharpe_ratio")),
+        total_return=_finite(metrics.get("total_return")),
+        max_drawdown=_finite(metrics.get("max_drawdown")),
+        win_rate=_finite(metrics.get("win_rate")),
+        num_trades=int(_finite(metrics.get("num_trades"))),
+        profit_factor=None if profit_factor is None else _finite(profit_factor),
+        exposure=_finite(metrics.get("exposure")),
+        val_accuracy=_finite(train.get("val_accuracy")),
+        baseline_accuracy=_baseline_accuracy(train.get("train_label_counts") or {}),
+    )
+    assessment = assess(inputs)
+    return {
+        "strategy_name": strategy.name,
+        "verdict": assessment.verdict,
+        "score": assessment.score,
+        "sharpe_ratio": inputs.sharpe_ratio,
+        "win_rate": inputs.win_rate,
+        "max_drawdown": inputs.max_drawdown,
+        "total_return": inputs.total_return,
+        "trades": inputs.num_trades,
+        "profit_factor": inputs.profit_factor,
+        "exposure": inputs.exposure,
+        "reasons": list(assessment.reasons),
+        "training": {
+            "operation_id": training.operation_id,
+            "epochs": train.get("epochs_completed"),
+            "epochs_total": train.get("epochs_total"),
+            "accuracy": train.get("val_accuracy"),
+            "train_accuracy": train.get("train_accuracy"),
+            "val_loss": train.get("val_loss"),
+            "model_path": train.get("model_path"),
+        },
+        "backtest": {
+            "symbol": backtest.get("symbol"),
+            "start": backtest.get("start"),
+            "end": backtest.get("end"),
+            "bars": backtest.get("bars"),
+            "detail_path": backtest.get("detail_path"),
+        },
+        "designer": designer,
+        "seed": request.seed,
+        "strategy": strategy.model_dump(mode="json"),
+    }

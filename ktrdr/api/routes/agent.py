@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from ktrdr.agents.workers.research_worker import CycleRequest
+from ktrdr.api.deps import RuntimeDep
+from ktrdr.api.schemas import (
+    AgentStatusPublic,
+    AgentTriggerRequest,
+    Envelope,
+    OperationPublic,
+    OperationStarted,
+)
+from ktrdr.operations.models import utcnow
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+
+@router.post("/trigger", status_code=status.HTTP_202_ACCEPTED)
+def trigger(
+    runtime: RuntimeDep, request: AgentTriggerRequest | None = None
+) -> Envelope[OperationStarted]:
+    """Start a research cycle. Cancel it with DELETE /operations/{id} like any operation."""
+    import secrets
+
+    body = request or AgentTriggerRequest()
+    op = runtime.agent.trigger(
+        CycleRequest(
+            seed=body.seed if body.seed is not None else secrets.randbelow(1_000_000),
+            symbol=body.symbol.upper() if body.symbol else None,
+            timeframe=body.timeframe,
+            epochs=body.epochs,
+            model=body.model,
+        )
+    )
+    return Envelope(
+        data=OperationStarted(
+            operation_id=op.operation_id, operation_type=op.operation_type, status=op.status
+        )
+    )
+
+
+@router.get("/status")
+def agent_status(runtime: RuntimeDep) -> Envelope[AgentStatusPublic]:
+    """The active cycle (phase, progress, child) or, when idle, the last cycle's outcome."""
+    current = runtime.agent.status()
+    now = utcnow()
+    cycle = current.cycle
+    return Envelope(
+        data=AgentStatusPublic(
+            active=current.active,
+            phase=str(cycle.metadata.parameters.get("phase")) if cycle else None,
+            cycle=OperationPublic.from_domain(cycle, now=now) if cycle else None,
+            child=OperationPublic.from_domain(current.child, now=now) if current.child else None,
+        )
+    )

@@ -1,0 +1,95 @@
+"""`ktrdr agent ...`: start research cycles and see how they are doing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.cli.watching import PlainOutput, announce_started, watch
+
+app = typer.Typer(
+    help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
+)
+
+MonitorOpt = Annotated[
+    bool,
+    typer.Option(
+        "--monitor", "--follow", "-f", help="Watch it live (nested progress; Ctrl+C cancels)."
+    ),
+]
+
+
+@app.command("trigger")
+def trigger(
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "-m",
+            "--model",
+            help="LLM designer: haiku, sonnet or opus (needs "
+            "ANTHROPIC_API_KEY). Default: the built-in offline designer.",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Reproduce a cycle's design.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Market to research (default SP500).")] = None,
+    timeframe: Annotated[str | None, typer.Option()] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override the training epochs.")] = None,
+    monitor: MonitorOpt = False,
+    json_out: JsonOutput = False,
+    plain: PlainOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Start a research cycle (fire and forget unless --monitor/--follow/-f)."""
+    if model is not None and model not in ("haiku", "sonnet", "opus"):
+        from ktrdr.cli.output import EXIT_USAGE, fail
+
+        fail(f"unknown model {model!r}; choose haiku, sonnet or opus", EXIT_USAGE)
+    payload: dict[str, Any] = {
+        "model": model,
+        "seed": seed,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "epochs": epochs,
+    }
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            started = client.start(
+                "/agent/trigger", {k: v for k, v in payload.items() if v is not None}
+            )
+            base_url = client.base_url
+    if monitor:
+        watch(base_url, started.operation_id, "research", json_out, plain)
+    announce_started(started.operation_id, "Research cycle", json_out)
+
+
+@app.command("status")
+def status(
+    follow: MonitorOpt = False,
+    json_out: JsonOutput = False,
+    plain: PlainOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """The running cycle (phase, progress, child) or the last cycle's result."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            data = client.get_data("/agent/status")
+            base_url = client.base_url
+    from ktrdr.api.schemas import AgentStatusPublic
+
+    current = AgentStatusPublic.model_validate(data)
+    if follow and current.active and current.cycle is not None:
+        watch(base_url, current.cycle.operation_id, "research", json_out, plain)
+    if json_out:
+        print_json(current.model_dump(mode="json"))
+        return
+    from ktrdr.cli.agent_view import agent_status_view
+    from ktrdr.cli.render import stdout_console
+
+    stdout_console().print(agent_status_view(current))

@@ -1,0 +1,99 @@
+"""`ktrdr data ...`: the market data ktrdr can research (bundled and imported)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.output import EXIT_USAGE, fail, friendly_errors, print_json
+
+app = typer.Typer(help="List, inspect and import market data.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_series(json_out: JsonOutput = False, no_autostart: NoAutostart = False) -> None:
+    """List the available series."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            series = client.get_data("/data")
+    if json_out:
+        print_json(series)
+        return
+    typer.echo(f"{'SYMBOL':<12} {'TF':<5} {'BARS':>7}  {'FIRST':<19}  {'LAST':<19}  SOURCE")
+    for s in series:
+        typer.echo(
+            f"{s['symbol']:<12} {s['timeframe']:<5} {s['bars']:>7,}  {s['first'][:19]:<19}  "
+            f"{s['last'][:19]:<19}  {s['source']}"
+        )
+
+
+@app.command("show")
+def show(
+    symbol: str,
+    timeframe: Annotated[str, typer.Option()] = "1d",
+    tail: Annotated[int, typer.Option(min=0, max=1000, help="Recent bars to show.")] = 10,
+    json_out: JsonOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Show a series: its span and its most recent bars."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            detail = client.get_data(f"/data/{symbol}", {"timeframe": timeframe, "tail": tail})
+    if json_out:
+        print_json(detail)
+        return
+    change = detail.get("change_1y")
+    typer.echo(
+        f"{detail['symbol']} {detail['timeframe']} ({detail['source']}): {detail['bars']:,} bars "
+        f"from {detail['first'][:10]} to {detail['last'][:10]}; last close "
+        f"{detail['last_close']:,.2f}"
+        + (f", {change:+.1%} over the last year" if change is not None else "")
+    )
+    for bar in detail["recent"]:
+        typer.echo(
+            f"  {bar['timestamp'][:19]}  O {bar['open']:>10,.2f}  H {bar['high']:>10,.2f}  "
+            f"L {bar['low']:>10,.2f}  C {bar['close']:>10,.2f}  V {bar['volume']:>14,.0f}"
+        )
+
+
+@app.command("import")
+def import_csv(
+    file: Path,
+    symbol: Annotated[str, typer.Option(help="Name to store it under.")],
+    timeframe: Annotated[str, typer.Option(help="Bar size: 1d, 1h, 5m, 1w ...")],
+    json_out: JsonOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Import your own OHLCV CSV (validated whole; nothing is half-imported)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}", EXIT_USAGE)
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            info = client.request(
+                "POST",
+                "/data/import",
+                json={
+                    "symbol": symbol,
+                    "timeframe": timeframe,
+                    "csv_text": text,
+                    "filename": file.name,
+                },
+            )["data"]
+    if json_out:
+        print_json(info)
+        return
+    typer.echo(
+        f"Imported {info['symbol']} {info['timeframe']}: {info['bars']:,} bars "
+        f"({info['first'][:10]} to {info['last'][:10]})"
+    )

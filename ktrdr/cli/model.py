@@ -1,0 +1,92 @@
+"""`ktrdr model ...`: train a strategy's model (a watched operation) and list models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.cli.watching import PlainOutput, announce_started, watch
+
+app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
+
+DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+
+
+@app.command("train")
+def train(
+    strategy: Annotated[
+        str,
+        typer.Argument(help="A shipped example name (see `ktrdr model examples`) or a YAML path"),
+    ],
+    symbol: Annotated[str | None, typer.Option(help="Override the strategy's symbol.")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Override the timeframe.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override the epochs.")] = None,
+    train_start: DateOpt = None,
+    train_end: DateOpt = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Start it and return without watching.")
+    ] = False,
+    json_out: JsonOutput = False,
+    plain: PlainOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Train a model with live epoch progress; Ctrl+C cancels it."""
+    payload: dict[str, Any] = {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "epochs": epochs,
+        "train_start": train_start.date().isoformat() if train_start else None,
+        "train_end": train_end.date().isoformat() if train_end else None,
+    }
+    with friendly_errors():
+        path = Path(strategy)
+        if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+            # A local file travels with the request: the backend may be on another machine.
+            from ktrdr.strategies.loader import load_strategy
+
+            payload["strategy_config"] = load_strategy(strategy).model_dump(mode="json")
+        else:
+            payload["strategy"] = strategy
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            started = client.start(
+                "/training/start", {k: v for k, v in payload.items() if v is not None}
+            )
+            base_url = client.base_url
+    if detach:
+        announce_started(started.operation_id, "Training", json_out)
+        return
+    watch(base_url, started.operation_id, "training", json_out, plain)
+
+
+@app.command("list")
+def list_models(json_out: JsonOutput = False, no_autostart: NoAutostart = False) -> None:
+    """List trained models, oldest first."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            models = client.get_data("/models")
+    if json_out:
+        print_json(models)
+        return
+    if not models:
+        typer.echo("No trained models yet. Train one: ktrdr model train rsi_mean_reversion")
+        return
+    for m in models:
+        typer.echo(f"{m['name']:<40} {m['created_at'][:19]}  {m['path']}")
+
+
+@app.command("examples")
+def examples() -> None:
+    """List the shipped example strategies."""
+    from ktrdr.strategies.loader import list_examples
+
+    for name in list_examples():
+        typer.echo(name)

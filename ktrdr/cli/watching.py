@@ -1,0 +1,41 @@
+"""Options and the hand-off shared by every command that starts and watches an operation."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal
+
+import typer
+
+from ktrdr.cli.output import print_json
+
+PlainOutput = Annotated[
+    bool, typer.Option("--plain", help="No live bars: one plain line per change.")
+]
+
+Kind = Literal["research", "training", "backtest", "auto"]
+
+
+def output_mode(json_out: bool, plain: bool) -> Literal["auto", "plain", "json"]:
+    if json_out:
+        return "json"
+    return "plain" if plain else "auto"
+
+
+def watch(base_url: str, operation_id: str, kind: Kind, json_out: bool, plain: bool) -> None:
+    """Follow the operation until it ends and exit with the monitor's code."""
+    from ktrdr.cli.monitor import run_monitor
+
+    code = run_monitor(base_url, operation_id, kind=kind, output=output_mode(json_out, plain))
+    raise typer.Exit(code)
+
+
+def announce_started(operation_id: str, what: str, json_out: bool) -> None:
+    if json_out:
+        print_json({"operation_id": operation_id})
+        return
+    sys.stdout.write(
+        f"{what} started: {operation_id}\n"
+        f"  watch it:  ktrdr ops follow {operation_id}\n"
+        f"  cancel it: ktrdr ops cancel {operation_id}\n"
+    )
