@@ -1,0 +1,1 @@
+"""Workers that drive long jobs (the research cycle)."""
