@@ -6,7 +6,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from ktrdr.agents.design.llm import make_designer
 from ktrdr.agents.phases import CHILD_ID_KEY, Phase
@@ -14,6 +14,7 @@ from ktrdr.agents.workers.research_worker import (
     AgentResearchWorker,
     CycleDependencies,
     CycleRequest,
+    LocalChildLauncher,
 )
 from ktrdr.data.market import MarketData
 from ktrdr.errors import CycleAlreadyActiveError
@@ -35,8 +36,8 @@ class ResearchAgent:
         service: OperationsService,
         executor: LocalExecutor,
         market: MarketData,
-        models_dir: Any,
-        backtests_dir: Any,
+        models_dir: Path,
+        backtests_dir: Path,
         env: Mapping[str, str],
     ) -> None:
         self._service = service
@@ -81,15 +82,11 @@ class ResearchAgent:
                     "designer": designer.name,
                 },
             )
+            launcher = LocalChildLauncher(
+                self._service, self._executor, self._market, self._models_dir, self._backtests_dir
+            )
             worker = AgentResearchWorker(
-                CycleDependencies(
-                    service=self._service,
-                    executor=self._executor,
-                    market=self._market,
-                    models_dir=self._models_dir,
-                    backtests_dir=self._backtests_dir,
-                    designer=designer,
-                )
+                CycleDependencies(service=self._service, launcher=launcher, designer=designer)
             )
             self._executor.submit_self_managed(
                 op.operation_id, lambda: worker.run(op.operation_id, request)

@@ -21,6 +21,7 @@ from ktrdr.agents.phases.table import (
     Phase,
 )
 from ktrdr.errors import ConflictError, OperationFinishedError
+from ktrdr.logging import operation_logger
 from ktrdr.operations.service import OperationsService
 
 _TRANSITIONS: list[dict[str, Any]] = [
@@ -113,6 +114,7 @@ class ResearchPhaseMachine:
         parameters: dict[str, Any] = {"phase": phase.value}
         if child is not None:
             parameters[CHILD_ID_KEY[phase]] = child
+        operation_logger(self.operation_id).info("phase entered", phase=phase.value)
         self._service.update_progress(
             self.operation_id,
             PHASE_PROGRESS[phase],

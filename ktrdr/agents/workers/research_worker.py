@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ktrdr.agents.design.assessment import AssessmentInput, assess
 from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
-
 from ktrdr.agents.phases import Phase, ResearchPhaseMachine
 from ktrdr.backtesting.job import (
     BacktestRequest,
+    ResolvedBacktest,
     create_backtest,
     resolve_backtest,
     submit_backtest,
@@ -47,13 +47,59 @@ class CycleRequest:
     model: str | None = None
 
 
-@dataclass(frozen=True)
-class CycleDependencies:
+class ChildLauncher(Protocol):
+    """Creates and submits the cycle's child operations.
+
+    Two steps each, so the phase machine can record the child id before the child runs.
+    """
+
+    def create_training(self, strategy: StrategyConfig, parent_operation_id: str) -> str: ...
+
+    def submit_training(self, operation_id: str, strategy: StrategyConfig) -> None: ...
+
+    def create_backtest(
+        self, training_summary: Mapping[str, Any], parent_operation_id: str
+    ) -> str: ...
+
+    def submit_backtest(self, operation_id: str) -> None: ...
+
+
+@dataclass
+class LocalChildLauncher:
+    """Real trainings and backtests on this backend's executor."""
+
     service: OperationsService
     executor: LocalExecutor
     market: MarketData
     models_dir: Path
     backtests_dir: Path
+    _backtests: dict[str, ResolvedBacktest] = field(default_factory=dict)
+
+    def create_training(self, strategy: StrategyConfig, parent_operation_id: str) -> str:
+        return create_training(self.service, strategy, parent_operation_id)
+
+    def submit_training(self, operation_id: str, strategy: StrategyConfig) -> None:
+        submit_training(self.executor, operation_id, strategy, self.market, self.models_dir)
+
+    def create_backtest(self, training_summary: Mapping[str, Any], parent_operation_id: str) -> str:
+        resolved = resolve_backtest(
+            BacktestRequest(model=str(training_summary["model_path"])),
+            self.market,
+            self.models_dir,
+        )
+        operation_id = create_backtest(self.service, resolved, parent_operation_id)
+        self._backtests[operation_id] = resolved
+        return operation_id
+
+    def submit_backtest(self, operation_id: str) -> None:
+        resolved = self._backtests.pop(operation_id)
+        submit_backtest(self.executor, operation_id, resolved, self.market, self.backtests_dir)
+
+
+@dataclass(frozen=True)
+class CycleDependencies:
+    service: OperationsService
+    launcher: ChildLauncher
     designer: StrategyDesigner
     clock: Callable[[], datetime] = utcnow
 
@@ -111,21 +157,17 @@ class AgentResearchWorker:
         )
         token.raise_if_cancelled(where=_phase_stop_text(Phase.DESIGNING))
 
-        training_id = create_training(self._service, strategy, machine.operation_id)
+        training_id = deps.launcher.create_training(strategy, machine.operation_id)
         machine.start_training(child_op_id=training_id)
-        submit_training(deps.executor, training_id, strategy, deps.market, deps.models_dir)
+        deps.launcher.submit_training(training_id, strategy)
         training = self._await_child(training_id, token, "Training")
-        training_summary = training.result_summary or {}
 
-        resolved = resolve_backtest(
-            BacktestRequest(model=str(training_summary["model_path"])),
-            deps.market,
-            deps.models_dir,
+        token.raise_if_cancelled(where="Training had just finished")
+        backtest_id = deps.launcher.create_backtest(
+            training.result_summary or {}, machine.operation_id
         )
-        token.raise_if_cancelled(where="Stopped after training, before the backtest")
-        backtest_id = create_backtest(self._service, resolved, machine.operation_id)
         machine.start_backtest(child_op_id=backtest_id)
-        submit_backtest(deps.executor, backtest_id, resolved, deps.market, deps.backtests_dir)
+        deps.launcher.submit_backtest(backtest_id)
         backtest = self._await_child(backtest_id, token, "Backtest")
         backtest_summary = backtest.result_summary or {}
 
