@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pexpect
 import pytest
+from tests.support.live_backend import LiveBackend
 
 from ktrdr.client import KtrdrClient
 from ktrdr.operations.models import OperationStatus
-from tests.support.live_backend import LiveBackend
 
 pytestmark = pytest.mark.e2e
 
@@ -91,9 +91,7 @@ def test_happy_path_shows_phases_and_the_completion_summary(
 def test_nested_child_bar_then_ctrl_c_cancels_parent_and_child_within_a_second(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(
-        backend, "agent", "trigger", "-f", "--seed", "5", "--epochs", LONG_EPOCHS
-    )
+    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "5", "--epochs", LONG_EPOCHS)
     terminal_children.append(child)
     child.expect("Training model")
     child.expect(r"└─ Epoch \d+/" + LONG_EPOCHS)
@@ -126,9 +124,7 @@ def test_nested_child_bar_then_ctrl_c_cancels_parent_and_child_within_a_second(
 def test_backend_killed_then_restarted_shows_connection_lost_then_the_outcome(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(
-        backend, "agent", "trigger", "-f", "--seed", "8", "--epochs", LONG_EPOCHS
-    )
+    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "8", "--epochs", LONG_EPOCHS)
     terminal_children.append(child)
     child.expect(r"Epoch \d+/")
     backend.kill()
@@ -161,9 +157,7 @@ def test_lost_operation_exits_cleanly(
 
     assert callable(backend_factory)
     ephemeral: _LB = backend_factory(ephemeral=True)
-    child = spawn_ktrdr(
-        ephemeral, "agent", "trigger", "-f", "--seed", "4", "--epochs", LONG_EPOCHS
-    )
+    child = spawn_ktrdr(ephemeral, "agent", "trigger", "-f", "--seed", "4", "--epochs", LONG_EPOCHS)
     terminal_children.append(child)
     child.expect(r"Epoch \d+/")
     ephemeral.kill()

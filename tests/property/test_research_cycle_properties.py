@@ -80,9 +80,7 @@ class ResearchCycles(RuleBasedStateMachine):
         epochs=st.integers(min_value=1, max_value=12),
         seed=st.integers(min_value=0, max_value=10_000),
     )
-    def run_cycle(
-        self, design: str, training: str, backtest: str, epochs: int, seed: int
-    ) -> None:
+    def run_cycle(self, design: str, training: str, backtest: str, epochs: int, seed: int) -> None:
         parent = self.service.create(OperationType.AGENT_RESEARCH, parameters={"phase": "idle"})
         self.service.start(parent.operation_id)
         designer = FakeDesigner(self.service, design, parent_id=parent.operation_id)  # type: ignore[arg-type]
@@ -95,7 +93,10 @@ class ResearchCycles(RuleBasedStateMachine):
         final = self.service.get(parent.operation_id)
         expect_cancel = design == "cancel_parent" or (
             design == "ok"
-            and (training == "cancel_parent" or (training == "complete" and backtest == "cancel_parent"))
+            and (
+                training == "cancel_parent"
+                or (training == "complete" and backtest == "cancel_parent")
+            )
         )
         if expect_cancel:
             assert final.status is OperationStatus.CANCELLED
@@ -137,15 +138,29 @@ class PhaseMachineWalk(RuleBasedStateMachine):
         self.machine = ResearchPhaseMachine(self.service, op.operation_id)
         self.expected = Phase.IDLE
 
-    @rule(trigger=st.sampled_from(["start_design", "start_training", "start_backtest",
-                                   "start_assessment", "complete", "fail", "cancel"]))
+    @rule(
+        trigger=st.sampled_from(
+            [
+                "start_design",
+                "start_training",
+                "start_backtest",
+                "start_assessment",
+                "complete",
+                "fail",
+                "cancel",
+            ]
+        )
+    )
     def fire(self, trigger: str) -> None:
         if trigger in self.NEXT:
             source, dest = self.NEXT[trigger]
             legal = self.expected is source
         else:
             legal = self.expected in (
-                Phase.DESIGNING, Phase.TRAINING, Phase.BACKTESTING, Phase.ASSESSING
+                Phase.DESIGNING,
+                Phase.TRAINING,
+                Phase.BACKTESTING,
+                Phase.ASSESSING,
             )
             dest = Phase.FAILED if trigger == "fail" else Phase.CANCELLED
         try:

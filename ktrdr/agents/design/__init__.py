@@ -1,0 +1,1 @@
+"""Strategy designers (built-in offline, optional LLM) and the rule-based assessment."""
