@@ -94,3 +94,22 @@ def cancel(
         return
     state = "cancelled" if op.status is OperationStatus.CANCELLED else "cancel requested"
     typer.echo(f"{op.operation_id}: {state}")
+
+
+@app.command("follow")
+def follow(
+    operation_id: str,
+    json_out: JsonOutput = False,
+    plain: Annotated[bool, typer.Option("--plain", help="Plain lines, no live bars.")] = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Watch any operation live (re-attach to a running cycle, training or backtest)."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            client.get_operation(operation_id)  # unknown ids fail here, clearly
+            base_url = client.base_url
+    from ktrdr.cli.watching import watch
+
+    watch(base_url, operation_id, "auto", json_out, plain)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ktrdr.api.schemas import OperationPublic
+from ktrdr.client.follow import Event, EventKind, ViewState, describe_stop, phase_of
 
 _STATUS_STYLE = {
     "pending": "yellow",
@@ -79,3 +82,302 @@ def operation_details(op: OperationPublic) -> RenderableType:
             )
         parts.append(kids)
     return Group(*parts)
+
+
+# --------------------------------------------------------------------------- live monitor
+
+_TITLES = {
+    "agent_research": "🔬 Research Cycle",
+    "training": "🧠 Training",
+    "backtesting": "📈 Backtest",
+}
+_CHILD_LABEL = {"training": "Training", "backtesting": "Backtest"}
+BAR_WIDTH = 36
+
+
+def clock_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "--:--"
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | None:
+    if op.elapsed_seconds is None:
+        return None
+    if op.is_terminal:
+        return op.elapsed_seconds
+    return op.elapsed_seconds + max(0.0, now - received_at)
+
+
+def _monitor_grid() -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, min_width=28)
+    grid.add_column(width=BAR_WIDTH, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    return grid
+
+
+def _add_bar(
+    grid: Table,
+    label: str,
+    percentage: float,
+    elapsed: float | None,
+    eta: float | None,
+    indent: str,
+) -> None:
+    from rich.progress_bar import ProgressBar
+
+    timing = clock_text(elapsed)
+    if eta is not None:
+        timing += f"  ETA {clock_text(eta)}"
+    grid.add_row(
+        Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold"),
+        ProgressBar(total=100.0, completed=percentage, width=BAR_WIDTH),
+        Text(timing, style="dim"),
+    )
+
+
+def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> RenderableType:
+    """The live region: parent bar, its step, the nested child bar, warnings."""
+    parent = state.parent
+    if parent is None:
+        text = "Connecting..." if state.connection.ok else "⚠ Connection lost, retrying..."
+        return Text(text, style="yellow" if not state.connection.ok else "dim")
+    grid = _monitor_grid()
+    title = _TITLES.get(parent.operation_type.value, parent.operation_type.value)
+    elapsed = _elapsed(parent, state.received_at, now)
+    _add_bar(grid, title, parent.progress.percentage, elapsed, None, "")
+    step = parent.progress.current_step or ""
+    child = state.child
+    if parent.operation_type.value == "agent_research":
+        grid.add_row(Text(f"   {step}" if step else "   Phase: starting...", style="cyan"))
+        if child is not None:
+            fallback = _CHILD_LABEL.get(child.operation_type.value, "")
+            label = child.progress.current_step or fallback
+            pct = child.progress.percentage
+            child_elapsed = _elapsed(child, state.received_at, now)
+            eta = (
+                child_elapsed * (100.0 - pct) / pct
+                if child_elapsed is not None and pct > 0
+                else None
+            )
+            _add_bar(grid, label, pct, child_elapsed, eta, "   └─ ")
+    elif step:
+        grid.add_row(Text(f"   {step}", style="cyan"))
+    parts: list[RenderableType] = [grid]
+    if not state.connection.ok:
+        parts.append(Text("⚠ Connection lost, retrying...", style="yellow"))
+    if cancelling:
+        what = "research cycle" if parent.operation_type.value == "agent_research" else "operation"
+        parts.append(Text(f"⚠️ Cancelling {what}...", style="magenta"))
+    return Group(*parts)
+
+
+def _pct(value: Any) -> str:
+    return f"{float(value):.0%}" if isinstance(value, int | float) else "-"
+
+
+def _num(value: Any, fmt: str = ".2f") -> str:
+    return format(float(value), fmt) if isinstance(value, int | float) else "-"
+
+
+def outcome_lines(
+    state: ViewState, *, interrupted: bool = False, base_url: str = ""
+) -> list[tuple[str, str]]:
+    """The closing lines, as (text, style) pairs, for every way a follow can end."""
+    parent = state.parent
+    if state.lost:
+        return [("Operation not found — may have been lost due to restart", "red")]
+    if state.gave_up or parent is None:
+        return [
+            (
+                f"✗ Gave up: the backend at {base_url or 'the configured URL'} has not answered "
+                f"for {state.connection.down_for:.0f}s. The operation may still be running; "
+                f"re-attach with: ktrdr ops follow {state.operation_id}",
+                "red",
+            )
+        ]
+    kind = parent.operation_type.value
+    name = {"agent_research": "Research cycle", "training": "Training", "backtesting": "Backtest"}[
+        kind
+    ]
+    summary = parent.result_summary or {}
+    status = parent.status.value
+    if status == "completed":
+        lines = [(f"✓ {name} complete!", "bold green")]
+        if kind == "agent_research":
+            lines.append((f"Strategy: {summary.get('strategy_name', '-')}", ""))
+            lines.append((f"Verdict: {summary.get('verdict', '-')}", "bold"))
+            lines.append(
+                (
+                    f"Sharpe: {_num(summary.get('sharpe_ratio'))} | Win Rate: "
+                    f"{_pct(summary.get('win_rate'))} | Max DD: "
+                    f"{_pct(summary.get('max_drawdown'))}",
+                    "",
+                )
+            )
+        elif kind == "training":
+            lines.append(
+                (
+                    f"Epochs: {summary.get('epochs_completed', '-')}/"
+                    f"{summary.get('epochs_total', '-')} | Val accuracy: "
+                    f"{_pct(summary.get('val_accuracy'))} | Val loss: "
+                    f"{_num(summary.get('val_loss'), '.4f')}",
+                    "",
+                )
+            )
+            lines.append((f"Model: {summary.get('model_path', '-')}", "dim"))
+        else:
+            m = summary.get("metrics") or {}
+            lines.append(
+                (
+                    f"Sharpe: {_num(m.get('sharpe_ratio'))} | Return: "
+                    f"{_pct(m.get('total_return'))} | Max DD: {_pct(m.get('max_drawdown'))} | "
+                    f"Win Rate: {_pct(m.get('win_rate'))} | Trades: {m.get('num_trades', '-')}",
+                    "",
+                )
+            )
+            lines.append(
+                (
+                    f"{summary.get('symbol', '')} {summary.get('start', '')[:10]} → "
+                    f"{summary.get('end', '')[:10]}, {summary.get('bars', '-')} bars; "
+                    f"detail: {summary.get('detail_path', '-')}",
+                    "dim",
+                )
+            )
+        return lines
+    if status == "failed":
+        return [(f"✗ {name} failed: {parent.error_message or 'unknown error'}", "red")]
+    if status == "cancelled":
+        return [(f"✓ Cancelled. {describe_stop(parent, state.child)}", "magenta")]
+    if interrupted:
+        return [
+            (
+                f"⚠ Cancel requested; {name.lower()} is still stopping "
+                f"(last seen: {parent.progress.current_step or parent.status.value}). "
+                f"Check with: ktrdr ops show {parent.operation_id}",
+                "yellow",
+            )
+        ]
+    return [(f"{name} is {status}", "")]
+
+
+class LiveRenderer:
+    """One Rich live region, redrawn on every view state; nothing else is printed meanwhile."""
+
+    def __init__(self, console: Console, clock: Callable[[], float]) -> None:
+        from rich.live import Live
+
+        self.console = console
+        self._clock = clock
+        self._live = Live(
+            Text("Connecting...", style="dim"),
+            console=console,
+            auto_refresh=False,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._state: ViewState | None = None
+        self.cancelling = False
+        self._started = False
+
+    def start(self) -> None:
+        self._live.start()
+        self._started = True
+
+    def update(self, state: ViewState, events: Sequence[Event] = ()) -> None:
+        del events
+        self._state = state
+        self._live.update(monitor_view(state, self._clock(), self.cancelling), refresh=True)
+
+    def show_cancelling(self) -> None:
+        self.cancelling = True
+        if self._state is not None:
+            self.update(self._state)
+
+    def note(self, text: str) -> None:
+        self._live.console.print(Text(text, style="yellow"))
+
+    def stop(self) -> None:
+        if self._started:
+            if self._state is not None:
+                self._live.update(monitor_view(self._state, self._clock(), False), refresh=True)
+            self._live.stop()
+            self._started = False
+
+    def finish(self, lines: list[tuple[str, str]]) -> None:
+        self.stop()
+        for text, style in lines:
+            self.console.print(Text(text, style=style))
+
+
+class PlainRenderer:
+    """For pipes, CI logs and NO_COLOR: one plain line per change, no cursor movement."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._child_decile: dict[str, int] = {}
+        self._single_decile = -1
+        self.cancelling = False
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def start(self) -> None:
+        return None
+
+    def update(self, state: ViewState, events: Sequence[Event] = ()) -> None:
+        parent = state.parent
+        for event in events:
+            if event.kind is EventKind.STARTED and parent is not None:
+                title = _TITLES.get(parent.operation_type.value, "Operation").split(" ", 1)[-1]
+                self._line(f"{title} {parent.operation_id}: {parent.status.value}")
+                if parent.operation_type.value == "agent_research":
+                    self._phase_line(parent)
+            elif event.kind is EventKind.PHASE_CHANGED and parent is not None:
+                self._phase_line(parent)
+            elif event.kind is EventKind.CONNECTION_LOST:
+                self._line("⚠ Connection lost, retrying...")
+            elif event.kind is EventKind.CONNECTION_RESTORED:
+                self._line("Connection restored")
+        if parent is None:
+            return
+        if state.child is not None:
+            child = state.child
+            decile = int(child.progress.percentage // 10)
+            if decile > self._child_decile.get(child.operation_id, -1) and not child.is_terminal:
+                self._child_decile[child.operation_id] = decile
+                label = _CHILD_LABEL.get(child.operation_type.value, "Child")
+                self._line(
+                    f"  {label}: {child.progress.current_step or ''} "
+                    f"({child.progress.percentage:.0f}%)"
+                )
+        elif parent.operation_type.value != "agent_research" and not parent.is_terminal:
+            decile = int(parent.progress.percentage // 10)
+            if decile > self._single_decile:
+                self._single_decile = decile
+                self._line(
+                    f"  {parent.progress.current_step or ''} ({parent.progress.percentage:.0f}%)"
+                )
+
+    def _phase_line(self, parent: OperationPublic) -> None:
+        step = parent.progress.current_step or phase_of(parent)
+        self._line(f"Phase: {step} ({parent.progress.percentage:.0f}%)")
+
+    def show_cancelling(self) -> None:
+        self.cancelling = True
+        self._line("⚠️ Cancelling...")
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def stop(self) -> None:
+        return None
+
+    def finish(self, lines: list[tuple[str, str]]) -> None:
+        for text, _style in lines:
+            self._line(text)
