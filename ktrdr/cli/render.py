@@ -153,7 +153,9 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     step = parent.progress.current_step or ""
     child = state.child
     if parent.operation_type.value == "agent_research":
-        grid.add_row(Text(f"   {step}" if step else "   Phase: starting...", style="cyan"))
+        if parent.is_terminal or not step:
+            step = f"Phase: {step or 'starting...'}"
+        grid.add_row(Text(f"   {step}", style="cyan"))
         if child is not None:
             fallback = _CHILD_LABEL.get(child.operation_type.value, "")
             label = child.progress.current_step or fallback
@@ -217,6 +219,17 @@ def outcome_lines(
                     f"{_pct(summary.get('win_rate'))} | Max DD: "
                     f"{_pct(summary.get('max_drawdown'))}",
                     "",
+                )
+            )
+            training = summary.get("training") or {}
+            backtest = summary.get("backtest") or {}
+            lines.append(
+                (
+                    f"Training: {training.get('epochs', '-')} epochs, val accuracy "
+                    f"{_pct(training.get('accuracy'))} | Backtest: {backtest.get('symbol', '-')} "
+                    f"{str(backtest.get('start') or '')[:10]} → "
+                    f"{str(backtest.get('end') or '')[:10]}, {summary.get('trades', '-')} trades",
+                    "dim",
                 )
             )
         elif kind == "training":

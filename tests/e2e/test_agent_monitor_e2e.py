@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pexpect
 import pytest
-from tests.support.live_backend import LiveBackend
 
 from ktrdr.client import KtrdrClient
 from ktrdr.operations.models import OperationStatus
+from tests.support.live_backend import LiveBackend
 
 pytestmark = pytest.mark.e2e
 

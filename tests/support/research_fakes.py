@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ktrdr.agents.design.base import DesignRequest
-
 from ktrdr.errors import StrategyValidationError
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.models import Operation, OperationType

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from tests.support.live_backend import LiveBackend
+
+settings.register_profile("default", max_examples=200, stateful_step_count=20, deadline=None)
+settings.register_profile("thorough", max_examples=2000, stateful_step_count=40, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever touches the user's data dir, default port or a real API key."""
+    monkeypatch.setenv("KTRDR_DATA_DIR", str(tmp_path / "ktrdr-data"))
+    monkeypatch.setenv("KTRDR_AUTOSTART", "0")
+    monkeypatch.delenv("KTRDR_API_URL", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+
+BackendFactory = Callable[..., LiveBackend]
+
+
+@pytest.fixture
+def backend_factory(tmp_path: Path) -> Iterator[BackendFactory]:
+    started: list[LiveBackend] = []
+
+    def make(*, ephemeral: bool = False) -> LiveBackend:
+        backend = LiveBackend(tmp_path / f"backend{len(started)}", ephemeral=ephemeral)
+        backend.root.mkdir(parents=True, exist_ok=True)
+        started.append(backend)
+        return backend.start()
+
+    yield make
+    for backend in started:
+        backend.kill()
+
+
+@pytest.fixture
+def backend(backend_factory: BackendFactory) -> LiveBackend:
+    return backend_factory()
