@@ -84,7 +84,7 @@ def status(
     from ktrdr.api.schemas import AgentStatusPublic
 
     current = AgentStatusPublic.model_validate(data)
-    if follow and current.active and current.cycle is not None:
+    if follow and current.cycle is not None:
         watch(base_url, current.cycle.operation_id, "research", json_out, plain)
     if json_out:
         print_json(current.model_dump(mode="json"))
