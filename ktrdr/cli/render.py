@@ -351,6 +351,8 @@ class PlainRenderer:
                 self._line(f"{title} {parent.operation_id}: {parent.status.value}")
                 if parent.operation_type.value == "agent_research":
                     self._phase_line(parent)
+            elif event.kind is EventKind.PHASE_PASSED:
+                self._line(f"Phase: {event.detail} (began and ended between polls)")
             elif event.kind is EventKind.PHASE_CHANGED and parent is not None:
                 self._phase_line(parent)
             elif event.kind is EventKind.CONNECTION_LOST:

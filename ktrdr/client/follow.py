@@ -19,6 +19,8 @@ from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
 
 Fetch = Callable[[str], Awaitable[OperationPublic]]
 
+# A research cycle's phases in order: a jump over some of them means they passed between polls.
+RESEARCH_PHASES = ("idle", "designing", "training", "backtesting", "assessing", "completed")
 # Which metadata parameter holds a research cycle's child for each phase.
 CHILD_KEYS = {"training": "training_op_id", "backtesting": "backtest_op_id"}
 
@@ -26,6 +28,7 @@ CHILD_KEYS = {"training": "training_op_id", "backtesting": "backtest_op_id"}
 class EventKind(StrEnum):
     STARTED = "started"
     PHASE_CHANGED = "phase_changed"
+    PHASE_PASSED = "phase_passed"  # a phase that began and ended between two polls
     CHILD_APPEARED = "child_appeared"
     CHILD_GONE = "child_gone"
     CONNECTION_LOST = "connection_lost"
@@ -160,6 +163,8 @@ class Follower:
             if first:
                 events.insert(0, Event(EventKind.STARTED, phase))
             elif phase != state.phase:
+                for passed in _passed_between(state.phase, phase):
+                    events.append(Event(EventKind.PHASE_PASSED, passed))
                 events.append(Event(EventKind.PHASE_CHANGED, phase))
             first = False
             state = ViewState(
@@ -180,6 +185,14 @@ class Follower:
                 last_yield = now
             last_versions = versions
             await self._sleep(self.poll_interval)
+
+
+def _passed_between(before: str | None, after: str) -> list[str]:
+    if before not in RESEARCH_PHASES:
+        return []
+    start = RESEARCH_PHASES.index(before) + 1
+    end = RESEARCH_PHASES.index(after) if after in RESEARCH_PHASES else len(RESEARCH_PHASES) - 1
+    return list(RESEARCH_PHASES[start:end])
 
 
 def describe_stop(parent: OperationPublic | None, child: OperationPublic | None) -> str:

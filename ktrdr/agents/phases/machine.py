@@ -125,6 +125,7 @@ class ResearchPhaseMachine:
 
     def _enter_completed(self, event: EventData) -> None:
         self.history.append(Phase.COMPLETED)
+        operation_logger(self.operation_id).info("phase entered", phase=Phase.COMPLETED.value)
         self._service.complete(
             self.operation_id,
             event.kwargs.get("result_summary") or {},
