@@ -38,7 +38,7 @@ def snapshot(
             items_processed=items[0] if items else None,
             items_total=items[1] if items else None,
         ),
-        metadata={"parameters": params or {}},  # type: ignore[arg-type]
+        metadata={"parameters": params or {}},
         result_summary=summary,
         error_message=error,
         version=version,
