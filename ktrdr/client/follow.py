@@ -199,6 +199,8 @@ def describe_stop(parent: OperationPublic | None, child: OperationPublic | None)
     """Where a cancelled operation stopped, as a sentence for the user."""
     summary = (parent.result_summary or {}) if parent else {}
     where = summary.get("stopped_at")
+    if parent is not None and parent.operation_type.value != "agent_research":
+        child, where = parent, None  # a single job: phrase its own stop like a child's
     if isinstance(where, str) and where:
         text = where if not where[0].islower() else where[0].upper() + where[1:]
         return text.rstrip(".") + "."

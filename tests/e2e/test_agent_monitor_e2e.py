@@ -204,3 +204,18 @@ def test_json_prints_the_final_operation(backend: LiveBackend) -> None:
     assert op["status"] == "completed"
     assert op["operation_type"] == "agent_research"
     assert op["progress"]["percentage"] == 100.0
+
+
+def test_model_train_uses_the_same_monitor_and_ctrl_c_cancels_it(
+    backend: LiveBackend, terminal_children: list[pexpect.spawn]
+) -> None:
+    child = spawn_ktrdr(backend, "model", "train", "rsi_mean_reversion", "--epochs", "20000")
+    terminal_children.append(child)
+    child.expect(r"🧠 Training \[\d+%\]")
+    child.expect(r"Epoch \d+/20000")
+    child.sendintr()
+    child.expect(r"Cancelled\. Training stopped at epoch \d+/20000\.")
+    assert finish(child) == 130
+    with backend.client() as client:
+        ops, _ = client.list_operations(operation_type="training", limit=1)
+    assert ops[0].status is OperationStatus.CANCELLED

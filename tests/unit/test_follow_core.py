@@ -182,3 +182,14 @@ def test_describe_stop_texts() -> None:
     assert describe_stop(bare, bt) == "Backtest stopped at bar 2,400/5,000."
     designing = cycle("designing", 2, status="cancelled")
     assert describe_stop(designing, None) == "Stopped while designing."
+
+
+def test_describe_stop_for_a_single_training() -> None:
+    op = snapshot(
+        "t1",
+        op_type="training",
+        status="cancelled",
+        step="Epoch 67/100",
+        summary={"stopped_at": "Epoch 67/100"},
+    )
+    assert describe_stop(op, None) == "Training stopped at epoch 67/100."
