@@ -96,6 +96,13 @@ class OperationsService:
                         f"Parent operation {parent_operation_id} is already {parent.status.value}",
                         details={"operation_id": parent_operation_id},
                     )
+                if parent.cancel_requested:
+                    # A child started now would miss the cancel that already cascaded.
+                    raise ConflictError(
+                        f"Parent operation {parent_operation_id} is being cancelled",
+                        code="parent_cancelling",
+                        details={"operation_id": parent_operation_id},
+                    )
             op = Operation(
                 operation_id=new_operation_id(operation_type, now),
                 operation_type=operation_type,

@@ -8,7 +8,8 @@ the phase, its progress and the child ids. Long work never runs inside a callbac
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from ktrdr.backtesting.job import (
     submit_backtest,
 )
 from ktrdr.data.market import MarketData
-from ktrdr.errors import KtrdrError
+from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.execution import LocalExecutor
@@ -157,15 +158,17 @@ class AgentResearchWorker:
         )
         token.raise_if_cancelled(where=_phase_stop_text(Phase.DESIGNING))
 
-        training_id = deps.launcher.create_training(strategy, machine.operation_id)
+        with _cancel_wins(token, _phase_stop_text(Phase.DESIGNING)):
+            training_id = deps.launcher.create_training(strategy, machine.operation_id)
         machine.start_training(child_op_id=training_id)
         deps.launcher.submit_training(training_id, strategy)
         training = self._await_child(training_id, token, "Training")
 
         token.raise_if_cancelled(where="Training had just finished")
-        backtest_id = deps.launcher.create_backtest(
-            training.result_summary or {}, machine.operation_id
-        )
+        with _cancel_wins(token, "Training had just finished"):
+            backtest_id = deps.launcher.create_backtest(
+                training.result_summary or {}, machine.operation_id
+            )
         machine.start_backtest(child_op_id=backtest_id)
         deps.launcher.submit_backtest(backtest_id)
         backtest = self._await_child(backtest_id, token, "Backtest")
@@ -193,6 +196,16 @@ class AgentResearchWorker:
         if child.status is OperationStatus.CANCELLED:
             raise ChildFailed(f"{label} operation {child_id} was cancelled on its own")
         raise ChildFailed(f"{label} failed: {child.error_message or 'unknown error'}")
+
+
+@contextmanager
+def _cancel_wins(token: CancellationToken, where: str) -> Iterator[None]:
+    """A child refused because the cycle is being cancelled means: stop here, cancelled."""
+    try:
+        yield
+    except ConflictError:
+        token.raise_if_cancelled(where=where)
+        raise
 
 
 def _phase_stop_text(phase: Phase) -> str:
