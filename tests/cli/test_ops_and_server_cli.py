@@ -1,0 +1,114 @@
+"""`ktrdr ops` and `ktrdr server`: the real command, real backends, and every error path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.live_backend import LiveBackend, free_port
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ktrdr", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def clean_failure(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], proc.stderr
+
+
+def test_ops_commands_against_a_backend(backend: LiveBackend) -> None:
+    env = backend.env
+    empty = run(env, "ops", "list", "--json")
+    assert empty.returncode == 0 and json.loads(empty.stdout) == []
+    assert "No operations." in run(env, "ops", "list").stdout
+
+    trained = run(env, "model", "train", "rsi_mean_reversion", "--epochs", "3", "--json")
+    op_id = json.loads(trained.stdout)["operation_id"]
+    table = run(env, "ops", "list")
+    assert op_id in table.stdout and "completed" in table.stdout
+    shown = json.loads(run(env, "ops", "show", op_id, "--json").stdout)
+    assert shown["operation_id"] == op_id and shown["progress"]["percentage"] == 100.0
+    assert "Epoch 3/3" in run(env, "ops", "show", op_id).stdout
+    filtered = run(env, "ops", "list", "--status", "failed", "--json")
+    assert json.loads(filtered.stdout) == []
+
+    clean_failure(run(env, "ops", "show", "op_unknown"), 1, "not found")
+    clean_failure(run(env, "ops", "list", "--status", "bogus"), 2, "unknown status")
+    clean_failure(run(env, "ops", "list", "--type", "bogus"), 2, "unknown operation type")
+    clean_failure(run(env, "ops", "cancel", op_id), 1, "already completed")
+    clean_failure(run(env, "ops", "follow", "op_unknown"), 1, "not found")
+    followed = run(env, "ops", "follow", op_id, "--plain")
+    assert followed.returncode == 0 and "✓ Training complete!" in followed.stdout
+
+
+def test_unreachable_backends_are_one_clear_line(tmp_path: Path) -> None:
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    explicit = {
+        **base,
+        "KTRDR_API_URL": f"http://127.0.0.1:{port}",
+        "KTRDR_DATA_DIR": str(tmp_path),
+    }
+    clean_failure(run(explicit, "ops", "list"), 1, "No ktrdr backend answers")
+    refused = {
+        **base,
+        "KTRDR_PORT": str(port),
+        "KTRDR_DATA_DIR": str(tmp_path),
+        "KTRDR_AUTOSTART": "0",
+    }
+    clean_failure(run(refused, "ops", "list"), 1, "autostart is off")
+    flag = {**base, "KTRDR_PORT": str(port), "KTRDR_DATA_DIR": str(tmp_path)}
+    clean_failure(run(flag, "ops", "list", "--no-autostart"), 1, "autostart is off")
+
+
+@pytest.fixture
+def local_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    env.update({"KTRDR_PORT": str(free_port()), "KTRDR_DATA_DIR": str(tmp_path / "data")})
+    yield env
+    run(env, "server", "stop")
+
+
+def test_autostart_then_status_and_stop(local_env: dict[str, str]) -> None:
+    listed = run(local_env, "ops", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    notes = listed.stderr.strip().splitlines()
+    assert len(notes) == 1 and notes[0].startswith("Started a local ktrdr backend at")
+    assert run(local_env, "ops", "list", "--json").stderr == ""  # already running: silent
+
+    status = run(local_env, "server", "status")
+    assert status.returncode == 0 and "pid" in status.stdout
+    assert json.loads(run(local_env, "server", "status", "--json").stdout)["running"] is True
+    stopped = run(local_env, "server", "stop")
+    assert stopped.returncode == 0 and "Stopped the ktrdr backend" in stopped.stdout
+    assert run(local_env, "server", "status").returncode == 1
+    assert "No local ktrdr backend was running" in run(local_env, "server", "stop").stdout
+
+
+def test_detached_start_refuses_a_second_one(local_env: dict[str, str]) -> None:
+    first = run(local_env, "server", "start", "--detach")
+    assert first.returncode == 0, first.stderr
+    assert "ktrdr backend started at http://127.0.0.1:" in first.stdout
+    log = Path(local_env["KTRDR_DATA_DIR"]) / "server.log"
+    assert log.exists()
+    assert (Path(local_env["KTRDR_DATA_DIR"]) / "server.pid").read_text().strip().isdigit()
+    second = run(local_env, "server", "start", "--detach")
+    assert second.returncode == 1
+    assert "already answers" in second.stderr
