@@ -1,0 +1,211 @@
+"""Backtest speed: ktrdr's engine vs backtesting.py on the same SMA crossover, same data.
+
+backtesting.py is installed by this benchmark into its own venv (benchmarks/.venv-backtesting),
+never into ktrdr's dependencies. Both engines get the same bars: the bundled S&P 500 (5,031
+daily bars) and the same data tiled to 1,000,000 bars (the real series repeated end to end, with
+minute timestamps so pandas can index them).
+
+    python -m benchmarks.backtest_speed [--bars 1000000] [--skip-external]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import best_of, save, table
+from ktrdr.backtesting.engine import run_backtest
+from ktrdr.data.bars import Bars
+from ktrdr.data.market import MarketData
+from ktrdr.indicators.technical import sma
+from ktrdr.operations.cancellation import CancellationToken
+from ktrdr.operations.models import OperationType
+from ktrdr.operations.progress import NullProgressReporter
+from ktrdr.operations.reporting import OperationProgressReporter
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import SqliteOperationStore
+from ktrdr.strategies.models import BacktestSpec
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".venv-backtesting"
+RUNNER = HERE / "_backtesting_py_runner.py"
+FAST, SLOW, COMMISSION = 10, 30, 0.001
+
+
+def tiled(bars: Bars, total: int) -> Bars:
+    """The real series repeated end to end (prices stay in the real range; each seam is one
+    big gap, like a crash), with fresh minute timestamps so pandas can index 1M bars."""
+    reps = -(-total // len(bars))
+
+    def rep(values: np.ndarray) -> np.ndarray:
+        return np.tile(values, reps)[:total]
+
+    start = np.datetime64("2000-01-03T00:00", "s")
+    return Bars(
+        symbol="SP500x",
+        timeframe="1m",
+        timestamps=start + np.arange(total) * np.timedelta64(60, "s"),
+        open=rep(bars.open),
+        high=rep(bars.high),
+        low=rep(bars.low),
+        close=rep(bars.close),
+        volume=rep(bars.volume),
+    )
+
+
+def sma_positions(bars: Bars) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (sma(bars.close, FAST) > sma(bars.close, SLOW)).astype(np.int64)
+
+
+def ktrdr_run(bars: Bars, with_progress: bool) -> tuple[float, dict[str, float]]:
+    spec = BacktestSpec(mode="long_flat", commission=COMMISSION, slippage=0.0)
+    token = CancellationToken()
+    reporter: NullProgressReporter | OperationProgressReporter = NullProgressReporter()
+    tmp = tempfile.TemporaryDirectory()
+    service = None
+    if with_progress:
+        service = OperationsService(SqliteOperationStore(Path(tmp.name) / "b.db"))
+        op = service.create(OperationType.BACKTESTING)
+        service.start(op.operation_id)
+        reporter = OperationProgressReporter(service, op.operation_id)
+    result: dict[str, float] = {}
+
+    def once() -> None:
+        positions = sma_positions(bars)  # signals are part of the work, as in backtesting.py
+        out = run_backtest(
+            bars,
+            positions,
+            spec,
+            reporter=reporter,
+            token=token,
+            chunk_size=max(2_000, len(bars) // 20),
+        )
+        result.update(final_equity=out.final_equity, trades=len(out.trades))
+
+    seconds = best_of(once, 3)
+    if service is not None:
+        service.close()
+    tmp.cleanup()
+    return seconds, result
+
+
+def ensure_backtesting_venv() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        print("  installing backtesting.py into", VENV, "(first run only)...")
+        venv.create(VENV, with_pip=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "backtesting", "pandas", "numpy"],
+            check=True,
+        )
+    return python
+
+
+def external_run(python: Path, bars: Bars, timeout: float) -> dict[str, float] | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "bars.npz"
+        np.savez(
+            data,
+            t=bars.timestamps.astype("datetime64[s]").astype(np.int64),
+            o=bars.open,
+            h=bars.high,
+            l=bars.low,
+            c=bars.close,
+            v=bars.volume,
+        )
+        try:
+            proc = subprocess.run(
+                [str(python), str(RUNNER), str(data), str(FAST), str(SLOW), str(COMMISSION)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=True,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+    out: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--skip-external", action="store_true")
+    parser.add_argument("--external-timeout", type=float, default=300)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        daily = MarketData(Path(tmp)).load("SP500", "1d")
+    cases = {"SP500 daily": daily, f"tiled {args.bars:,}": tiled(daily, args.bars)}
+    python = None if args.skip_external else ensure_backtesting_venv()
+    results: dict[str, dict[str, float]] = {}
+    rows: list[tuple[str, str]] = []
+    for name, bars in cases.items():
+        plain, ours = ktrdr_run(bars, with_progress=False)
+        reported, _ = ktrdr_run(bars, with_progress=True)
+        entry = {
+            "bars": len(bars),
+            "ktrdr_seconds": plain,
+            "ktrdr_bars_per_s": len(bars) / plain,
+            "ktrdr_with_progress_seconds": reported,
+            "progress_overhead_pct": (reported / plain - 1) * 100,
+            "ktrdr_final_equity": ours["final_equity"],
+            "ktrdr_trades": ours["trades"],
+        }
+        rows.append(
+            (
+                f"{name}: ktrdr",
+                f"{len(bars) / plain:,.0f} bars/s ({plain * 1000:.1f} ms), "
+                f"{ours['trades']} trades, final equity {ours['final_equity']:,.0f}",
+            )
+        )
+        rows.append(
+            (
+                f"{name}: ktrdr + progress into SQLite",
+                f"{reported * 1000:.1f} ms ({entry['progress_overhead_pct']:+.1f} %)",
+            )
+        )
+        if python is not None:
+            started = time.perf_counter()
+            ext = external_run(python, bars, args.external_timeout)
+            if ext is None:
+                rows.append(
+                    (
+                        f"{name}: backtesting.py",
+                        f"did not finish in {args.external_timeout:.0f}s "
+                        f"(> {time.perf_counter() - started:.0f}s)",
+                    )
+                )
+            else:
+                entry.update({f"backtesting_py_{k}": v for k, v in ext.items()})
+                ratio = ext["seconds"] / plain
+                entry["speed_ratio"] = ratio
+                rows.append(
+                    (
+                        f"{name}: backtesting.py",
+                        f"{len(bars) / ext['seconds']:,.0f} bars/s "
+                        f"({ext['seconds'] * 1000:.0f} ms), {ext['trades']:.0f} trades, "
+                        f"final equity {ext['final_equity']:,.0f}",
+                    )
+                )
+                rows.append((f"{name}: ratio", f"ktrdr is {ratio:,.0f}x faster"))
+        results[name] = entry
+    print("Backtest speed (SMA 10/30 crossover, long/flat, 0.1 % cost per trade side)")
+    table(rows)
+    print(
+        "  (conventions differ slightly: ktrdr trades at the close of the signal bar and\n"
+        "   marks costs on equity; backtesting.py buys whole shares, trade_on_close=True)"
+    )
+    save("backtest_speed", results)
+
+
+if __name__ == "__main__":
+    main()
