@@ -30,7 +30,7 @@ class OperationProgressReporter:
         context: Mapping[str, Any] | None = None,
     ) -> None:
         try:
-            self._service.update_progress(
+            self._service.report_progress(
                 self.operation_id,
                 percentage,
                 current_step,

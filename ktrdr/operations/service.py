@@ -149,35 +149,79 @@ class OperationsService:
         parameters: Mapping[str, Any] | None = None,
     ) -> Operation:
         """Record progress; ``parameters`` (if given) merge into metadata in the same change."""
+        with self._lock:
+            op = self._apply_progress(
+                operation_id,
+                percentage,
+                current_step,
+                items_processed,
+                items_total,
+                context,
+                parameters,
+            )
+            return op.model_copy(deep=True)
+
+    def report_progress(
+        self,
+        operation_id: str,
+        percentage: float,
+        current_step: str | None = None,
+        *,
+        items_processed: int | None = None,
+        items_total: int | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> int:
+        """``update_progress`` for hot loops: same rules, returns only the new version
+        (copying the whole operation back costs more than the update itself)."""
+        with self._lock:
+            return self._apply_progress(
+                operation_id,
+                percentage,
+                current_step,
+                items_processed,
+                items_total,
+                context,
+                None,
+            ).version
+
+    def _apply_progress(
+        self,
+        operation_id: str,
+        percentage: float,
+        current_step: str | None,
+        items_processed: int | None,
+        items_total: int | None,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any] | None,
+    ) -> Operation:
         if not isinstance(percentage, int | float) or not math.isfinite(percentage):
             raise InvalidRequestError(f"percentage must be a finite number, got {percentage!r}")
         if percentage < 0 or percentage > 100:
             raise InvalidRequestError(f"percentage must be within [0, 100], got {percentage}")
-        with self._lock:
-            op = self._require(operation_id)
-            self._refuse_if_terminal(op, "update progress of")
-            if op.status is not OperationStatus.RUNNING:
-                raise ConflictError(
-                    f"Operation {operation_id} is not running (status {op.status.value})",
-                    code="operation_not_running",
-                    details={"operation_id": operation_id},
-                )
-            capped = min(float(percentage), RUNNING_PROGRESS_CAP)
-            op.progress = OperationProgress(
-                percentage=max(op.progress.percentage, capped),
-                current_step=current_step if current_step is not None else op.progress.current_step,
-                items_processed=items_processed,
-                items_total=items_total,
-                context=dict(context) if context is not None else op.progress.context,
+        op = self._require(operation_id)
+        self._refuse_if_terminal(op, "update progress of")
+        if op.status is not OperationStatus.RUNNING:
+            raise ConflictError(
+                f"Operation {operation_id} is not running (status {op.status.value})",
+                code="operation_not_running",
+                details={"operation_id": operation_id},
             )
-            if parameters:
-                op.metadata.parameters.update(parameters)
-            self._touch(op, self._clock())
-            if parameters:
-                self._persist_now(op)
-            else:
-                self._persist_later(op)
-            return op.model_copy(deep=True)
+        capped = min(float(percentage), RUNNING_PROGRESS_CAP)
+        op.progress = OperationProgress(
+            percentage=max(op.progress.percentage, capped),
+            current_step=current_step if current_step is not None else op.progress.current_step,
+            items_processed=items_processed,
+            items_total=items_total,
+            context=dict(context) if context is not None else op.progress.context,
+        )
+        if parameters:
+            op.metadata.parameters.update(parameters)
+        self._touch(op, self._clock())
+        if parameters:
+            self._persist_now(op)
+        else:
+            self._persist_later(op)
+        return op
 
     def update_parameters(self, operation_id: str, parameters: Mapping[str, Any]) -> Operation:
         """Merge ``parameters`` into ``metadata.parameters``."""

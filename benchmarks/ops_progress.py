@@ -1,0 +1,60 @@
+"""The cost of one progress update (what a worker's reporter calls): in-memory store (baseline) vs SQLite, same run.
+
+python -m benchmarks.ops_progress [--calls 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import save, table
+from ktrdr.operations.models import OperationType
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import InMemoryOperationStore, OperationStore, SqliteOperationStore
+
+
+def per_call_us(store: OperationStore, flush_interval: float, calls: int) -> float:
+    service = OperationsService(store, flush_interval=flush_interval)
+    op = service.create(OperationType.TRAINING)
+    service.start(op.operation_id)
+    start = time.perf_counter()
+    for i in range(calls):
+        service.report_progress(
+            op.operation_id,
+            i / calls * 99,
+            f"Epoch {i}/{calls}",
+            items_processed=i,
+            items_total=calls,
+        )
+    elapsed = time.perf_counter() - start
+    service.close()
+    return elapsed / calls * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = per_call_us(InMemoryOperationStore(), 0.5, args.calls)
+        sqlite = per_call_us(SqliteOperationStore(Path(tmp) / "a.db"), 0.5, args.calls)
+        through = per_call_us(SqliteOperationStore(Path(tmp) / "b.db"), 0.0, args.calls)
+    print(f"report_progress (a worker's progress update), mean over {args.calls:,} calls")
+    table(
+        [
+            ("in-memory store (baseline)", f"{memory:.1f} µs"),
+            ("SQLite, coalesced (default)", f"{sqlite:.1f} µs ({sqlite / memory:.2f}x)"),
+            ("SQLite, write-through", f"{through:.1f} µs ({through / memory:.2f}x)"),
+        ]
+    )
+    save(
+        "ops_progress",
+        {"memory_us": memory, "sqlite_coalesced_us": sqlite, "sqlite_write_through_us": through},
+    )
+
+
+if __name__ == "__main__":
+    main()
