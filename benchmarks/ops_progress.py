@@ -1,4 +1,6 @@
-"""The cost of one progress update (what a worker's reporter calls): in-memory store (baseline) vs SQLite, same run.
+"""The cost of one progress update (what a worker's reporter calls).
+
+In-memory store (the baseline) vs SQLite, coalesced and write-through, in the same run.
 
 python -m benchmarks.ops_progress [--calls 10000]
 """

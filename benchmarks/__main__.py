@@ -1,0 +1,32 @@
+"""Run every benchmark: python -m benchmarks [--quick]."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+QUICK = {
+    "ops_progress": ["--calls", "2000"],
+    "backtest_speed": ["--bars", "200000"],
+    "training_overhead": ["--epochs", "60", "--repeats", "3"],
+    "api_latency": ["--requests", "200"],
+    "bench_monitor_latency": ["--cycles", "3"],
+}
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv[1:]
+    failed = []
+    for name, quick_args in QUICK.items():
+        print(f"\n=== {name} ===", flush=True)
+        args = quick_args if quick else []
+        code = subprocess.call([sys.executable, "-m", f"benchmarks.{name}", *args])
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
