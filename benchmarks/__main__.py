@@ -11,6 +11,7 @@ QUICK = {
     "training_overhead": ["--epochs", "60", "--repeats", "3"],
     "api_latency": ["--requests", "200"],
     "bench_monitor_latency": ["--cycles", "3"],
+    "cycle_phases": ["--seeds", "3"],
 }
 
 
