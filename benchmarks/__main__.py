@@ -10,7 +10,7 @@ QUICK = {
     "backtest_speed": ["--bars", "200000"],
     "training_overhead": ["--epochs", "60", "--repeats", "3"],
     "api_latency": ["--requests", "200"],
-    "bench_monitor_latency": ["--cycles", "3"],
+    "monitor_latency": ["--cycles", "3"],
     "cycle_phases": ["--seeds", "3"],
 }
 

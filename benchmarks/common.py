@@ -41,6 +41,22 @@ def save(name: str, results: dict[str, Any]) -> Path:
     return path
 
 
+def phase_log(log: Path, operation_id: str) -> list[tuple[str, float]]:
+    """(phase, epoch seconds) from a JSON-format backend log's "phase entered" lines."""
+    from datetime import datetime
+
+    events = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("event") == "phase entered" and entry.get("operation_id") == operation_id:
+            stamp = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
+            events.append((str(entry["phase"]), stamp.timestamp()))
+    return events
+
+
 def table(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -9,32 +9,17 @@ from the backend's "phase entered" log lines; a phase lasts until the next one s
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 
-from benchmarks.common import median, save, table
+from benchmarks.common import median, phase_log, save, table
 from tests.support.live_backend import LiveBackend
 
 PHASES = ["designing", "training", "backtesting", "assessing", "completed"]
-
-
-def phase_starts(log: Path, operation_id: str) -> dict[str, float]:
-    starts: dict[str, float] = {}
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if entry.get("event") == "phase entered" and entry.get("operation_id") == operation_id:
-            stamp = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
-            starts[str(entry["phase"])] = stamp.timestamp()
-    return starts
 
 
 def main() -> None:
@@ -58,7 +43,7 @@ def main() -> None:
                             break
                         time.sleep(0.05)
                     wall = time.perf_counter() - started
-                    starts = phase_starts(backend.log_path, op_id)
+                    starts = dict(phase_log(backend.log_path, op_id))
                     for a, b in zip(PHASES, PHASES[1:], strict=False):
                         if a in starts and b in starts:
                             durations[a].append(starts[b] - starts[a])

@@ -8,7 +8,7 @@ import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
 from ktrdr.cli.output import friendly_errors, print_json
-from ktrdr.cli.watching import PlainOutput, announce_started, watch
+from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
 
 app = typer.Typer(
     help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
@@ -54,17 +54,16 @@ def trigger(
         "timeframe": timeframe,
         "epochs": epochs,
     }
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            started = client.start(
-                "/agent/trigger", {k: v for k, v in payload.items() if v is not None}
-            )
-            base_url = client.base_url
-    if monitor:
-        watch(base_url, started.operation_id, "research", json_out, plain)
-    announce_started(started.operation_id, "Research cycle", json_out)
+    start_and_watch(
+        "/agent/trigger",
+        payload,
+        what="Research cycle",
+        kind="research",
+        watch_it=monitor,
+        json_out=json_out,
+        plain=plain,
+        no_autostart=no_autostart,
+    )
 
 
 @app.command("status")

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
-from ktrdr.cli.output import friendly_errors
-from ktrdr.cli.watching import PlainOutput, announce_started, watch
+from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Backtest trained models.", no_args_is_help=True)
 
@@ -46,15 +45,13 @@ def run(
         "commission": commission,
         "slippage": slippage,
     }
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            started = client.start(
-                "/backtests/start", {k: v for k, v in payload.items() if v is not None}
-            )
-            base_url = client.base_url
-    if detach:
-        announce_started(started.operation_id, "Backtest", json_out)
-        return
-    watch(base_url, started.operation_id, "backtest", json_out, plain)
+    start_and_watch(
+        "/backtests/start",
+        payload,
+        what="Backtest",
+        kind="backtest",
+        watch_it=not detach,
+        json_out=json_out,
+        plain=plain,
+        no_autostart=no_autostart,
+    )

@@ -10,7 +10,7 @@ import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
 from ktrdr.cli.output import friendly_errors, print_json
-from ktrdr.cli.watching import PlainOutput, announce_started, watch
+from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
 
@@ -52,17 +52,16 @@ def train(
             payload["strategy_config"] = load_strategy(strategy).model_dump(mode="json")
         else:
             payload["strategy"] = strategy
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            started = client.start(
-                "/training/start", {k: v for k, v in payload.items() if v is not None}
-            )
-            base_url = client.base_url
-    if detach:
-        announce_started(started.operation_id, "Training", json_out)
-        return
-    watch(base_url, started.operation_id, "training", json_out, plain)
+    start_and_watch(
+        "/training/start",
+        payload,
+        what="Training",
+        kind="training",
+        watch_it=not detach,
+        json_out=json_out,
+        plain=plain,
+        no_autostart=no_autostart,
+    )
 
 
 @app.command("list")

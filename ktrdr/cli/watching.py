@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
-from ktrdr.cli.output import print_json
+from ktrdr.cli.output import friendly_errors, print_json
 
 PlainOutput = Annotated[
     bool, typer.Option("--plain", help="No live bars: one plain line per change.")
@@ -28,6 +28,28 @@ def watch(base_url: str, operation_id: str, kind: Kind, json_out: bool, plain: b
 
     code = run_monitor(base_url, operation_id, kind=kind, output=output_mode(json_out, plain))
     raise typer.Exit(code)
+
+
+def start_and_watch(
+    path: str,
+    payload: dict[str, Any],
+    *,
+    what: str,
+    kind: Kind,
+    watch_it: bool,
+    json_out: bool,
+    plain: bool,
+    no_autostart: bool,
+) -> None:
+    """POST a start request (unset fields dropped), then watch it or say how to."""
+    from ktrdr.cli.backend import client_for
+
+    with friendly_errors(), client_for(no_autostart) as client:
+        started = client.start(path, {k: v for k, v in payload.items() if v is not None})
+        base_url = client.base_url
+    if watch_it:
+        watch(base_url, started.operation_id, kind, json_out, plain)
+    announce_started(started.operation_id, what, json_out)
 
 
 def announce_started(operation_id: str, what: str, json_out: bool) -> None:

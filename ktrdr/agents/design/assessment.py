@@ -1,37 +1,40 @@
 """The assessment: a verdict on a backtested strategy, with the reasons in plain numbers.
 
-Rules are explicit thresholds so a researcher can see exactly why a verdict was given:
-promising needs every bar cleared; any hard failure makes it poor; the rest is neutral.
+The rules are explicit thresholds so a researcher can see exactly why a verdict was given:
+
+- **poor** when any hard limit is broken (Sharpe below 0.25, drawdown above 40 %, fewer
+  than 3 trades) or a metric is not a finite number;
+- **promising** when every bar is cleared (Sharpe at least 1.0, drawdown at most 25 %, at
+  least 10 trades, profit factor at least 1.2, and the model beating the majority-class
+  baseline on validation when both accuracies are known);
+- **neutral** otherwise.
+
+Every reason is a sentence with the numbers that decided it. The score (0-1) only ranks
+strategies with the same verdict; the verdict never depends on it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 Verdict = Literal["promising", "neutral", "poor"]
 
-PROMISING_SHARPE = 1.0
-PROMISING_MAX_DD = 0.25
-PROMISING_TRADES = 10
-PROMISING_PROFIT_FACTOR = 1.2
-POOR_SHARPE = 0.25
-POOR_MAX_DD = 0.40
-POOR_TRADES = 3
-
 
 @dataclass(frozen=True)
 class AssessmentInput:
+    """Backtest metrics (fractions, not percentages) and, when known, training accuracy."""
+
     sharpe_ratio: float
     total_return: float
-    max_drawdown: float
+    max_drawdown: float  # peak-to-trough fall, 0.12 = 12 %
     win_rate: float
     num_trades: int
-    profit_factor: float | None
-    exposure: float
+    profit_factor: float | None  # None: no losing trade, so no ratio
+    exposure: float  # fraction of bars holding a position
     val_accuracy: float | None = None
-    baseline_accuracy: float | None = None
+    baseline_accuracy: float | None = None  # majority-class accuracy on the validation set
 
 
 @dataclass(frozen=True)
@@ -41,61 +44,169 @@ class Assessment:
     score: float = 0.0
 
 
-def _bad_number(value: float | None) -> bool:
-    return value is not None and not math.isfinite(value)
+@dataclass(frozen=True)
+class Thresholds:
+    promising_sharpe: float = 1.0
+    promising_max_drawdown: float = 0.25
+    promising_trades: int = 10
+    promising_profit_factor: float = 1.2
+    poor_sharpe: float = 0.25
+    poor_max_drawdown: float = 0.40
+    poor_trades: int = 3
 
 
-def assess(inp: AssessmentInput) -> Assessment:
-    numbers = (inp.sharpe_ratio, inp.total_return, inp.max_drawdown, inp.win_rate, inp.exposure)
-    if any(_bad_number(v) for v in numbers) or _bad_number(inp.profit_factor):
-        return Assessment("poor", ["The backtest produced non-finite metrics"], 0.0)
+DEFAULT_THRESHOLDS = Thresholds()
 
-    good: list[str] = []
-    bad: list[str] = []
-    fatal: list[str] = []
+_LABELS = {
+    "sharpe_ratio": "Sharpe ratio",
+    "total_return": "total return",
+    "max_drawdown": "max drawdown",
+    "win_rate": "win rate",
+    "num_trades": "number of trades",
+    "profit_factor": "profit factor",
+    "exposure": "exposure",
+    "val_accuracy": "validation accuracy",
+    "baseline_accuracy": "baseline accuracy",
+}
 
-    if inp.sharpe_ratio >= PROMISING_SHARPE:
-        good.append(f"Sharpe {inp.sharpe_ratio:.2f} ≥ {PROMISING_SHARPE}")
-    elif inp.sharpe_ratio < POOR_SHARPE:
-        fatal.append(f"Sharpe {inp.sharpe_ratio:.2f} < {POOR_SHARPE}: no reward for the risk")
+
+def _non_finite(inp: AssessmentInput) -> list[str]:
+    bad = []
+    for f in fields(inp):
+        value = getattr(inp, f.name)
+        if f.name == "profit_factor" and value == math.inf:
+            continue  # an unbounded profit factor just means no losing trade
+        if value is not None and not math.isfinite(value):
+            bad.append(f"{_LABELS[f.name]} is {value}")
+    return bad
+
+
+@dataclass
+class _Findings:
+    fatal: list[str] = field(default_factory=list)  # any one makes the verdict poor
+    short: list[str] = field(default_factory=list)  # any one keeps it from promising
+    good: list[str] = field(default_factory=list)
+
+
+def _judge_sharpe(sharpe: float, t: Thresholds, out: _Findings) -> None:
+    if sharpe < t.poor_sharpe:
+        shown, limit = _num(sharpe, t.poor_sharpe), _limit(t.poor_sharpe)
+        out.fatal.append(f"Sharpe {shown} < {limit}: too little return for the risk taken")
+        return
+    shown, limit = _num(sharpe, t.promising_sharpe), _limit(t.promising_sharpe)
+    if sharpe < t.promising_sharpe:
+        out.short.append(f"Sharpe {shown} is below {limit}")
     else:
-        bad.append(f"Sharpe {inp.sharpe_ratio:.2f} is below {PROMISING_SHARPE}")
+        out.good.append(f"Sharpe {shown} ≥ {limit}")
 
-    dd = inp.max_drawdown
-    if dd > POOR_MAX_DD:
-        fatal.append(f"max drawdown {dd:.0%} > {POOR_MAX_DD:.0%}")
-    elif dd <= PROMISING_MAX_DD:
-        good.append(f"max drawdown {dd:.0%} ≤ {PROMISING_MAX_DD:.0%}")
-    else:
-        bad.append(f"max drawdown {dd:.0%} is above {PROMISING_MAX_DD:.0%}")
 
-    if inp.num_trades < POOR_TRADES:
-        fatal.append(f"only {inp.num_trades} trades: too few to judge")
-    elif inp.num_trades >= PROMISING_TRADES:
-        good.append(f"{inp.num_trades} trades")
-    else:
-        bad.append(f"only {inp.num_trades} trades (want ≥ {PROMISING_TRADES})")
-
-    pf = inp.profit_factor
-    if pf is None:
-        if inp.num_trades > 0:
-            good.append("no losing trades")
-    elif pf >= PROMISING_PROFIT_FACTOR:
-        good.append(f"profit factor {pf:.2f} ≥ {PROMISING_PROFIT_FACTOR}")
-    else:
-        bad.append(f"profit factor {pf:.2f} is below {PROMISING_PROFIT_FACTOR}")
-
-    if inp.val_accuracy is not None and inp.baseline_accuracy is not None:
-        edge = inp.val_accuracy - inp.baseline_accuracy
-        word = "above" if edge > 0 else "not above"
-        note = (
-            f"validation accuracy {inp.val_accuracy:.0%} is {word} the "
-            f"{inp.baseline_accuracy:.0%} majority-class baseline"
+def _judge_drawdown(drawdown: float, t: Thresholds, out: _Findings) -> None:
+    if drawdown > t.poor_max_drawdown:
+        out.fatal.append(
+            f"max drawdown {_pct(drawdown)} > {t.poor_max_drawdown:.0%}: too deep a loss to hold"
         )
-        (good if edge > 0 else bad).append(note)
+    elif drawdown > t.promising_max_drawdown:
+        out.short.append(f"max drawdown {_pct(drawdown)} is above {t.promising_max_drawdown:.0%}")
+    else:
+        out.good.append(f"max drawdown {_pct(drawdown)} ≤ {t.promising_max_drawdown:.0%}")
 
-    verdict: Verdict = "poor" if fatal else ("neutral" if bad else "promising")
-    score = max(0.0, min(1.0, 0.5 + inp.sharpe_ratio / 4 - inp.max_drawdown))
-    reasons = fatal + bad + good
-    summary = f"total return {inp.total_return:+.1%}, win rate {inp.win_rate:.0%}"
-    return Assessment(verdict, [*reasons, summary], round(score, 3))
+
+def _judge_trades(trades: int, t: Thresholds, out: _Findings) -> None:
+    word = "trade" if trades == 1 else "trades"
+    if trades < t.poor_trades:
+        out.fatal.append(f"only {trades} {word}: too few to judge")
+    elif trades < t.promising_trades:
+        out.short.append(f"only {trades} {word}: want at least {t.promising_trades} to trust it")
+    else:
+        out.good.append(f"{trades} {word} ≥ {t.promising_trades}: enough to judge")
+
+
+def _judge_profit_factor(pf: float | None, trades: int, t: Thresholds, out: _Findings) -> None:
+    if pf is None or pf == math.inf:
+        if trades > 0:
+            out.good.append("no losing trade, so the profit factor is unbounded")
+        return
+    shown, limit = _num(pf, t.promising_profit_factor), _limit(t.promising_profit_factor)
+    if pf < t.promising_profit_factor:
+        out.short.append(f"profit factor {shown} is below {limit}")
+    else:
+        out.good.append(f"profit factor {shown} ≥ {limit}")
+
+
+def _judge_model(inp: AssessmentInput, out: _Findings) -> None:
+    val, base = inp.val_accuracy, inp.baseline_accuracy
+    if val is None:
+        return
+    if base is None:
+        out.good.append(f"validation accuracy {val:.1%} (no baseline to compare with)")
+    elif val > base:
+        out.good.append(
+            f"validation accuracy {val:.1%} beats the {base:.1%} majority-class baseline"
+        )
+    else:
+        out.short.append(
+            f"validation accuracy {val:.1%} does not beat the {base:.1%} majority-class "
+            "baseline: the model may have learned nothing"
+        )
+
+
+def _num(x: float, limit: float) -> str:
+    """Two decimals, or more when two would round onto the limit (0.999 is not 1.00)."""
+    text = f"{x:.2f}"
+    return f"{x:.4g}" if x != limit and text == f"{limit:.2f}" else text
+
+
+def _limit(x: float) -> str:
+    """A threshold as written in the rules: 1.0, 1.2, 0.25."""
+    return f"{x:.1f}" if round(x, 1) == x else f"{x:g}"
+
+
+def _pct(x: float) -> str:
+    """A fraction as a percentage: whole when exact (30%), else one decimal (25.4%)."""
+    return f"{x:.0%}" if math.isclose(x * 100, round(x * 100), abs_tol=1e-9) else f"{x:.1%}"
+
+
+def _clamp(x: float) -> float:
+    return max(0.0, min(1.0, x))
+
+
+def _score(inp: AssessmentInput, drawdown: float) -> float:
+    """A 0-1 blend: Sharpe 50 %, drawdown 30 %, profit factor 10 %, trade count 10 %."""
+    pf = inp.profit_factor
+    pf_part = 1.0 if pf is None or pf == math.inf else _clamp(pf - 1.0)
+    if inp.num_trades == 0:
+        pf_part = 0.0
+    return round(
+        0.5 * _clamp(inp.sharpe_ratio / 2.0)
+        + 0.3 * _clamp(1.0 - drawdown / 0.5)
+        + 0.1 * pf_part
+        + 0.1 * _clamp(inp.num_trades / 20.0),
+        3,
+    )
+
+
+def assess(inp: AssessmentInput, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Assessment:
+    """The verdict, its reasons (hard failures first, then shortfalls, then strengths), a score."""
+    broken = _non_finite(inp)
+    if broken:
+        return Assessment(
+            "poor",
+            [f"the backtest produced non-finite metrics ({'; '.join(broken)}): cannot judge it"],
+            0.0,
+        )
+    # Drawdown is a positive fraction by convention; a signed one (-0.12) means the same.
+    drawdown = abs(inp.max_drawdown)
+    findings = _Findings()
+    _judge_sharpe(inp.sharpe_ratio, thresholds, findings)
+    _judge_drawdown(drawdown, thresholds, findings)
+    _judge_trades(inp.num_trades, thresholds, findings)
+    _judge_profit_factor(inp.profit_factor, inp.num_trades, thresholds, findings)
+    _judge_model(inp, findings)
+
+    verdict: Verdict = "poor" if findings.fatal else "neutral" if findings.short else "promising"
+    summary = (
+        f"total return {inp.total_return:+.1%}, win rate {inp.win_rate:.0%}, "
+        f"in the market {inp.exposure:.0%} of the time"
+    )
+    reasons = findings.fatal + findings.short + findings.good
+    return Assessment(verdict, [*reasons, summary], _score(inp, drawdown))

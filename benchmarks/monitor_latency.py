@@ -6,22 +6,21 @@ phase; the monitor's stdout lines are time-stamped as they arrive. The delay for
 change is the first "Phase: ..." line naming it minus the log timestamp (same machine clock).
 Phases that pass between two polls never show as a line and are counted as missed.
 
-    python -m benchmarks.bench_monitor_latency [--cycles 10] [--epochs 400]
+    python -m benchmarks.monitor_latency [--cycles 10] [--epochs 400]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
+from benchmarks.common import phase_log
 from tests.support.live_backend import LiveBackend
 
 STEP_WORDS = {
@@ -31,19 +30,6 @@ STEP_WORDS = {
     "assessing": "Assessing",
     "completed": "Complete",
 }
-
-
-def _phase_events(log: Path, operation_id: str) -> list[tuple[str, float]]:
-    events = []
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if entry.get("event") == "phase entered" and entry.get("operation_id") == operation_id:
-            stamp = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
-            events.append((str(entry["phase"]), stamp.timestamp()))
-    return events
 
 
 def run_cycle(backend: LiveBackend, seed: int, epochs: int) -> tuple[list[float], int]:
@@ -79,7 +65,7 @@ def run_cycle(backend: LiveBackend, seed: int, epochs: int) -> tuple[list[float]
     op_id = next(line.split()[2].rstrip(":") for _, line in lines if line.startswith("Research"))
     delays: list[float] = []
     missed = 0
-    for phase, at in _phase_events(backend.log_path, op_id):
+    for phase, at in phase_log(backend.log_path, op_id):
         word = STEP_WORDS.get(phase)
         if word is None:
             continue
