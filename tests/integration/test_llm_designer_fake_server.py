@@ -1,4 +1,5 @@
-"""The Claude designer path against a local fake Messages API server (never the internet)."""
+"""A whole research cycle designed by "Claude": a real backend talking to a local fake
+Messages API server (never the internet). Unit cases live in test_llm_designer.py."""
 
 from __future__ import annotations
 
@@ -6,17 +7,12 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-from ktrdr.agents.design.base import DesignRequest
-from ktrdr.agents.design.llm import LlmDesigner
-from ktrdr.errors import JobFailedError, StrategyValidationError
-from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.strategies.loader import load_strategy
 from tests.conftest import BackendFactory
 
@@ -87,43 +83,6 @@ def fake_claude() -> Iterator[FakeClaude]:
     thread.join()
 
 
-def _design(fake: FakeClaude) -> object:
-    designer = LlmDesigner("haiku", api_key="test-key", base_url=fake.url)
-    return designer.design(
-        DesignRequest(seed=9, now=datetime(2026, 11, 25, tzinfo=UTC)), CancellationToken()
-    )
-
-
-def test_a_valid_reply_becomes_a_strategy(fake_claude: FakeClaude) -> None:
-    fake_claude.reply_text = "Here is my idea:\n" + json.dumps(GOOD) + "\nGood luck!"
-    strategy = _design(fake_claude)
-    assert getattr(strategy, "name", None) == "llm_rsi_idea"
-    (request,) = fake_claude.requests
-    assert request["path"] == "/v1/messages"
-    assert request["api_key"] == "test-key"
-    assert request["body"]["model"] == "claude-haiku-4-5"
-    assert "JSON" in request["body"]["messages"][0]["content"]
-
-
-def test_an_invalid_strategy_is_refused_with_the_field(fake_claude: FakeClaude) -> None:
-    broken = {**GOOD, "indicators": [{"name": "x", "type": "astrology", "params": {}}]}
-    fake_claude.reply_text = json.dumps(broken)
-    with pytest.raises(StrategyValidationError) as info:
-        _design(fake_claude)
-    assert "indicators.0.type" in info.value.message
-    fake_claude.reply_text = "I would rather not."
-    with pytest.raises(StrategyValidationError):
-        _design(fake_claude)
-
-
-def test_an_api_error_fails_clearly(fake_claude: FakeClaude) -> None:
-    fake_claude.status = 500
-    with pytest.raises(JobFailedError) as info:
-        _design(fake_claude)
-    assert "LLM designer call failed" in info.value.message
-    assert "test-key" not in info.value.message
-
-
 def test_a_full_cycle_designed_by_the_fake_model(
     fake_claude: FakeClaude, backend_factory: BackendFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,5 +102,5 @@ def test_a_full_cycle_designed_by_the_fake_model(
     assert op["status"] == "completed", op["error_message"]
     assert op["result_summary"]["strategy_name"] == "llm_rsi_idea"
     assert op["metadata"]["parameters"]["designer"] == "llm:sonnet"
-    assert fake_claude.requests[0]["body"]["model"] == "claude-sonnet-4-5"
+    assert fake_claude.requests[0]["body"]["model"] == "claude-sonnet-4-6"
     assert "secret-test-key" not in backend.log_path.read_text()

@@ -163,7 +163,9 @@ def _limit(x: float) -> str:
 
 def _pct(x: float) -> str:
     """A fraction as a percentage: whole when exact (30%), else one decimal (25.4%)."""
-    return f"{x:.0%}" if math.isclose(x * 100, round(x * 100), abs_tol=1e-9) else f"{x:.1%}"
+    percent = x * 100
+    whole = math.isfinite(percent) and math.isclose(percent, round(percent), abs_tol=1e-9)
+    return f"{x:.0%}" if whole else f"{x:.1%}"
 
 
 def _clamp(x: float) -> float:

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 LlmModel = Literal["haiku", "sonnet", "opus"]
 LLM_MODELS: dict[str, str] = {
     "haiku": "claude-haiku-4-5",
-    "sonnet": "claude-sonnet-4-5",
-    "opus": "claude-opus-4-5",
+    "sonnet": "claude-sonnet-4-6",
+    "opus": "claude-opus-4-6",
 }
 """Short names accepted by ``-m`` and their default model ids (``KTRDR_LLM_MODEL_<NAME>``
 in the environment overrides one)."""
@@ -218,19 +218,19 @@ class LlmDesigner:
             import anthropic
         except ImportError:
             raise ConfigurationError(_missing_sdk(self.model)) from None
-        client = anthropic.Anthropic(
-            api_key=self._api_key,
-            base_url=self._base_url,
-            timeout=self._timeout,
-            max_retries=self._max_retries,
-        )
         try:
-            reply = client.messages.create(
-                model=self.model_id,
-                max_tokens=MAX_REPLY_TOKENS,
-                system=SYSTEM_PROMPT,
-                messages=[{"role": "user", "content": prompt}],
-            )
+            with anthropic.Anthropic(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                timeout=self._timeout,
+                max_retries=self._max_retries,
+            ) as client:
+                reply = client.messages.create(
+                    model=self.model_id,
+                    max_tokens=MAX_REPLY_TOKENS,
+                    system=SYSTEM_PROMPT,
+                    messages=[{"role": "user", "content": prompt}],
+                )
         except anthropic.APIError as exc:
             raise JobFailedError(
                 self._scrub(f"LLM designer call failed: {self._describe(exc)}"),
@@ -241,8 +241,6 @@ class LlmDesigner:
                 self._scrub(f"LLM designer call failed: {type(exc).__name__}: {exc}"),
                 details={"model_id": self.model_id},
             ) from None
-        finally:
-            client.close()
         text = "".join(block.text for block in reply.content if block.type == "text")
         if reply.stop_reason == "max_tokens" and first_json_object(text) is None:
             raise _invalid(f"the reply was cut off after {MAX_REPLY_TOKENS} tokens")

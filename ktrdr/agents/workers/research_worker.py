@@ -235,6 +235,12 @@ def _finite(value: Any, default: float = 0.0) -> float:
     return number if math.isfinite(number) else default
 
 
+def _optional_finite(value: Any) -> float | None:
+    """Unknown stays unknown (None) instead of becoming a misleading 0."""
+    number = _finite(value, math.nan)
+    return None if math.isnan(number) else number
+
+
 def _baseline_accuracy(label_counts: Mapping[str, Any]) -> float | None:
     counts = [_finite(v) for v in label_counts.values()]
     total = sum(counts)
@@ -259,7 +265,7 @@ def _cycle_summary(
         num_trades=int(_finite(metrics.get("num_trades"))),
         profit_factor=None if profit_factor is None else _finite(profit_factor),
         exposure=_finite(metrics.get("exposure")),
-        val_accuracy=_finite(train.get("val_accuracy")),
+        val_accuracy=_optional_finite(train.get("val_accuracy")),
         baseline_accuracy=_baseline_accuracy(train.get("train_label_counts") or {}),
     )
     assessment = assess(inputs)
