@@ -10,6 +10,10 @@ from hypothesis import settings
 from tests.support.live_backend import LiveBackend
 
 settings.register_profile("default", max_examples=200, stateful_step_count=20, deadline=None)
+# CI: the default budget, derandomised so a red build replays the same examples.
+settings.register_profile(
+    "ci", max_examples=200, stateful_step_count=20, deadline=None, derandomize=True
+)
 settings.register_profile("thorough", max_examples=2000, stateful_step_count=40, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
@@ -30,11 +34,12 @@ BackendFactory = Callable[..., LiveBackend]
 def backend_factory(tmp_path: Path) -> Iterator[BackendFactory]:
     started: list[LiveBackend] = []
 
-    def make(*, ephemeral: bool = False) -> LiveBackend:
+    def make(*, ephemeral: bool = False, start: bool = True) -> LiveBackend:
+        """``start=False`` leaves it stopped, e.g. to seed its data dir offline first."""
         backend = LiveBackend(tmp_path / f"backend{len(started)}", ephemeral=ephemeral)
         backend.root.mkdir(parents=True, exist_ok=True)
         started.append(backend)
-        return backend.start()
+        return backend.start() if start else backend
 
     yield make
     for backend in started:

@@ -321,6 +321,9 @@ class OperationsService:
             if stopped_at:
                 summary.setdefault("stopped_at", stopped_at)
             op.metadata.parameters.update(parameters or {})
+            # A worker may stop on its own (no cancel() before): its children must not
+            # outlive it, and a later cancel() of a cancelled parent no longer cascades.
+            self._cancel_children(op, "Parent operation was cancelled")
             self._mark_cancelled(op, summary)
             return op.model_copy(deep=True)
 
@@ -443,10 +446,13 @@ class OperationsService:
             timer.cancel()
         self._persist_now(op)
 
-    def _cancel_tree(self, op: Operation, reason: str) -> None:
+    def _cancel_children(self, op: Operation, reason: str) -> None:
         for child in [c for c in self._ops.values() if c.parent_operation_id == op.operation_id]:
             if not child.is_terminal:
                 self._cancel_tree(child, reason)
+
+    def _cancel_tree(self, op: Operation, reason: str) -> None:
+        self._cancel_children(op, reason)
         if op.status is OperationStatus.PENDING:
             self._tokens.setdefault(op.operation_id, CancellationToken()).cancel(reason)
             self._mark_cancelled(op, {"stopped_at": "before it started"})

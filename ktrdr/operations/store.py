@@ -25,21 +25,27 @@ class OperationStore(Protocol):
 
 
 class InMemoryOperationStore:
-    """Keeps serialised copies, so what comes back is what a real store would give."""
+    """Keeps serialised copies, so what comes back is what a real store would give.
+
+    Like the SQLite store, an older version never replaces a newer one: a progress flush
+    that was snapshotted before a status change may arrive after it.
+    """
 
     def __init__(self) -> None:
-        self._rows: dict[str, str] = {}
+        self._rows: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
         self.writes = 0
 
     def load_all(self) -> list[Operation]:
         with self._lock:
-            return [Operation.model_validate_json(raw) for raw in self._rows.values()]
+            return [Operation.model_validate_json(raw) for _, raw in self._rows.values()]
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         with self._lock:
             for op in operations:
-                self._rows[op.operation_id] = op.model_dump_json()
+                current = self._rows.get(op.operation_id)
+                if current is None or op.version >= current[0]:
+                    self._rows[op.operation_id] = (op.version, op.model_dump_json())
                 self.writes += 1
 
     def close(self) -> None:

@@ -57,26 +57,6 @@ def test_ops_commands_against_a_backend(backend: LiveBackend) -> None:
     assert followed.returncode == 0 and "✓ Training complete!" in followed.stdout
 
 
-def test_unreachable_backends_are_one_clear_line(tmp_path: Path) -> None:
-    port = free_port()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
-    explicit = {
-        **base,
-        "KTRDR_API_URL": f"http://127.0.0.1:{port}",
-        "KTRDR_DATA_DIR": str(tmp_path),
-    }
-    clean_failure(run(explicit, "ops", "list"), 1, "No ktrdr backend answers")
-    refused = {
-        **base,
-        "KTRDR_PORT": str(port),
-        "KTRDR_DATA_DIR": str(tmp_path),
-        "KTRDR_AUTOSTART": "0",
-    }
-    clean_failure(run(refused, "ops", "list"), 1, "autostart is off")
-    flag = {**base, "KTRDR_PORT": str(port), "KTRDR_DATA_DIR": str(tmp_path)}
-    clean_failure(run(flag, "ops", "list", "--no-autostart"), 1, "autostart is off")
-
-
 @pytest.fixture
 def local_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}

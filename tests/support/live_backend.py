@@ -8,11 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from ktrdr.client import KtrdrClient
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import SqliteOperationStore
 
 STARTUP_SECONDS = 20.0
 
@@ -41,6 +45,27 @@ class LiveBackend:
             "KTRDR_LOG_FORMAT": "json",
         }
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "ktrdr.db"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @contextmanager
+    def offline_service(self) -> Iterator[OperationsService]:
+        """The backend's own SQLite file, opened directly while the server is not running,
+        e.g. to seed operations the API cannot create. Like a backend start, opening it
+        marks operations left open as interrupted; read the file with sqlite3 to inspect
+        what a crash left instead."""
+        assert not self.running, "stop the backend first: the server owns its database"
+        service = OperationsService(SqliteOperationStore(self.db_path), flush_interval=0)
+        try:
+            yield service
+        finally:
+            service.close()
 
     @property
     def pid(self) -> int:
@@ -100,3 +125,24 @@ class LiveBackend:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def run_ktrdr(
+    env: dict[str, str], *args: str, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """The real ``ktrdr`` command (``python -m ktrdr``) as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "ktrdr", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def env_without_ktrdr(**overrides: str) -> dict[str, str]:
+    """The current environment minus every KTRDR_* variable, plus ``overrides``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    return {**base, **overrides}

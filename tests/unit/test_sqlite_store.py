@@ -1,0 +1,176 @@
+"""SqliteOperationStore against a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ktrdr.operations.models import (
+    Operation,
+    OperationMetadata,
+    OperationProgress,
+    OperationStatus,
+    OperationType,
+)
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import SqliteOperationStore
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "dir" / "ktrdr.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SqliteOperationStore]:
+    s = SqliteOperationStore(db_path)
+    yield s
+    s.close()
+
+
+def rich_operation(operation_id: str = "op_training_1", version: int = 1) -> Operation:
+    return Operation(
+        operation_id=operation_id,
+        operation_type=OperationType.TRAINING,
+        status=OperationStatus.RUNNING,
+        parent_operation_id="op_agent_research_1",
+        created_at=datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC),
+        started_at=datetime(2024, 3, 1, 12, 0, 1, tzinfo=UTC),
+        updated_at=datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC),
+        progress=OperationProgress(
+            percentage=67.5,
+            current_step="Epoch 67/100",
+            items_processed=67,
+            items_total=100,
+            context={"phase": "training", "child_op_id": None, "nested": {"loss": [0.5, 0.4]}},
+        ),
+        metadata=OperationMetadata(parameters={"symbol": "SP500", "epochs": 100, "ünï": "✓"}),
+        result_summary={"partial": True},
+        cancel_requested=True,
+        version=version,
+    )
+
+
+def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
+def test_the_file_is_created_in_wal_mode(store: SqliteOperationStore, db_path: Path) -> None:
+    assert db_path.is_file()
+    # WAL is a property of the file: a separate connection sees it too.
+    assert raw_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_round_trip_keeps_every_field(store: SqliteOperationStore) -> None:
+    op = rich_operation()
+    store.save_many([op])
+    (loaded,) = store.load_all()
+    assert loaded == op
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.progress.context["nested"] == {"loss": [0.5, 0.4]}
+
+
+def test_indexed_columns_follow_the_body(store: SqliteOperationStore, db_path: Path) -> None:
+    op = rich_operation()
+    store.save_many([op])
+    done = op.model_copy(update={"status": OperationStatus.COMPLETED, "version": 2})
+    store.save_many([done])
+    rows = raw_rows(
+        db_path,
+        "SELECT operation_id, operation_type, status, parent_operation_id, version FROM operations",
+    )
+    assert rows == [("op_training_1", "training", "completed", "op_agent_research_1", 2)]
+
+
+def test_save_is_an_upsert_by_id(store: SqliteOperationStore, db_path: Path) -> None:
+    first = rich_operation(version=1)
+    second = first.model_copy(update={"version": 2, "progress": OperationProgress(percentage=80.0)})
+    other = rich_operation("op_training_2")
+    store.save_many([first, other])
+    store.save_many([second])
+    assert raw_rows(db_path, "SELECT COUNT(*) FROM operations") == [(2,)]
+    by_id = {op.operation_id: op for op in store.load_all()}
+    assert by_id == {"op_training_1": second, "op_training_2": other}
+    assert store.writes == 3
+
+
+def test_an_older_version_never_overwrites_a_newer_one(store: SqliteOperationStore) -> None:
+    newer = rich_operation(version=5).model_copy(update={"status": OperationStatus.COMPLETED})
+    older = rich_operation(version=4)
+    store.save_many([newer])
+    store.save_many([older])
+    assert store.load_all() == [newer]
+    # The same version may be written again (a retried flush).
+    same = newer.model_copy(update={"error_message": "rewritten"})
+    store.save_many([same])
+    assert store.load_all() == [same]
+
+
+def test_an_empty_batch_writes_nothing(store: SqliteOperationStore) -> None:
+    store.save_many([])
+    assert store.writes == 0
+    assert store.load_all() == []
+
+
+def test_a_reopened_store_sees_the_data(db_path: Path) -> None:
+    first = SqliteOperationStore(db_path)
+    ops = [rich_operation(f"op_training_{n}", version=n + 1) for n in range(50)]
+    first.save_many(ops)
+    first.close()
+
+    again = SqliteOperationStore(db_path)
+    try:
+        loaded = sorted(again.load_all(), key=lambda op: op.version)
+        assert loaded == ops
+    finally:
+        again.close()
+
+
+def test_a_service_on_a_reopened_file_sees_what_the_last_one_wrote(db_path: Path) -> None:
+    first = OperationsService(SqliteOperationStore(db_path), flush_interval=60)
+    op = first.create(OperationType.BACKTESTING, parameters={"symbol": "NASDAQ"})
+    first.start(op.operation_id)
+    first.update_progress(op.operation_id, 55, "Bar 2,750/5,000")  # flushed by close()
+    trained = first.start(first.create(OperationType.TRAINING).operation_id)
+    done = first.complete(trained.operation_id)
+    first.close()
+
+    second = OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+    try:
+        assert second.get(done.operation_id) == done
+        interrupted = second.get(op.operation_id)
+        assert interrupted.status is OperationStatus.FAILED
+        assert interrupted.progress.percentage == 55.0
+        assert "55% done: Bar 2,750/5,000" in (interrupted.error_message or "")
+    finally:
+        second.close()
+    rows = raw_rows(db_path, "SELECT operation_id, status FROM operations ORDER BY status")
+    assert rows == [(done.operation_id, "completed"), (op.operation_id, "failed")]
+
+
+def test_writes_from_several_threads_all_land(store: SqliteOperationStore) -> None:
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for version in range(1, 51):
+                store.save_many([rich_operation(f"op_{n}", version=version)])
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted((op.operation_id, op.version) for op in store.load_all()) == [
+        (f"op_{n}", 50) for n in range(4)
+    ]
