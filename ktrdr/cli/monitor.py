@@ -28,6 +28,8 @@ Kind = Literal["research", "training", "backtest", "auto"]
 
 # After Ctrl+C, how long to wait for the operation to reach a terminal state.
 CANCEL_WAIT_SECONDS = 5.0
+# After a second Ctrl+C, how long the pending DELETE may still take before we exit.
+HARD_EXIT_CANCEL_WAIT_SECONDS = 1.0
 # Short timeouts so a hung backend shows as "connection lost" quickly.
 MONITOR_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
 
@@ -54,8 +56,10 @@ class _Session:
         operation_id: str,
         mode: Literal["live", "plain", "json"],
         console: Console,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url
+        self.transport = transport  # tests: an in-process backend stand-in
         self.operation_id = operation_id
         self.mode = mode
         self.console = console
@@ -68,11 +72,12 @@ class _Session:
         self.cancel_sent_at: float | None = None
         self.state = ViewState(operation_id=operation_id)
         self.hard_exit = False
+        self.cancel_delivered = False
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
-        client = AsyncKtrdrClient(self.base_url, timeout=MONITOR_TIMEOUT)
+        client = AsyncKtrdrClient(self.base_url, timeout=MONITOR_TIMEOUT, transport=self.transport)
         follower = Follower(client.get_operation, give_up_after=give_up_seconds())
         cancel_tasks: list[asyncio.Task[None]] = []
 
@@ -83,7 +88,7 @@ class _Session:
                 if self.renderer is not None:
                     self.renderer.show_cancelling()
                 cancel_tasks.append(loop.create_task(self._send_cancel(client)))
-            else:
+            elif not self.hard_exit:
                 self.hard_exit = True
                 if main is not None:
                     main.cancel()
@@ -114,6 +119,10 @@ class _Session:
                 pass
             if self.renderer is not None:
                 self.renderer.stop()
+            if cancel_tasks and self.hard_exit:
+                # Exit at once, but not before the DELETE is out: the cancel must stay
+                # requested. On loopback that takes milliseconds; a dead backend gets 1 s.
+                await asyncio.wait(cancel_tasks, timeout=HARD_EXIT_CANCEL_WAIT_SECONDS)
             for task in cancel_tasks:
                 task.cancel()
             await client.aclose()
@@ -122,8 +131,11 @@ class _Session:
     async def _send_cancel(self, client: AsyncKtrdrClient) -> None:
         try:
             await client.cancel_operation(self.operation_id)
+            self.cancel_delivered = True
         except ClientError as exc:
-            if self.renderer is not None and exc.code != "operation_already_finished":
+            if exc.code == "operation_already_finished":
+                self.cancel_delivered = True
+            elif self.renderer is not None:
                 self.renderer.note(f"Could not send the cancel request: {exc.message}")
 
     def _finish(self) -> int:
@@ -131,10 +143,17 @@ class _Session:
         parent = state.parent
         interrupted = self.interrupts > 0
         if self.hard_exit:
-            self.console.print(
-                "Exiting now; the cancel request stays in place. "
-                f"Check with: ktrdr ops show {self.operation_id}"
-            )
+            if self.cancel_delivered:
+                message = (
+                    "Exiting now; the cancel request stays in place. "
+                    f"Check with: ktrdr ops show {self.operation_id}"
+                )
+            else:
+                message = (
+                    "Exiting now; the backend has not confirmed the cancel request. "
+                    f"To be sure: ktrdr ops cancel {self.operation_id}"
+                )
+            self.console.print(message, soft_wrap=True)
             return EXIT_CANCELLED
         lines = outcome_lines(state, interrupted=interrupted, base_url=self.base_url)
         if self.mode == "json":

@@ -95,6 +95,11 @@ _CHILD_LABEL = {"training": "Training", "backtesting": "Backtest"}
 BAR_WIDTH = 36
 
 
+def cancelling_text(parent: OperationPublic | None) -> str:
+    research = parent is not None and parent.operation_type.value == "agent_research"
+    return f"⚠️ Cancelling {'research cycle' if research else 'operation'}..."
+
+
 def clock_text(seconds: float | None) -> str:
     if seconds is None or seconds < 0:
         return "--:--"
@@ -173,8 +178,7 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     if not state.connection.ok:
         parts.append(Text("⚠ Connection lost, retrying...", style="yellow"))
     if cancelling:
-        what = "research cycle" if parent.operation_type.value == "agent_research" else "operation"
-        parts.append(Text(f"⚠️ Cancelling {what}...", style="magenta"))
+        parts.append(Text(cancelling_text(parent), style="magenta"))
     return Group(*parts)
 
 
@@ -336,6 +340,7 @@ class PlainRenderer:
         self._child_decile: dict[str, int] = {}
         self._single_decile = -1
         self.cancelling = False
+        self._parent: OperationPublic | None = None
 
     def _line(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -345,6 +350,7 @@ class PlainRenderer:
 
     def update(self, state: ViewState, events: Sequence[Event] = ()) -> None:
         parent = state.parent
+        self._parent = parent or self._parent
         for event in events:
             if event.kind is EventKind.STARTED and parent is not None:
                 title = _TITLES.get(parent.operation_type.value, "Operation").split(" ", 1)[-1]
@@ -385,7 +391,7 @@ class PlainRenderer:
 
     def show_cancelling(self) -> None:
         self.cancelling = True
-        self._line("⚠️ Cancelling...")
+        self._line(cancelling_text(self._parent))
 
     def note(self, text: str) -> None:
         self._line(text)

@@ -240,7 +240,9 @@ class OperationsService:
         *,
         parameters: Mapping[str, Any] | None = None,
         current_step: str | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Operation:
+        """End a running operation at 100 %; ``context``, when given, replaces the last one."""
         with self._lock:
             op = self._require(operation_id)
             self._refuse_if_terminal(op, "complete")
@@ -256,6 +258,7 @@ class OperationsService:
                 update={
                     "percentage": 100.0,
                     "current_step": current_step or op.progress.current_step,
+                    "context": dict(context) if context is not None else op.progress.context,
                 }
             )
             op.result_summary = dict(result_summary or {})

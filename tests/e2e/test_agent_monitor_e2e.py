@@ -121,6 +121,41 @@ def test_nested_child_bar_then_ctrl_c_cancels_parent_and_child_within_a_second(
     assert (training.result_summary or {})["stopped_at"].startswith("Epoch ")
 
 
+def test_a_second_ctrl_c_exits_at_once_and_says_how_to_make_sure(
+    backend: LiveBackend, terminal_children: list[pexpect.spawn]
+) -> None:
+    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "6", "--epochs", LONG_EPOCHS)
+    terminal_children.append(child)
+    child.expect(r"└─ Epoch \d+/" + LONG_EPOCHS)
+    os.kill(backend.pid, signal.SIGSTOP)  # a hung backend: the first cancel cannot finish
+    try:
+        child.sendintr()
+        child.expect("Cancelling research cycle")
+        time.sleep(0.3)
+        child.sendintr()
+        sent = time.monotonic()
+        child.expect("Exiting now")
+        code = finish(child)
+        took = time.monotonic() - sent
+    finally:
+        os.kill(backend.pid, signal.SIGCONT)
+    assert code == 130
+    assert took < 2.5, took  # at once: at most the bounded wait for the DELETE
+    shown = screen_text(child)
+    assert "has not confirmed the cancel request" in shown and "Traceback" not in shown
+
+    # What the message says to do works once the backend answers again.
+    with backend.client() as client:
+        cycle_id = latest_cycle(client)
+        client.cancel_operation(cycle_id)
+        deadline = time.monotonic() + 5
+        while client.get_operation(cycle_id).status is not OperationStatus.CANCELLED:
+            assert time.monotonic() < deadline, client.get_operation(cycle_id)
+            time.sleep(0.05)
+        training_id = client.get_operation(cycle_id).metadata.parameters["training_op_id"]
+        assert client.get_operation(training_id).status is OperationStatus.CANCELLED
+
+
 def test_backend_killed_then_restarted_shows_connection_lost_then_the_outcome(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:

@@ -100,6 +100,7 @@ def test_happy_path_writes_progress_phase_and_child_ids(service: OperationsServi
     assert seen[2].progress.context == {"phase": "backtesting", "child_op_id": "bt-1"}
     assert seen[-1].status is OperationStatus.COMPLETED
     assert seen[-1].result_summary == {"verdict": "promising"}
+    assert seen[-1].progress.context == {"phase": "completed", "child_op_id": None}
     assert machine.history == [
         Phase.IDLE,
         Phase.DESIGNING,

@@ -131,6 +131,7 @@ class ResearchPhaseMachine:
             event.kwargs.get("result_summary") or {},
             parameters={"phase": Phase.COMPLETED.value},
             current_step=PHASE_STEP[Phase.COMPLETED],
+            context={"phase": Phase.COMPLETED.value, "child_op_id": None},
         )
 
     def _enter_failed(self, event: EventData) -> None:
