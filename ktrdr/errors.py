@@ -10,6 +10,7 @@
     │   ├── DataValidationError     market data that breaks an OHLCV rule
     │   └── StrategyValidationError a strategy definition that cannot be used
     ├── ConfigurationError          the installation lacks something (e.g. an API key)
+    │   └── StoreInUseError         another backend holds the operations database
     └── JobFailedError              real work failed (training diverged, file unreadable...)
 
 Services raise these; only ``ktrdr.api`` maps them to HTTP statuses and only ``ktrdr.cli``
@@ -75,6 +76,10 @@ class StrategyValidationError(InvalidRequestError):
 
 class ConfigurationError(KtrdrError):
     code = "configuration_error"
+
+
+class StoreInUseError(ConfigurationError):
+    code = "store_in_use"
 
 
 class JobFailedError(KtrdrError):

@@ -5,17 +5,27 @@ from __future__ import annotations
 import uvicorn
 
 from ktrdr.api.app import create_app
+from ktrdr.api.runtime import Runtime
 from ktrdr.config import Settings
+from ktrdr.logging import configure_logging
 
 
 def serve(settings: Settings) -> None:
-    app = create_app(settings)
-    # Access logs would print a line per 300 ms poll; our own structlog lines say what matters.
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=3,
-    )
+    """Serve until stopped. The runtime is built first, before uvicorn binds the port: a
+    database another backend owns (``StoreInUseError``) is refused before anything reads
+    or recovers it, and the CLI reports it as one line."""
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = Runtime.build(settings)
+    try:
+        app = create_app(settings, runtime=runtime)
+        # Access logs would print a line per 300 ms poll; our structlog lines say what matters.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=3,
+        )
+    finally:
+        runtime.close()

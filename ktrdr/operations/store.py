@@ -7,13 +7,20 @@ service coalesce frequent progress writes.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
+from ktrdr.errors import StoreInUseError
 from ktrdr.operations.models import Operation
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 class OperationStore(Protocol):
@@ -68,18 +75,64 @@ CREATE INDEX IF NOT EXISTS ix_operations_created ON operations(created_at);
 """
 
 
+class _OwnerLock:
+    """An exclusive, non-blocking OS lock on ``<db>.lock`` naming the owning pid.
+
+    One backend owns a database: a second one would run restart recovery over the first's
+    live operations and both would write the same rows. The OS drops the lock when the
+    process dies, even by SIGKILL, so a crashed backend never blocks the next start.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self._file: IO[str] | None = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115
+        if fcntl is None:  # no flock on this platform: single-owner is on trust
+            return
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "unknown"
+            self._file.close()
+            self._file = None
+            raise StoreInUseError(
+                f"{db_path} is in use by another ktrdr backend (pid {holder}). Stop it "
+                "first (`ktrdr server stop`) or give this one its own KTRDR_DATA_DIR or "
+                "KTRDR_DB_PATH.",
+                details={"db_path": str(db_path), "pid": holder},
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"{os.getpid()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor releases the flock
+            self._file = None
+
+
 class SqliteOperationStore:
-    """One SQLite file in WAL mode; the full operation is kept as JSON beside indexed columns."""
+    """One SQLite file in WAL mode; the full operation is kept as JSON beside indexed columns.
+
+    The store owns its file exclusively while open (see ``_OwnerLock``): a second store on
+    the same path raises ``StoreInUseError`` before reading or writing anything.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._owner = _OwnerLock(path)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+        except BaseException:
+            self._owner.release()
+            raise
         self.writes = 0
 
     def load_all(self) -> list[Operation]:
@@ -122,3 +175,4 @@ class SqliteOperationStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._owner.release()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,36 @@ def test_detached_start_refuses_a_second_one(local_env: dict[str, str]) -> None:
     second = run(local_env, "server", "start", "--detach")
     assert second.returncode == 1
     assert "already answers" in second.stderr
+
+
+def test_a_second_backend_on_the_same_data_dir_is_refused_and_touches_nothing(
+    backend: LiveBackend,
+) -> None:
+    with backend.client() as client:
+        started = client.start(
+            "/training/start", {"strategy": "rsi_mean_reversion", "epochs": 50000}
+        )
+        op_id = started.operation_id
+        while client.get_operation(op_id).progress.items_processed in (None, 0):
+            time.sleep(0.02)
+
+    # Same data dir, another port: without the owner lock this process would mark the
+    # running training failed in the shared file ("interrupted by a restart").
+    other = {**backend.env, "KTRDR_PORT": str(free_port())}
+    other.pop("KTRDR_API_URL")
+    for args in (("server", "start"), ("server", "start", "--detach")):
+        refused = run(other, *args)
+        assert refused.returncode == 1, (args, refused.stdout, refused.stderr)
+        assert "Traceback" not in refused.stdout + refused.stderr
+        assert "in use by another ktrdr backend" in refused.stderr
+    clean_failure(run(other, "server", "start"), 1, f"(pid {backend.pid})")
+
+    with backend.client() as client:
+        op = client.get_operation(op_id)
+        assert op.status.value == "running", op
+        client.cancel_operation(op_id)
+    with closing(sqlite3.connect(backend.db_path)) as conn:
+        (status,) = conn.execute(
+            "SELECT status FROM operations WHERE operation_id = ?", (op_id,)
+        ).fetchone()
+    assert status in ("running", "cancelled")  # never "failed" by a foreign recovery

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ktrdr.errors import StoreInUseError
 from ktrdr.operations.models import (
     Operation,
     OperationMetadata,
@@ -174,3 +176,39 @@ def test_writes_from_several_threads_all_land(store: SqliteOperationStore) -> No
     assert sorted((op.operation_id, op.version) for op in store.load_all()) == [
         (f"op_{n}", 50) for n in range(4)
     ]
+
+
+def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(
+    db_path: Path,
+) -> None:
+    first = SqliteOperationStore(db_path)
+    first.save_many([rich_operation(version=3)])
+    with pytest.raises(StoreInUseError) as refused:
+        SqliteOperationStore(db_path)
+    assert refused.value.code == "store_in_use"
+    assert f"pid {os.getpid()}" in refused.value.message
+    assert str(db_path) in refused.value.message
+    # The refused store touched nothing: the owner's row is as it wrote it.
+    assert raw_rows(db_path, "SELECT operation_id, version FROM operations") == [
+        ("op_training_1", 3)
+    ]
+    first.close()
+
+    again = SqliteOperationStore(db_path)  # a closed (or dead) owner no longer blocks
+    try:
+        assert [op.version for op in again.load_all()] == [3]
+    finally:
+        again.close()
+
+
+def test_a_refused_service_does_not_recover_the_owners_running_work(db_path: Path) -> None:
+    owner = OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+    try:
+        op = owner.create(OperationType.TRAINING)
+        owner.start(op.operation_id)
+        with pytest.raises(StoreInUseError):
+            OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+        assert owner.get(op.operation_id).status is OperationStatus.RUNNING
+        assert raw_rows(db_path, "SELECT status FROM operations") == [("running",)]
+    finally:
+        owner.close()
