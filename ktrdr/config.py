@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ktrdr.errors import ConfigurationError
 
 
 def _default_data_dir() -> Path:
@@ -53,6 +55,25 @@ class Settings(BaseSettings):
         return self.data_dir / "backtests"
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (plus ``overrides``); a bad value is a
+    ``ConfigurationError`` naming the variable, never a pydantic traceback."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            name = f"KTRDR_{field.upper()}"
+            shown = os.environ.get(name, error.get("input"))
+            problems.append(f"{name}={shown!r}: {error['msg']}")
+        raise ConfigurationError(
+            "Invalid setting " + "; ".join(problems),
+            code="invalid_setting",
+            details={"errors": problems},
+        ) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

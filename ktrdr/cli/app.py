@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from ktrdr import __version__
 from ktrdr.cli import agent, backtest, data, model, ops, server
+from ktrdr.cli.output import exit_code_for
+from ktrdr.errors import KtrdrError
 
 app = typer.Typer(
     name="ktrdr",
@@ -38,4 +43,18 @@ def root(
 
 
 def main() -> None:
-    app()
+    """The console entry point. Commands turn ktrdr errors into one line themselves; this is
+    the last line of defence, so that no input ever ends in a traceback for the user."""
+    try:
+        app()
+    except KtrdrError as exc:
+        sys.stderr.write(f"Error: {exc.message}\n")
+        sys.exit(exit_code_for(exc))
+    except Exception as exc:
+        if os.environ.get("KTRDR_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"Error: unexpected {type(exc).__name__}: {exc} "
+            "(run again with KTRDR_DEBUG=1 to see the traceback)\n"
+        )
+        sys.exit(1)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ktrdr.api.schemas import HealthPublic
 from ktrdr.client.errors import ClientError
 from ktrdr.client.http import KtrdrClient
-from ktrdr.config import Settings
+from ktrdr.config import Settings, load_settings
 from ktrdr.errors import ConfigurationError
 
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -159,5 +159,5 @@ def _alive(pid: int) -> bool:
 
 def client_for(no_autostart: bool) -> KtrdrClient:
     """The client every backend-using command gets (honours --no-autostart / KTRDR_AUTOSTART)."""
-    settings = Settings()
+    settings = load_settings()
     return connect(settings, autostart=settings.autostart and not no_autostart)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ktrdr.cli.output import friendly_errors, print_json
-from ktrdr.config import Settings
+from ktrdr.config import load_settings
 
 app = typer.Typer(help="Run and manage the ktrdr backend.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def start(
     if ephemeral:
         overrides["ephemeral"] = True
     with friendly_errors():
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = load_settings(**overrides)
         from ktrdr.cli.backend import BackendFiles, probe, start_detached
 
         existing = probe(settings.base_url, timeout=0.5)
@@ -59,7 +59,8 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Say whether a backend answers, and where."""
     from ktrdr.cli.backend import probe
 
-    settings = Settings()
+    with friendly_errors():
+        settings = load_settings()
     health = probe(settings.base_url)
     if json_out:
         print_json(
@@ -85,7 +86,8 @@ def stop() -> None:
     """Stop the local backend started with --detach (or by autostart)."""
     from ktrdr.cli.backend import stop as stop_backend
 
-    settings = Settings()
+    with friendly_errors():
+        settings = load_settings()
     if settings.api_url:
         sys.stderr.write("Error: KTRDR_API_URL points at a remote backend; not stopping it\n")
         raise typer.Exit(2)

@@ -70,7 +70,12 @@ class OperationsService:
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
         self._stop = threading.Event()
-        self._ops: dict[str, Operation] = {op.operation_id: op for op in store.load_all()}
+        try:
+            loaded = store.load_all()
+        except BaseException:
+            store.close()  # e.g. an unreadable file: let the next owner have it
+            raise
+        self._ops: dict[str, Operation] = {op.operation_id: op for op in loaded}
         self.recovered: list[str] = self._recover_interrupted()
         self._flusher: threading.Thread | None = None
         if flush_interval > 0:

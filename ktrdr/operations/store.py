@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Protocol
 
-from ktrdr.errors import StoreInUseError
+from pydantic import ValidationError
+
+from ktrdr.errors import ConfigurationError, StoreInUseError
 from ktrdr.operations.models import Operation
 
 try:
@@ -120,9 +122,16 @@ class SqliteOperationStore:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._owner = _OwnerLock(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._owner = _OwnerLock(path)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Cannot use {path.parent} for the operations database: {exc.strerror or exc}. "
+                "Set KTRDR_DATA_DIR or KTRDR_DB_PATH to a writable place.",
+                details={"db_path": str(path)},
+            ) from None
         self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -130,6 +139,14 @@ class SqliteOperationStore:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._owner.release()
+            raise ConfigurationError(
+                f"{path} is not a usable ktrdr database ({exc}). Nothing was changed; move "
+                "it aside or point KTRDR_DB_PATH at another file.",
+                code="store_unusable",
+                details={"db_path": str(path)},
+            ) from None
         except BaseException:
             self._owner.release()
             raise
@@ -137,8 +154,22 @@ class SqliteOperationStore:
 
     def load_all(self) -> list[Operation]:
         with self._lock:
-            rows = self._conn.execute("SELECT body FROM operations").fetchall()
-        return [Operation.model_validate_json(body) for (body,) in rows]
+            rows = self._conn.execute("SELECT operation_id, body FROM operations").fetchall()
+        loaded = []
+        for operation_id, body in rows:
+            try:
+                loaded.append(Operation.model_validate_json(body))
+            except ValidationError as exc:
+                # Refuse rather than drop or rewrite what we cannot read.
+                raise ConfigurationError(
+                    f"{self.path} holds operation {operation_id} in a form this ktrdr cannot "
+                    f"read ({exc.error_count()} problem(s), e.g. {exc.errors()[0]['msg']}). "
+                    "Nothing was changed; use the ktrdr version that wrote it, or move the "
+                    "file aside.",
+                    code="store_unusable",
+                    details={"db_path": str(self.path), "operation_id": operation_id},
+                ) from None
+        return loaded
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         rows = [

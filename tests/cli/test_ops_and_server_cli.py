@@ -128,3 +128,32 @@ def test_a_second_backend_on_the_same_data_dir_is_refused_and_touches_nothing(
             "SELECT status FROM operations WHERE operation_id = ?", (op_id,)
         ).fetchone()
     assert status in ("running", "cancelled")  # never "failed" by a foreign recovery
+
+
+def test_bad_settings_and_unusable_stores_are_one_line_and_change_nothing(
+    tmp_path: Path,
+) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    port = str(free_port())
+    clean_failure(
+        run({**base, "KTRDR_PORT": "abc"}, "ops", "list"), 1, "Invalid setting KTRDR_PORT='abc'"
+    )
+    clean_failure(run({**base, "KTRDR_PORT": "70000"}, "server", "status"), 1, "KTRDR_PORT='70000'")
+    clean_failure(
+        run({**base, "KTRDR_LOG_FORMAT": "xml", "KTRDR_PORT": port}, "server", "start"),
+        1,
+        "KTRDR_LOG_FORMAT='xml'",
+    )
+
+    not_a_db = tmp_path / "garbage"
+    not_a_db.mkdir()
+    (not_a_db / "ktrdr.db").write_bytes(b"this is not SQLite\n" * 10)
+    env = {**base, "KTRDR_DATA_DIR": str(not_a_db), "KTRDR_PORT": port}
+    clean_failure(run(env, "server", "start"), 1, "is not a usable ktrdr database")
+    assert (not_a_db / "ktrdr.db").read_bytes() == b"this is not SQLite\n" * 10
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    env = {**base, "KTRDR_DB_PATH": str(blocked / "ktrdr.db"), "KTRDR_PORT": port}
+    env["KTRDR_DATA_DIR"] = str(tmp_path / "data")
+    clean_failure(run(env, "server", "start"), 1, "Cannot use")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ktrdr.errors import StoreInUseError
+from ktrdr.errors import ConfigurationError, StoreInUseError
 from ktrdr.operations.models import (
     Operation,
     OperationMetadata,
@@ -212,3 +212,19 @@ def test_a_refused_service_does_not_recover_the_owners_running_work(db_path: Pat
         assert raw_rows(db_path, "SELECT status FROM operations") == [("running",)]
     finally:
         owner.close()
+
+
+def test_a_row_this_version_cannot_read_is_refused_not_dropped(db_path: Path) -> None:
+    first = SqliteOperationStore(db_path)
+    first.save_many([rich_operation()])
+    first.close()
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("UPDATE operations SET body = '{\"operation_id\": 1}'")
+
+    with pytest.raises(ConfigurationError) as refused:
+        OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+    assert refused.value.code == "store_unusable"
+    assert "op_training_1" in refused.value.message
+    assert raw_rows(db_path, "SELECT body FROM operations") == [('{"operation_id": 1}',)]
+    # The refused service let go of the file: the next owner is not locked out.
+    SqliteOperationStore(db_path).close()
