@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ktrdr.agents.design.builtin import DEFAULT_SYMBOL, DEFAULT_TIMEFRAME
 from ktrdr.agents.design.llm import make_designer
 from ktrdr.agents.phases import CHILD_ID_KEY, Phase
 from ktrdr.agents.workers.research_worker import (
@@ -21,6 +22,7 @@ from ktrdr.errors import CycleAlreadyActiveError
 from ktrdr.operations.execution import LocalExecutor
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
+from ktrdr.strategies.window import fit_window, series_for_cycle
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class ResearchAgent:
     def trigger(self, request: CycleRequest | None = None) -> Operation:
         request = request or CycleRequest(seed=secrets.randbelow(1_000_000))
         designer = make_designer(request.model, env=self._env)  # bad -m fails before creating
+        # A missing or too short series is the caller's mistake (422), not a failed cycle.
+        series_for_cycle(
+            self._market, request.symbol or DEFAULT_SYMBOL, request.timeframe or DEFAULT_TIMEFRAME
+        )
         with self._lock:
             active = self.active_cycle()
             if active is not None:
@@ -85,8 +91,16 @@ class ResearchAgent:
             launcher = LocalChildLauncher(
                 self._service, self._executor, self._market, self._models_dir, self._backtests_dir
             )
+            market = self._market
             worker = AgentResearchWorker(
-                CycleDependencies(service=self._service, launcher=launcher, designer=designer)
+                CycleDependencies(
+                    service=self._service,
+                    launcher=launcher,
+                    designer=designer,
+                    fit_data=lambda strategy: fit_window(
+                        strategy, market.load(strategy.data.symbol, strategy.data.timeframe)
+                    ),
+                )
             )
             self._executor.submit_self_managed(
                 op.operation_id, lambda: worker.run(op.operation_id, request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import date, timedelta
 
 import httpx
 
@@ -129,3 +130,65 @@ def test_llm_model_without_a_key_is_a_clear_client_error(backend: LiveBackend) -
         assert bad.json()["error"]["details"]["errors"][0]["field"] == "model"
         # Nothing was started by the refused requests.
         assert http.get("/operations").json()["data"] == []
+
+
+def test_a_cycle_on_an_imported_intraday_series_fits_its_window_and_bad_series_are_422(
+    backend: LiveBackend,
+) -> None:
+    from ktrdr.data.market import MarketData
+
+    # Real SP500 prices, re-stamped as 7 hourly bars a day from 2022: nothing of it falls in
+    # the designed default window (train through 2013, test from 2014).
+    real = MarketData(backend.root / "scratch").load("SP500").slice(0, 1_400)
+    lines = ["timestamp,open,high,low,close,volume"]
+    for n in range(len(real)):
+        day, hour = divmod(n, 7)
+        stamp = f"{date(2022, 3, 1) + timedelta(days=day)} {9 + hour:02d}:00"
+        lines.append(
+            f"{stamp},{real.open[n]},{real.high[n]},{real.low[n]},{real.close[n]},{real.volume[n]}"
+        )
+    with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=10) as http:
+        imported = http.post(
+            "/data/import",
+            json={"symbol": "sph", "timeframe": "1h", "csv_text": "\n".join(lines) + "\n"},
+        )
+        assert imported.status_code == 201, imported.text
+
+        for body, field in (
+            ({"symbol": "NOPE"}, "symbol"),
+            ({"symbol": "SPH", "timeframe": "1d"}, "timeframe"),
+            ({"timeframe": "4h"}, "timeframe"),
+        ):
+            refused = http.post("/agent/trigger", json=body)
+            assert refused.status_code == 422, (body, refused.text)
+            assert refused.json()["error"]["details"]["field"] == field
+        assert (
+            http.get("/operations", params={"operation_type": "agent_research"}).json()["total"]
+            == 0
+        )  # refused before anything was created
+
+        cycle_id = http.post(
+            "/agent/trigger", json={"seed": 3, "symbol": "sph", "timeframe": "1h"}
+        ).json()["data"]["operation_id"]
+        deadline = time.monotonic() + 90
+        while _op(http, cycle_id).status.value not in TERMINAL:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        final = _op(http, cycle_id)
+        assert final.status.value == "completed", final.error_message
+        backtest = _op(http, str(final.metadata.parameters["backtest_op_id"]))
+
+    params = final.metadata.parameters
+    train_end = date.fromisoformat(str(params["train_end"]))
+    assert date(2022, 3, 1) < train_end < date(2022, 3, 1) + timedelta(days=200)
+    assert params["test_start"] == (train_end + timedelta(days=1)).isoformat()
+    summary = final.result_summary or {}
+    assert math.isfinite(summary["sharpe_ratio"]) and summary["verdict"] in (
+        "promising",
+        "neutral",
+        "poor",
+    )
+    # The backtest ran on the imported series, strictly after the training window.
+    assert backtest.metadata.parameters["symbol"] == "SPH"
+    bars_tested = backtest.progress.items_total or 0
+    assert 350 <= bars_tested <= 1_400 - 300, bars_tested

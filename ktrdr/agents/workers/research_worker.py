@@ -103,6 +103,9 @@ class CycleDependencies:
     launcher: ChildLauncher
     designer: StrategyDesigner
     clock: Callable[[], datetime] = utcnow
+    # Fits the designed strategy's train/test window to its series (see
+    # ktrdr.strategies.window); None keeps the design's window as it is.
+    fit_data: Callable[[StrategyConfig], StrategyConfig] | None = None
 
 
 class ChildFailed(KtrdrError):
@@ -152,9 +155,16 @@ class AgentResearchWorker:
             token,
         )
         strategy = StrategyConfig.model_validate(strategy.model_dump())
+        if deps.fit_data is not None:
+            strategy = deps.fit_data(strategy)
         self._service.update_parameters(
             machine.operation_id,
-            {"strategy_name": strategy.name, "designer": deps.designer.name},
+            {
+                "strategy_name": strategy.name,
+                "designer": deps.designer.name,
+                "train_end": strategy.data.train_end.isoformat(),
+                "test_start": strategy.data.test_start.isoformat(),
+            },
         )
         token.raise_if_cancelled(where=_phase_stop_text(Phase.DESIGNING))
 
