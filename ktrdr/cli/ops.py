@@ -56,7 +56,7 @@ def list_ops(
     if not ops:
         console.print("No operations.")
         return
-    console.print(operations_table(ops))
+    console.print(operations_table(ops, console.width))
     if total > offset + len(ops):
         console.print(f"[dim]{len(ops)} of {total} shown; use --offset/--limit for more[/dim]")
 

@@ -1,0 +1,87 @@
+"""`ops list` as a parent/child tree and `ops show` as a readable page, rendered to a string."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+from rich.console import Console
+
+from ktrdr.api.schemas import OperationPublic
+from ktrdr.cli.render import operation_details, operations_table, tree_order
+from tests.support.snapshots import T0, snapshot
+
+
+def op(op_id: str, minute: int, parent: str | None = None, **kw: object) -> OperationPublic:
+    made = snapshot(op_id, **kw)  # type: ignore[arg-type]
+    return made.model_copy(
+        update={"created_at": T0 + timedelta(minutes=minute), "parent_operation_id": parent}
+    )
+
+
+def render(renderable: object, width: int = 140) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def test_children_are_listed_under_their_parent_oldest_first() -> None:
+    # Newest first, as the API pages them; the orphan's parent is on another page.
+    page = [
+        op("cycle2", 9),
+        op("bt1", 5, parent="cycle1", op_type="backtesting"),
+        op("orphan", 4, parent="elsewhere", op_type="training"),
+        op("train1", 2, parent="cycle1", op_type="training"),
+        op("cycle1", 1),
+        op("grandchild", 3, parent="train1", op_type="training"),
+    ]
+    assert [(depth, o.operation_id) for depth, o in tree_order(page)] == [
+        (0, "cycle2"),
+        (0, "orphan"),
+        (0, "cycle1"),
+        (1, "train1"),
+        (2, "grandchild"),
+        (1, "bt1"),
+    ]
+    lines = render(operations_table(page)).splitlines()
+    ids = [line.split("│")[0].strip() for line in lines if "│" in line]
+    assert ids == ["cycle2", "orphan", "cycle1", "└─ train1", "└─ grandchild", "└─ bt1"]
+    assert any(line.startswith("    └─ grandchild") for line in lines)
+
+
+def test_show_is_readable_and_points_to_json_for_the_rest() -> None:
+    summary = {
+        "verdict": "poor",
+        "sharpe_ratio": -0.8479828824586294,
+        "reasons": ["Sharpe -0.85 < 0.25", "97 trades ≥ 10"],
+        "training": {"epochs": 51, "accuracy": 0.3907103825136612},
+        "strategy": {"name": "trend_x", "indicators": [{"name": "ema", "params": {"fast": 5}}]},
+        "empty": None,
+    }
+    text = render(
+        operation_details(
+            op("cycle1", 1, status="completed", pct=100, summary=summary, params={"seed": 11})
+        )
+    )
+    assert re.search(r"sharpe_ratio +-0\.848 *\n", text)
+    assert "• Sharpe -0.85 < 0.25" in text and "• 97 trades ≥ 10" in text
+    assert "epochs=51  accuracy=0.3907" in text
+    assert "name=trend_x  (more with --json)" in text
+    assert "'params'" not in text and "empty" not in text  # no raw dumps, no None rows
+    assert re.search(r"seed +11 *\n", text)
+    assert "ktrdr ops show cycle1 --json" in text
+
+
+def test_a_narrow_terminal_drops_type_and_time_but_never_cuts_an_id() -> None:
+    long_id = "op_agent_research_20261125_092603_ac973717"
+    page = [
+        op(long_id, 2, step="Training model..."),
+        op("op_training_20261125_092603_6f629dd5", 3, parent=long_id, op_type="training"),
+    ]
+    narrow = render(operations_table(page, 80), width=80)
+    assert long_id in narrow and "└─ op_training_20261125_092603_6f629dd5" in narrow
+    assert "Type" not in narrow and "Created" not in narrow
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    wide = render(operations_table(page, 160), width=160)
+    assert "agent_research" in wide.split(long_id)[1] and "Created (UTC)" in wide
