@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # Progress updates reach SQLite at most this often per operation (reads are always live).
     progress_flush_seconds: float = Field(default=0.5, ge=0)
     ephemeral: bool = False
+    # Where trainings and backtests compute: "thread" (in the backend process) or "process"
+    # (one worker process per job: every core, and the API never waits on the GIL).
+    executor: Literal["thread", "process"] = "thread"
+    # How many trainings/backtests run at once; more wait their turn.
+    workers: int = Field(default=2, ge=1, le=64)
 
     @property
     def database_path(self) -> Path:

@@ -19,7 +19,7 @@ from ktrdr.agents.workers.research_worker import (
 )
 from ktrdr.data.market import MarketData
 from ktrdr.errors import CycleAlreadyActiveError
-from ktrdr.operations.execution import LocalExecutor
+from ktrdr.operations.execution import Executor
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.strategies.window import fit_window, series_for_cycle
@@ -36,7 +36,7 @@ class ResearchAgent:
     def __init__(
         self,
         service: OperationsService,
-        executor: LocalExecutor,
+        executor: Executor,
         market: MarketData,
         models_dir: Path,
         backtests_dir: Path,

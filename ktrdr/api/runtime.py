@@ -9,7 +9,7 @@ from datetime import datetime
 from ktrdr.agents.service import ResearchAgent
 from ktrdr.config import Settings
 from ktrdr.data.market import MarketData
-from ktrdr.operations.execution import LocalExecutor
+from ktrdr.operations.execution import Executor, LocalExecutor
 from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore, SqliteOperationStore
@@ -19,7 +19,7 @@ from ktrdr.operations.store import InMemoryOperationStore, OperationStore, Sqlit
 class Runtime:
     settings: Settings
     service: OperationsService
-    executor: LocalExecutor
+    executor: Executor
     market: MarketData
     agent: ResearchAgent
     store_description: str
@@ -39,7 +39,15 @@ class Runtime:
             cancel_grace_seconds=settings.cancel_grace_seconds,
             flush_interval=settings.progress_flush_seconds,
         )
-        executor = LocalExecutor(service)
+        executor: Executor
+        if settings.executor == "process":
+            from ktrdr.operations.process_executor import ProcessExecutor
+
+            executor = ProcessExecutor(
+                service, max_workers=settings.workers, log_format=settings.log_format
+            )
+        else:
+            executor = LocalExecutor(service, max_workers=settings.workers)
         market = MarketData(settings.data_dir)
         agent = ResearchAgent(
             service,

@@ -78,6 +78,7 @@ class HealthPublic(BaseModel):
     version: str
     pid: int
     store: str
+    executor: str = Field(default="thread", description="thread|process, with job slots")
     started_at: datetime
     active_operations: int
 

@@ -20,7 +20,7 @@ from ktrdr.backtesting.engine import run_backtest
 from ktrdr.data.market import MarketData
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.execution import Job, LocalExecutor
+from ktrdr.operations.execution import Executor, Job
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.service import OperationsService
@@ -104,14 +104,21 @@ def resolve_backtest(
     return ResolvedBacktest(model, symbol, timeframe, start, end)
 
 
-def backtest_job(
-    operation_id: str, resolved: ResolvedBacktest, market: MarketData, results_dir: Path
-) -> Job:
-    def run(reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
+@dataclass(frozen=True)
+class BacktestJob:
+    """A backtest as a job: plain data, so it can run in a thread or a worker process."""
+
+    operation_id: str
+    resolved: ResolvedBacktest
+    market: MarketData
+    results_dir: Path
+
+    def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
+        resolved = self.resolved
         reporter.report(0.0, "Computing signals", context={"phase": "signals"})
         # Indicators need history before the first traded bar; features at bar t use bars
         # up to t only, so computing them over the longer series adds no look-ahead.
-        history = market.load(resolved.symbol, resolved.timeframe, None, resolved.end)
+        history = self.market.load(resolved.symbol, resolved.timeframe, None, resolved.end)
         positions = resolved.model.predict_positions(history)
         first = int((history.timestamps < _instant(resolved.start)).sum())
         token.raise_if_cancelled(where=f"Bar 0/{len(history) - first:,}")
@@ -125,7 +132,7 @@ def backtest_job(
             chunk_size=max(250, len(bars) // 20),
         )
         detail = result.to_summary()
-        detail_path = _write_detail(results_dir, operation_id, detail)
+        detail_path = _write_detail(self.results_dir, self.operation_id, detail)
         summary = result.to_summary(max_equity_points=SUMMARY_EQUITY_POINTS)
         summary.pop("trades", None)
         summary.update(
@@ -136,7 +143,11 @@ def backtest_job(
         )
         return summary
 
-    return run
+
+def backtest_job(
+    operation_id: str, resolved: ResolvedBacktest, market: MarketData, results_dir: Path
+) -> Job:
+    return BacktestJob(operation_id, resolved, market, results_dir)
 
 
 def _instant(day: date) -> np.datetime64:
@@ -164,7 +175,7 @@ def create_backtest(
 
 
 def submit_backtest(
-    executor: LocalExecutor,
+    executor: Executor,
     operation_id: str,
     resolved: ResolvedBacktest,
     market: MarketData,

@@ -75,7 +75,8 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     else:
         sys.stdout.write(
             f"ktrdr backend {health.version} at {settings.base_url}: pid {health.pid}, "
-            f"store {health.store}, {health.active_operations} running operation(s)\n"
+            f"store {health.store}, executor {health.executor}, "
+            f"{health.active_operations} running operation(s)\n"
         )
     if health is None:
         raise typer.Exit(1)

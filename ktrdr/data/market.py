@@ -313,6 +313,10 @@ def _bundled(symbol: str) -> Bars:
 class MarketData:
     """Lists, loads and imports OHLCV series; imports live under ``data_dir / "market"``."""
 
+    def __reduce__(self) -> tuple[type[MarketData], tuple[Path]]:
+        # Sent to a job process as its data dir alone: the caches there start empty.
+        return (MarketData, (self.data_dir,))
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         # path -> (mtime_ns, size, bars): a file rewritten behind our back is re-read.

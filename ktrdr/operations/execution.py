@@ -10,7 +10,8 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
@@ -20,8 +21,65 @@ from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
 
+ORCHESTRATION_THREADS = 4
+
 JobResult = Mapping[str, Any]
 Job = Callable[[ProgressReporter, CancellationToken], JobResult]
+
+
+@dataclass(frozen=True)
+class Completed:
+    summary: JobResult
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The job honoured a cancel; ``where`` says where it stopped."""
+
+    where: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    traceback: str | None = None  # set for crashes (not for ktrdr errors): logged, not shown
+
+
+JobOutcome = Completed | Stopped | Failed
+
+
+def record_outcome(service: OperationsService, operation_id: str, outcome: JobOutcome) -> None:
+    """How a job's end becomes the operation's end, the same for every executor."""
+    log = operation_logger(operation_id)
+    try:
+        if isinstance(outcome, Stopped):
+            service.finish_cancelled(
+                operation_id,
+                stopped_at=outcome.where or None,
+                result_summary={"reason": outcome.reason} if outcome.reason else None,
+            )
+        elif isinstance(outcome, Failed):
+            if outcome.traceback:
+                log.error("job crashed", error=outcome.message, traceback=outcome.traceback)
+            service.fail(operation_id, outcome.message)
+        elif service.token(operation_id).is_cancelled:
+            service.finish_cancelled(operation_id, stopped_at="after the work finished")
+        else:
+            service.complete(operation_id, outcome.summary)
+    except ConflictError:
+        # The operation ended while the job ran (a forced cancel): nothing more to record.
+        log.info("job finished after its operation had ended")
+
+
+class Executor(Protocol):
+    """Runs jobs for operations: ``LocalExecutor`` (threads) or ``ProcessExecutor``."""
+
+    def submit(self, operation_id: str, job: Job) -> JobHandle: ...
+
+    def submit_self_managed(self, operation_id: str, work: Callable[[], None]) -> JobHandle: ...
+
+    def shutdown(self) -> None: ...
 
 
 class JobHandle:
@@ -47,6 +105,11 @@ class LocalExecutor:
     def __init__(self, service: OperationsService, max_workers: int = 4) -> None:
         self._service = service
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ktrdr-job")
+        # Self-managed work (a research cycle) mostly waits on its children: it gets its
+        # own threads, so it never holds a compute slot its own child needs.
+        self._orchestration = ThreadPoolExecutor(
+            max_workers=ORCHESTRATION_THREADS, thread_name_prefix="ktrdr-cycle"
+        )
 
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         if self._service.get(operation_id).status is OperationStatus.PENDING:
@@ -62,7 +125,7 @@ class LocalExecutor:
         """
         if self._service.get(operation_id).status is OperationStatus.PENDING:
             self._service.start(operation_id)
-        future = self._pool.submit(self._run_self_managed, operation_id, work)
+        future = self._orchestration.submit(self._run_self_managed, operation_id, work)
         return JobHandle(operation_id, future, self._service)
 
     def _run_self_managed(self, operation_id: str, work: Callable[[], None]) -> None:
@@ -79,33 +142,18 @@ class LocalExecutor:
             self._service.fail(operation_id, "The work ended without recording an outcome")
 
     def _run(self, operation_id: str, job: Job) -> None:
-        log = operation_logger(operation_id)
         reporter = OperationProgressReporter(self._service, operation_id)
         token = self._service.token(operation_id)
         try:
-            try:
-                summary = job(reporter, token)
-            except CancellationRequested as stop:
-                self._service.finish_cancelled(
-                    operation_id,
-                    stopped_at=stop.where or None,
-                    result_summary={"reason": stop.reason} if stop.reason else None,
-                )
-                return
-            except KtrdrError as exc:
-                self._service.fail(operation_id, exc.message)
-                return
-            except Exception as exc:  # a bug or an unexpected library error: record it
-                log.error("job crashed", error=str(exc), traceback=traceback.format_exc())
-                self._service.fail(operation_id, f"{type(exc).__name__}: {exc}")
-                return
-            if token.is_cancelled:
-                self._service.finish_cancelled(operation_id, stopped_at="after the work finished")
-            else:
-                self._service.complete(operation_id, summary)
-        except ConflictError:
-            # The operation ended while the job ran (a forced cancel): nothing more to record.
-            log.info("job finished after its operation had ended")
+            outcome: JobOutcome = Completed(job(reporter, token))
+        except CancellationRequested as stop:
+            outcome = Stopped(stop.where, stop.reason)
+        except KtrdrError as exc:
+            outcome = Failed(exc.message)
+        except Exception as exc:  # a bug or an unexpected library error: record it
+            outcome = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        record_outcome(self._service, operation_id, outcome)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._orchestration.shutdown(wait=False, cancel_futures=True)

@@ -509,7 +509,10 @@ class OperationsService:
         for op in self._ops.values():
             if op.is_terminal:
                 continue
-            where = op.progress.current_step or "before it started"
+            if op.status is OperationStatus.PENDING or op.started_at is None:
+                where = "before it started"
+            else:
+                where = op.progress.current_step or "no step reported yet"
             op.status = OperationStatus.FAILED
             op.error_message = (
                 f"{RESTART_MESSAGE} (was {op.progress.percentage:.0f}% done: {where})"

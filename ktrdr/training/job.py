@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.execution import Job, LocalExecutor
+from ktrdr.operations.execution import Executor, Job
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.service import OperationsService
@@ -16,10 +17,18 @@ from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.engine import train_strategy
 
 
-def training_job(strategy: StrategyConfig, market: MarketData, models_dir: Path) -> Job:
-    def run(reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
+@dataclass(frozen=True)
+class TrainingJob:
+    """A training as a job: plain data, so it can run in a thread or a worker process."""
+
+    strategy: StrategyConfig
+    market: MarketData
+    models_dir: Path
+
+    def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
+        strategy = self.strategy
         reporter.report(0.0, "Loading market data", context={"phase": "loading"})
-        bars = market.load(
+        bars = self.market.load(
             strategy.data.symbol,
             strategy.data.timeframe,
             strategy.data.train_start,
@@ -27,11 +36,13 @@ def training_job(strategy: StrategyConfig, market: MarketData, models_dir: Path)
         )
         token.raise_if_cancelled(where=f"Epoch 0/{strategy.model.epochs}")
         result = train_strategy(
-            strategy, bars, reporter=reporter, token=token, models_dir=models_dir
+            strategy, bars, reporter=reporter, token=token, models_dir=self.models_dir
         )
         return result.to_summary()
 
-    return run
+
+def training_job(strategy: StrategyConfig, market: MarketData, models_dir: Path) -> Job:
+    return TrainingJob(strategy, market, models_dir)
 
 
 def training_parameters(strategy: StrategyConfig) -> dict[str, Any]:
@@ -58,7 +69,7 @@ def create_training(
 
 
 def submit_training(
-    executor: LocalExecutor,
+    executor: Executor,
     operation_id: str,
     strategy: StrategyConfig,
     market: MarketData,

@@ -29,7 +29,7 @@ from ktrdr.data.market import MarketData
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.execution import LocalExecutor
+from ktrdr.operations.execution import Executor
 from ktrdr.operations.models import Operation, OperationStatus, utcnow
 from ktrdr.operations.service import OperationsService
 from ktrdr.strategies.models import StrategyConfig
@@ -70,7 +70,7 @@ class LocalChildLauncher:
     """Real trainings and backtests on this backend's executor."""
 
     service: OperationsService
-    executor: LocalExecutor
+    executor: Executor
     market: MarketData
     models_dir: Path
     backtests_dir: Path

@@ -18,6 +18,7 @@ def health(runtime: RuntimeDep) -> Envelope[HealthPublic]:
             version=__version__,
             pid=runtime.pid,
             store=runtime.store_description,
+            executor=f"{runtime.settings.executor} x{runtime.settings.workers}",
             started_at=runtime.started_at,
             active_operations=active,
         )
