@@ -11,10 +11,11 @@ import pytest
 from ktrdr.errors import JobFailedError
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.execution import JobResult, LocalExecutor
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.waiting import finished
 
 JOB_TIMEOUT = 10.0
 
@@ -35,16 +36,6 @@ def executor(service: OperationsService) -> Iterator[LocalExecutor]:
 
 def new_op(service: OperationsService) -> str:
     return service.create(OperationType.TRAINING).operation_id
-
-
-def finished(service: OperationsService, operation_id: str) -> Operation:
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while time.monotonic() < deadline:
-        op = service.get(operation_id)
-        if op.is_terminal:
-            return op
-        time.sleep(0.005)
-    raise AssertionError(f"{operation_id} did not finish: {service.get(operation_id)}")
 
 
 def test_a_job_runs_to_completion(service: OperationsService, executor: LocalExecutor) -> None:

@@ -20,6 +20,8 @@ from ktrdr.operations.process_executor import ProcessExecutor
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.waiting import finished as _finished
+from tests.support.waiting import wait_for
 
 JOB_TIMEOUT = 30.0  # generous: the first job also starts the fork server
 
@@ -78,6 +80,12 @@ class KillsItself:
         return {}
 
 
+def finished(
+    service: OperationsService, operation_id: str, timeout: float = JOB_TIMEOUT
+) -> Operation:
+    return _finished(service, operation_id, timeout)
+
+
 @pytest.fixture
 def service() -> Iterator[OperationsService]:
     svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=0.5)
@@ -92,26 +100,10 @@ def executor(service: OperationsService) -> Iterator[ProcessExecutor]:
     ex.shutdown()
 
 
-def finished(
-    service: OperationsService, operation_id: str, timeout: float = JOB_TIMEOUT
-) -> Operation:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        op = service.get(operation_id)
-        if op.is_terminal:
-            return op
-        time.sleep(0.005)
-    raise AssertionError(f"{operation_id} did not finish: {service.get(operation_id)}")
-
-
 def started_reporting(service: OperationsService, operation_id: str) -> Operation:
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while time.monotonic() < deadline:
-        op = service.get(operation_id)
-        if op.progress.current_step:
-            return op
-        time.sleep(0.005)
-    raise AssertionError(f"{operation_id} never reported: {service.get(operation_id)}")
+    return wait_for(
+        service, operation_id, lambda op: bool(op.progress.current_step), JOB_TIMEOUT, "a report"
+    )
 
 
 def gone(pid: int, timeout: float) -> bool:
