@@ -73,6 +73,9 @@ class BacktestResult:
     timestamps: TimeArray  # one per bar
     equity: FloatArray  # equity at each bar's close, after that close's trading costs
     trades: TradeLog
+    # Buying at the first close and selling at the last, same bars and costs: the bar any
+    # strategy has to clear (total_return, annualised_return, sharpe_ratio, max_drawdown).
+    benchmark: dict[str, float]
 
     @property
     def final_equity(self) -> float:
@@ -95,6 +98,7 @@ class BacktestResult:
             "initial_capital": float(self.initial_capital),
             "final_equity": self.final_equity,
             "metrics": self.metrics.to_dict(),
+            "benchmark": dict(self.benchmark),
             "equity_curve": {
                 "timestamps": _iso(self.timestamps[picked]),
                 "values": self.equity[picked].tolist(),
@@ -132,17 +136,7 @@ def run_backtest(
     token.raise_if_cancelled(where=f"Bar 0/{total:,}")
     for start in range(0, total, chunk_size):
         stop = min(start + chunk_size, total)
-        previous_close = close[max(start - 1, 0) : stop - 1]
-        bar_returns = np.empty(stop - start, dtype=np.float64)
-        if start == 0:
-            bar_returns[0] = 0.0
-            bar_returns[1:] = close[1:stop] / previous_close - 1.0
-        else:
-            bar_returns[:] = close[start:stop] / previous_close - 1.0
-        turnover = np.abs(held_from_close[start:stop] - held[start:stop])
-        factors = (1.0 + held[start:stop] * bar_returns) * (1.0 - cost * turnover)
-        # A short can lose more than everything; equity stops at zero (the account is ruined).
-        np.maximum(factors, 0.0, out=factors)
+        factors = _growth_factors(close, held_from_close, held, start, stop, cost)
         # Folding the carry into the first factor keeps the multiplication order identical to
         # a single pass, so the result does not depend on chunk_size at all.
         factors[0] *= carry
@@ -158,6 +152,7 @@ def run_backtest(
     curve = np.concatenate(([float(spec.initial_capital)], equity))
     metrics = compute_metrics(curve, trades.net_return, held[1:], bars_per_year=bars_per_year)
     return BacktestResult(
+        benchmark=buy_and_hold(close, cost, bars_per_year),
         symbol=bars.symbol,
         timeframe=bars.timeframe,
         mode=spec.mode,
@@ -167,6 +162,47 @@ def run_backtest(
         equity=equity,
         trades=trades,
     )
+
+
+def _growth_factors(
+    close: FloatArray,
+    held_from_close: IntArray,
+    held: IntArray,
+    start: int,
+    stop: int,
+    cost: float,
+) -> FloatArray:
+    """Equity multipliers for bars [start, stop): the held position's return, less costs."""
+    previous_close = close[max(start - 1, 0) : stop - 1]
+    bar_returns = np.empty(stop - start, dtype=np.float64)
+    if start == 0:
+        bar_returns[0] = 0.0
+        bar_returns[1:] = close[1:stop] / previous_close - 1.0
+    else:
+        bar_returns[:] = close[start:stop] / previous_close - 1.0
+    turnover = np.abs(held_from_close[start:stop] - held[start:stop])
+    factors: FloatArray = (1.0 + held[start:stop] * bar_returns) * (1.0 - cost * turnover)
+    # A short can lose more than everything; equity stops at zero (the account is ruined).
+    np.maximum(factors, 0.0, out=factors)
+    return factors
+
+
+def buy_and_hold(close: FloatArray, cost: float, bars_per_year: float) -> dict[str, float]:
+    """Long from the first close to the last, paying ``cost`` on the way in and out."""
+    total = close.size
+    decided = np.ones(total, dtype=np.int64)
+    decided[-1] = 0
+    held = np.concatenate(([0], decided[:-1]))
+    curve = np.concatenate(
+        ([1.0], np.cumprod(_growth_factors(close, decided, held, 0, total, cost)))
+    )
+    metrics = compute_metrics(curve, np.zeros(0), held, bars_per_year=bars_per_year)
+    return {
+        "total_return": metrics.total_return,
+        "annualised_return": metrics.annualised_return,
+        "sharpe_ratio": metrics.sharpe_ratio,
+        "max_drawdown": metrics.max_drawdown,
+    }
 
 
 def _checked_positions(bars: Bars, positions: npt.NDArray[Any], spec: BacktestSpec) -> IntArray:

@@ -297,6 +297,16 @@ def outcome_lines(
                     "",
                 )
             )
+            bench = summary.get("benchmark") or {}
+            if bench.get("sharpe_ratio") is not None:
+                lines.append(
+                    (
+                        f"Buy & hold, same bars: Sharpe {_num(bench.get('sharpe_ratio'))} | "
+                        f"Return {_pct(bench.get('total_return'))} | "
+                        f"Max DD {_pct(bench.get('max_drawdown'))}",
+                        "dim",
+                    )
+                )
             training = summary.get("training") or {}
             backtest = summary.get("backtest") or {}
             lines.append(
@@ -321,6 +331,7 @@ def outcome_lines(
             lines.append((f"Model: {summary.get('model_path', '-')}", "dim"))
         else:
             m = summary.get("metrics") or {}
+            bench = summary.get("benchmark") or {}
             lines.append(
                 (
                     f"Sharpe: {_num(m.get('sharpe_ratio'))} | Return: "
@@ -329,6 +340,15 @@ def outcome_lines(
                     "",
                 )
             )
+            if bench:
+                lines.append(
+                    (
+                        f"Buy & hold, same bars: Sharpe {_num(bench.get('sharpe_ratio'))} | "
+                        f"Return {_pct(bench.get('total_return'))} | "
+                        f"Max DD {_pct(bench.get('max_drawdown'))}",
+                        "dim",
+                    )
+                )
             lines.append(
                 (
                     f"{summary.get('symbol', '')} {summary.get('start', '')[:10]} → "

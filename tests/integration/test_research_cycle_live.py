@@ -54,6 +54,9 @@ def test_a_cycle_runs_through_every_phase_with_the_table_percentages(
         assert isinstance(summary[key], float) and math.isfinite(summary[key]), key
     assert summary["verdict"] in ("promising", "neutral", "poor")
     assert summary["reasons"]
+    bench = summary["benchmark"]
+    assert math.isfinite(bench["sharpe_ratio"]) and math.isfinite(bench["total_return"])
+    assert any("buy-and-hold on the same bars" in reason for reason in summary["reasons"])
     assert summary["training"]["epochs"] == summary["training"]["epochs_total"] > 0
     params = final.metadata.parameters
     children = {c.operation_id: c for c in final.children}

@@ -172,3 +172,19 @@ def test_assess_never_crashes(
     assert result.verdict in ("promising", "neutral", "poor")
     assert result.reasons and all(isinstance(r, str) and r for r in result.reasons)
     assert 0.0 <= result.score <= 1.0
+
+
+def test_promising_also_needs_to_beat_buy_and_hold_on_the_same_bars() -> None:
+    beaten = judged(benchmark_sharpe=0.9, benchmark_return=0.31)
+    assert beaten.verdict == "promising"
+    assert mentions(beaten, "Sharpe 1.30 beats buy-and-hold on the same bars (Sharpe 0.90")
+    assert mentions(beaten, "return +31.0%")
+
+    lagging = judged(benchmark_sharpe=1.45, benchmark_return=0.6)
+    assert lagging.verdict == "neutral"
+    assert mentions(lagging, "Sharpe 1.30 does not beat buy-and-hold on the same bars")
+
+    tie = judged(benchmark_sharpe=1.3)
+    assert tie.verdict == "neutral"  # equal is not better
+    assert judged(benchmark_sharpe=None).verdict == "promising"  # unknown: not held against it
+    assert judged(benchmark_sharpe=math.nan).verdict == "poor"  # broken numbers are never fine

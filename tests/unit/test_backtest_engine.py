@@ -206,3 +206,26 @@ def test_summary_is_plain_json() -> None:
     thinned = result.to_summary(max_equity_points=50)
     assert len(thinned["equity_curve"]["values"]) == 50
     assert thinned["equity_curve"]["values"][-1] == result.final_equity
+
+
+def test_buy_and_hold_benchmark_by_hand_and_equal_to_an_always_long_strategy() -> None:
+    bars = make_bars([100.0, 110.0, 121.0, 108.9])
+    spec = BacktestSpec(mode="long_flat", commission=0.001, slippage=0.0, initial_capital=1.0)
+    result = run_backtest(
+        bars, np.ones(4), spec, reporter=NullProgressReporter(), token=CancellationToken()
+    )
+    bench = result.benchmark
+    # In at 100 and out at 108.9, one 0.1 % cost each way; the peak was 121 (after entry cost).
+    assert bench["total_return"] == pytest.approx(0.999 * 1.089 * 0.999 - 1)
+    assert bench["max_drawdown"] == pytest.approx(1 - (108.9 * 0.999) / 121)
+    # Always long *is* buy-and-hold: the same numbers from the engine's own metrics.
+    assert bench["total_return"] == pytest.approx(result.metrics.total_return)
+    assert bench["sharpe_ratio"] == pytest.approx(result.metrics.sharpe_ratio)
+    assert bench["max_drawdown"] == pytest.approx(result.metrics.max_drawdown)
+    assert result.to_summary()["benchmark"] == bench
+
+    flat = run_backtest(
+        bars, np.zeros(4), spec, reporter=NullProgressReporter(), token=CancellationToken()
+    )
+    assert flat.metrics.total_return == 0.0
+    assert flat.benchmark == bench  # the benchmark does not depend on the strategy

@@ -5,8 +5,9 @@ The rules are explicit thresholds so a researcher can see exactly why a verdict 
 - **poor** when any hard limit is broken (Sharpe below 0.25, drawdown above 40 %, fewer
   than 3 trades) or a metric is not a finite number;
 - **promising** when every bar is cleared (Sharpe at least 1.0, drawdown at most 25 %, at
-  least 10 trades, profit factor at least 1.2, and the model beating the majority-class
-  baseline on validation when both accuracies are known);
+  least 10 trades, profit factor at least 1.2, the model beating the majority-class
+  baseline on validation when both accuracies are known, and a Sharpe above buying and
+  holding the same bars when that benchmark is known);
 - **neutral** otherwise.
 
 Every reason is a sentence with the numbers that decided it. The score (0-1) only ranks
@@ -35,6 +36,9 @@ class AssessmentInput:
     exposure: float  # fraction of bars holding a position
     val_accuracy: float | None = None
     baseline_accuracy: float | None = None  # majority-class accuracy on the validation set
+    # Buy-and-hold over the same bars with the same costs, when known.
+    benchmark_sharpe: float | None = None
+    benchmark_return: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ _LABELS = {
     "exposure": "exposure",
     "val_accuracy": "validation accuracy",
     "baseline_accuracy": "baseline accuracy",
+    "benchmark_sharpe": "buy-and-hold Sharpe ratio",
+    "benchmark_return": "buy-and-hold return",
 }
 
 
@@ -150,6 +156,23 @@ def _judge_model(inp: AssessmentInput, out: _Findings) -> None:
         )
 
 
+def _judge_benchmark(inp: AssessmentInput, out: _Findings) -> None:
+    bench = inp.benchmark_sharpe
+    if bench is None:
+        return
+    held = "" if inp.benchmark_return is None else f", return {inp.benchmark_return:+.1%}"
+    if inp.sharpe_ratio > bench:
+        out.good.append(
+            f"Sharpe {inp.sharpe_ratio:.2f} beats buy-and-hold on the same bars "
+            f"(Sharpe {bench:.2f}{held})"
+        )
+    else:
+        out.short.append(
+            f"Sharpe {inp.sharpe_ratio:.2f} does not beat buy-and-hold on the same bars "
+            f"(Sharpe {bench:.2f}{held})"
+        )
+
+
 def _num(x: float, limit: float) -> str:
     """Two decimals, or more when two would round onto the limit (0.999 is not 1.00)."""
     text = f"{x:.2f}"
@@ -204,6 +227,7 @@ def assess(inp: AssessmentInput, thresholds: Thresholds = DEFAULT_THRESHOLDS) ->
     _judge_trades(inp.num_trades, thresholds, findings)
     _judge_profit_factor(inp.profit_factor, inp.num_trades, thresholds, findings)
     _judge_model(inp, findings)
+    _judge_benchmark(inp, findings)
 
     verdict: Verdict = "poor" if findings.fatal else "neutral" if findings.short else "promising"
     summary = (

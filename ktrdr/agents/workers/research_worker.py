@@ -266,6 +266,7 @@ def _cycle_summary(
 ) -> dict[str, Any]:
     train = training.result_summary or {}
     metrics: Mapping[str, Any] = backtest.get("metrics") or {}
+    benchmark: Mapping[str, Any] = backtest.get("benchmark") or {}
     profit_factor = metrics.get("profit_factor")
     inputs = AssessmentInput(
         sharpe_ratio=_finite(metrics.get("sharpe_ratio")),
@@ -277,6 +278,8 @@ def _cycle_summary(
         exposure=_finite(metrics.get("exposure")),
         val_accuracy=_optional_finite(train.get("val_accuracy")),
         baseline_accuracy=_baseline_accuracy(train.get("train_label_counts") or {}),
+        benchmark_sharpe=_optional_finite(benchmark.get("sharpe_ratio")),
+        benchmark_return=_optional_finite(benchmark.get("total_return")),
     )
     assessment = assess(inputs)
     return {
@@ -291,6 +294,12 @@ def _cycle_summary(
         "profit_factor": inputs.profit_factor,
         "exposure": inputs.exposure,
         "reasons": list(assessment.reasons),
+        "benchmark": {
+            "name": "buy and hold, same bars and costs",
+            "sharpe_ratio": inputs.benchmark_sharpe,
+            "total_return": inputs.benchmark_return,
+            "max_drawdown": _optional_finite(benchmark.get("max_drawdown")),
+        },
         "training": {
             "operation_id": training.operation_id,
             "epochs": train.get("epochs_completed"),
