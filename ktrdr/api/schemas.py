@@ -153,10 +153,22 @@ class BarPublic(BaseModel):
     volume: float
 
 
+class SeriesRangePublic(BaseModel):
+    """The bars a show request selected (the whole series without start/end)."""
+
+    first: str
+    last: str
+    bars: int
+    change: float  # close-to-close over the range
+    high: float
+    low: float
+
+
 class SeriesDetailPublic(SeriesPublic):
     recent: list[BarPublic] = Field(default_factory=list)
     last_close: float | None = None
     change_1y: float | None = None
+    selected: SeriesRangePublic | None = None
 
 
 class DataImportRequest(_Request):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -37,15 +38,24 @@ def show(
     symbol: str,
     timeframe: Annotated[str, typer.Option()] = "1d",
     tail: Annotated[int, typer.Option(min=0, max=1000, help="Recent bars to show.")] = 10,
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (inclusive), YYYY-MM-DD.")] = None,
     json_out: JsonOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """Show a series: its span and its most recent bars."""
+    """Show a series: its span, and the last bars and stats of a date range (default: all)."""
+    params: dict[str, object] = {"timeframe": timeframe, "tail": tail}
+    for name, value in (("start", start), ("end", end)):
+        if value is not None:
+            try:
+                params[name] = date.fromisoformat(value).isoformat()
+            except ValueError:
+                fail(f"--{name} {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE)
     with friendly_errors():
         from ktrdr.cli.backend import client_for
 
         with client_for(no_autostart) as client:
-            detail = client.get_data(f"/data/{symbol}", {"timeframe": timeframe, "tail": tail})
+            detail = client.get_data(f"/data/{symbol}", params)
     if json_out:
         print_json(detail)
         return
@@ -56,6 +66,13 @@ def show(
         f"{detail['last_close']:,.2f}"
         + (f", {change:+.1%} over the last year" if change is not None else "")
     )
+    chosen = detail.get("selected")
+    if chosen and (start or end):
+        typer.echo(
+            f"Selected {chosen['first'][:10]} to {chosen['last'][:10]}: {chosen['bars']:,} bars, "
+            f"{chosen['change']:+.1%} close to close, range {chosen['low']:,.2f}-"
+            f"{chosen['high']:,.2f}"
+        )
     for bar in detail["recent"]:
         typer.echo(
             f"  {bar['timestamp'][:19]}  O {bar['open']:>10,.2f}  H {bar['high']:>10,.2f}  "

@@ -80,6 +80,19 @@ def test_data_list_show_and_import(backend: LiveBackend, tmp_path: Path) -> None
     shown = ktrdr(backend, "data", "show", "sp500", "--tail", "3")
     assert shown.returncode == 0, shown.stderr
     assert "SP500 1d (bundled)" in shown.stdout and "2018-12-31" in shown.stdout
+    ranged = ktrdr(
+        backend, "data", "show", "SP500", "--start", "2008-01-01", "--end", "2008-12-31", "--json"
+    )
+    chosen = json.loads(ranged.stdout)["selected"]
+    assert (chosen["first"][:10], chosen["last"][:10], chosen["bars"]) == (
+        "2008-01-02",
+        "2008-12-31",
+        253,
+    )
+    assert -0.40 < chosen["change"] < -0.35  # 2008, close to close
+    assert json.loads(ranged.stdout)["recent"][-1]["timestamp"].startswith("2008-12-31")
+    assert_clean_error(ktrdr(backend, "data", "show", "SP500", "--start", "2008-13-01"), 2, "date")
+    assert_clean_error(ktrdr(backend, "data", "show", "SP500", "--start", "2030-01-01"), 2, "spans")
 
     good = tmp_path / "mine.csv"
     good.write_text(

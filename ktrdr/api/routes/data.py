@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from ktrdr.api.schemas import (
     ModelPublic,
     SeriesDetailPublic,
     SeriesPublic,
+    SeriesRangePublic,
 )
 from ktrdr.training.model_store import list_models
 
@@ -34,8 +36,12 @@ def show_series(
     runtime: RuntimeDep,
     timeframe: str = "1d",
     tail: Annotated[int, Query(ge=0, le=1000)] = 10,
+    start: date | None = None,
+    end: date | None = None,
 ) -> Envelope[SeriesDetailPublic]:
-    bars = runtime.market.load(symbol, timeframe)
+    """A series: its span, its last ``tail`` bars within [start, end], and that range's stats."""
+    whole = runtime.market.load(symbol, timeframe)
+    bars = runtime.market.load(symbol, timeframe, start, end)
     info = next(
         s
         for s in runtime.market.list_series()
@@ -52,12 +58,24 @@ def show_series(
         )
         for i in range(max(len(bars) - tail, 0), len(bars))
     ]
-    year_ago = bars.timestamps[-1] - np.timedelta64(365, "D")
-    earlier = np.flatnonzero(bars.timestamps <= year_ago)
-    change = float(bars.close[-1] / bars.close[earlier[-1]] - 1.0) if earlier.size else None
+    year_ago = whole.timestamps[-1] - np.timedelta64(365, "D")
+    earlier = np.flatnonzero(whole.timestamps <= year_ago)
+    change = float(whole.close[-1] / whole.close[earlier[-1]] - 1.0) if earlier.size else None
+    selected = SeriesRangePublic(
+        first=bars.first_timestamp,
+        last=bars.last_timestamp,
+        bars=len(bars),
+        change=float(bars.close[-1] / bars.close[0] - 1.0),
+        high=float(bars.high.max()),
+        low=float(bars.low.min()),
+    )
     return Envelope(
         data=SeriesDetailPublic(
-            **info.model_dump(), recent=recent, last_close=float(bars.close[-1]), change_1y=change
+            **info.model_dump(),
+            recent=recent,
+            last_close=float(whole.close[-1]),
+            change_1y=change,
+            selected=selected,
         )
     )
 
