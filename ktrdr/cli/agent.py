@@ -92,3 +92,49 @@ def status(
     from ktrdr.cli.render import stdout_console
 
     stdout_console().print(agent_status_view(current))
+
+
+@app.command("results")
+def results(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many recent cycles.")] = 20,
+    sort: Annotated[
+        str, typer.Option(help="newest, sharpe or verdict (completed cycles first).")
+    ] = "newest",
+    json_out: JsonOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Past research cycles side by side: strategy, verdict, Sharpe vs buy-and-hold."""
+    if sort not in ("newest", "sharpe", "verdict"):
+        from ktrdr.cli.output import EXIT_USAGE, fail
+
+        fail(f"unknown sort {sort!r}: use newest, sharpe or verdict", EXIT_USAGE)
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            cycles, total = client.list_operations(operation_type="agent_research", limit=limit)
+    from ktrdr.cli.agent_view import result_rows, results_table
+
+    ordered = result_rows(cycles, sort)
+    if json_out:
+        print_json(
+            [
+                {
+                    "operation_id": op.operation_id,
+                    "status": op.status.value,
+                    "created_at": op.created_at.isoformat(),
+                    **(op.result_summary or {}),
+                }
+                for op in ordered
+            ]
+        )
+        return
+    from ktrdr.cli.render import stdout_console
+
+    console = stdout_console()
+    if not ordered:
+        console.print("No research cycles yet. Start one: ktrdr agent trigger --monitor")
+        return
+    console.print(results_table(ordered))
+    if total > len(ordered):
+        console.print(f"[dim]{len(ordered)} of {total} cycles; --limit for more[/dim]")

@@ -1,4 +1,4 @@
-"""How `ktrdr agent status` looks (without --follow)."""
+"""How `ktrdr agent status` (without --follow) and `ktrdr agent results` look."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.api.schemas import AgentStatusPublic
+from ktrdr.api.schemas import AgentStatusPublic, OperationPublic
 
 
 def _pct(value: object) -> str:
@@ -57,3 +57,62 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
     elif cycle.status.value == "cancelled":
         parts.append(Text(f"Cancelled: {summary.get('stopped_at', '')}", style="magenta"))
     return Group(*parts)
+
+
+_VERDICT_STYLE = {"promising": "bold green", "neutral": "yellow", "poor": "red"}
+_VERDICT_RANK = {"promising": 0, "neutral": 1, "poor": 2}
+
+
+def _number(value: object, spec: str) -> str:
+    return format(float(value), spec) if isinstance(value, int | float) else "-"
+
+
+def result_rows(cycles: list[OperationPublic], sort: str) -> list[OperationPublic]:
+    """Completed cycles first, ordered by ``sort`` (newest | sharpe | verdict)."""
+
+    def sharpe(op: OperationPublic) -> float:
+        value = (op.result_summary or {}).get("sharpe_ratio")
+        return float(value) if isinstance(value, int | float) else float("-inf")
+
+    done = [op for op in cycles if op.status.value == "completed"]
+    rest = [op for op in cycles if op.status.value != "completed"]
+    if sort == "sharpe":
+        done.sort(key=sharpe, reverse=True)
+    elif sort == "verdict":
+        done.sort(
+            key=lambda op: (
+                _VERDICT_RANK.get(str((op.result_summary or {}).get("verdict")), 3),
+                -sharpe(op),
+            )
+        )
+    return done + rest
+
+
+def results_table(cycles: list[OperationPublic]) -> Table:
+    """One row per cycle: what was designed and how it did against buying and holding."""
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("Cycle", no_wrap=True)
+    table.add_column("Strategy")
+    table.add_column("Verdict", no_wrap=True)
+    for col in ("Sharpe", "B&H", "Return", "Max DD", "Trades"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for op in cycles:
+        summary = op.result_summary or {}
+        bench = summary.get("benchmark") or {}
+        name = summary.get("strategy_name") or op.metadata.parameters.get("strategy_name") or "-"
+        if op.status.value == "completed":
+            verdict = str(summary.get("verdict", "-"))
+            verdict_cell = Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
+        else:
+            verdict_cell = Text(op.status.value, style="dim")
+        table.add_row(
+            op.operation_id,
+            str(name),
+            verdict_cell,
+            _number(summary.get("sharpe_ratio"), "+.2f"),
+            _number(bench.get("sharpe_ratio"), "+.2f"),
+            _number(summary.get("total_return"), "+.0%"),
+            _number(summary.get("max_drawdown"), ".0%"),
+            _number(summary.get("trades"), ".0f"),
+        )
+    return table

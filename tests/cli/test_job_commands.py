@@ -130,3 +130,10 @@ def test_agent_trigger_is_fire_and_forget_and_status_reports(backend: LiveBacken
     assert status["cycle"]["status"] == "completed"
     human = ktrdr(backend, "agent", "status")
     assert "Verdict:" in human.stdout and op_id in human.stdout
+
+    results = json.loads(ktrdr(backend, "agent", "results", "--json").stdout)
+    assert [r["operation_id"] for r in results] == [op_id]
+    assert results[0]["verdict"] == status["cycle"]["result_summary"]["verdict"]
+    table = ktrdr(backend, "agent", "results")
+    assert op_id in table.stdout and "B&H" in table.stdout
+    assert_clean_error(ktrdr(backend, "agent", "results", "--sort", "bogus"), 2, "unknown sort")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from rich.console import Console
 
 from ktrdr.api.schemas import OperationPublic
+from ktrdr.cli.agent_view import result_rows, results_table
 from ktrdr.cli.render import operation_details, operations_table, tree_order
 from tests.support.snapshots import T0, snapshot
 
@@ -85,3 +86,37 @@ def test_a_narrow_terminal_drops_type_and_time_but_never_cuts_an_id() -> None:
     assert all(len(line) <= 80 for line in narrow.splitlines())
     wide = render(operations_table(page, 160), width=160)
     assert "agent_research" in wide.split(long_id)[1] and "Created (UTC)" in wide
+
+
+def test_results_rank_completed_cycles_and_show_the_benchmark() -> None:
+    def done(op_id: str, minute: int, verdict: str, sharpe: float) -> OperationPublic:
+        summary = {
+            "strategy_name": f"s_{op_id}",
+            "verdict": verdict,
+            "sharpe_ratio": sharpe,
+            "total_return": 0.1,
+            "max_drawdown": 0.2,
+            "trades": 12,
+            "benchmark": {"sharpe_ratio": 0.54},
+        }
+        return op(op_id, minute, status="completed", pct=100, summary=summary)
+
+    cycles = [
+        op("running", 9, params={"strategy_name": "s_running"}),
+        done("c3", 8, "poor", -0.4),
+        done("c2", 7, "promising", 1.2),
+        done("c1", 6, "neutral", 1.5),
+    ]
+    assert [c.operation_id for c in result_rows(cycles, "newest")] == [
+        "c3",
+        "c2",
+        "c1",
+        "running",
+    ]
+    assert [c.operation_id for c in result_rows(cycles, "sharpe")][:3] == ["c1", "c2", "c3"]
+    assert [c.operation_id for c in result_rows(cycles, "verdict")][:3] == ["c2", "c1", "c3"]
+    text = render(results_table(result_rows(cycles, "verdict")))
+    (row,) = [line for line in text.splitlines() if line.startswith(" c2 ")]
+    assert "promising" in row and "+1.20" in row and "+0.54" in row and "20%" in row
+    (pending,) = [line for line in text.splitlines() if "running" in line and "s_running" in line]
+    assert "-" in pending
