@@ -113,7 +113,7 @@ def results(
 
         with client_for(no_autostart) as client:
             cycles, total = client.list_operations(operation_type="agent_research", limit=limit)
-    from ktrdr.cli.agent_view import result_rows, results_table
+    from ktrdr.cli.agent_view import result_rows, results_view
 
     ordered = result_rows(cycles, sort)
     if json_out:
@@ -135,6 +135,6 @@ def results(
     if not ordered:
         console.print("No research cycles yet. Start one: ktrdr agent trigger --monitor")
         return
-    console.print(results_table(ordered))
+    console.print(results_view(ordered, console.width))
     if total > len(ordered):
         console.print(f"[dim]{len(ordered)} of {total} cycles; --limit for more[/dim]")

@@ -88,6 +88,44 @@ def result_rows(cycles: list[OperationPublic], sort: str) -> list[OperationPubli
     return done + rest
 
 
+RESULTS_TABLE_WIDTH = 125  # below this, each cycle gets a few lines instead of a table row
+
+
+def _verdict_text(op: OperationPublic) -> Text:
+    if op.status.value != "completed":
+        return Text(op.status.value, style="dim")
+    verdict = str((op.result_summary or {}).get("verdict", "-"))
+    return Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
+
+
+def _strategy_name(op: OperationPublic) -> str:
+    summary = op.result_summary or {}
+    return str(summary.get("strategy_name") or op.metadata.parameters.get("strategy_name") or "-")
+
+
+def results_view(cycles: list[OperationPublic], width: int) -> RenderableType:
+    """The table when it fits; on a narrow terminal a few lines per cycle, IDs never cut."""
+    if width >= RESULTS_TABLE_WIDTH:
+        return results_table(cycles)
+    lines: list[RenderableType] = []
+    for op in cycles:
+        summary = op.result_summary or {}
+        bench = summary.get("benchmark") or {}
+        lines.append(Text.assemble(op.operation_id, "  ", _verdict_text(op)))
+        lines.append(Text(f"  {_strategy_name(op)}", style="cyan"))
+        if op.status.value == "completed":
+            lines.append(
+                Text(
+                    f"  Sharpe {_number(summary.get('sharpe_ratio'), '+.2f')}"
+                    f" (B&H {_number(bench.get('sharpe_ratio'), '+.2f')})"
+                    f"  Return {_number(summary.get('total_return'), '+.0%')}"
+                    f"  Max DD {_number(summary.get('max_drawdown'), '.0%')}"
+                    f"  {_number(summary.get('trades'), '.0f')} trades"
+                )
+            )
+    return Group(*lines)
+
+
 def results_table(cycles: list[OperationPublic]) -> Table:
     """One row per cycle: what was designed and how it did against buying and holding."""
     table = Table(show_edge=False, header_style="bold")
@@ -99,16 +137,10 @@ def results_table(cycles: list[OperationPublic]) -> Table:
     for op in cycles:
         summary = op.result_summary or {}
         bench = summary.get("benchmark") or {}
-        name = summary.get("strategy_name") or op.metadata.parameters.get("strategy_name") or "-"
-        if op.status.value == "completed":
-            verdict = str(summary.get("verdict", "-"))
-            verdict_cell = Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
-        else:
-            verdict_cell = Text(op.status.value, style="dim")
         table.add_row(
             op.operation_id,
-            str(name),
-            verdict_cell,
+            _strategy_name(op),
+            _verdict_text(op),
             _number(summary.get("sharpe_ratio"), "+.2f"),
             _number(bench.get("sharpe_ratio"), "+.2f"),
             _number(summary.get("total_return"), "+.0%"),

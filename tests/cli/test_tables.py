@@ -9,7 +9,7 @@ from datetime import timedelta
 from rich.console import Console
 
 from ktrdr.api.schemas import OperationPublic
-from ktrdr.cli.agent_view import result_rows, results_table
+from ktrdr.cli.agent_view import result_rows, results_table, results_view
 from ktrdr.cli.render import operation_details, operations_table, tree_order
 from tests.support.snapshots import T0, snapshot
 
@@ -120,3 +120,25 @@ def test_results_rank_completed_cycles_and_show_the_benchmark() -> None:
     assert "promising" in row and "+1.20" in row and "+0.54" in row and "20%" in row
     (pending,) = [line for line in text.splitlines() if "running" in line and "s_running" in line]
     assert "-" in pending
+
+
+def test_results_on_a_narrow_terminal_take_a_few_lines_each_and_keep_ids_whole() -> None:
+    long_id = "op_agent_research_20261125_094411_cf6bc7c1"
+    summary = {
+        "strategy_name": "momentum_breakout_1",
+        "verdict": "neutral",
+        "sharpe_ratio": 0.44,
+        "total_return": 0.12,
+        "max_drawdown": 0.11,
+        "trades": 28,
+        "benchmark": {"sharpe_ratio": 0.54},
+    }
+    cycles = [op(long_id, 1, status="completed", pct=100, summary=summary)]
+    narrow = render(results_view(cycles, 80), width=80)
+    assert [line.strip() for line in narrow.splitlines()[:2]] == [
+        f"{long_id}  neutral",
+        "momentum_breakout_1",
+    ]
+    assert "Sharpe +0.44 (B&H +0.54)  Return +12%  Max DD 11%  28 trades" in narrow
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert "┃" in render(results_view(cycles, 160), width=160)  # wide: the table
