@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ktrdr.backtesting.metrics import BacktestMetrics, compute_metrics
+from ktrdr.backtesting.metrics import (
+    BacktestMetrics,
+    annualised_return,
+    compute_metrics,
+    max_drawdown,
+    sharpe_ratio,
+    total_return,
+)
 from ktrdr.data.bars import Bars, FloatArray, TimeArray
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
@@ -188,20 +195,22 @@ def _growth_factors(
 
 
 def buy_and_hold(close: FloatArray, cost: float, bars_per_year: float) -> dict[str, float]:
-    """Long from the first close to the last, paying ``cost`` on the way in and out."""
+    """Long from the first close to the last, paying ``cost`` on the way in and out.
+
+    Only the four numbers a verdict compares are computed, from the growth factors directly
+    (a long-only equity never reaches zero on positive prices, so factor - 1 is the return).
+    """
     total = close.size
     decided = np.ones(total, dtype=np.int64)
     decided[-1] = 0
     held = np.concatenate(([0], decided[:-1]))
-    curve = np.concatenate(
-        ([1.0], np.cumprod(_growth_factors(close, decided, held, 0, total, cost)))
-    )
-    metrics = compute_metrics(curve, np.zeros(0), held, bars_per_year=bars_per_year)
+    factors = _growth_factors(close, decided, held, 0, total, cost)
+    curve = np.concatenate(([1.0], np.cumprod(factors)))
     return {
-        "total_return": metrics.total_return,
-        "annualised_return": metrics.annualised_return,
-        "sharpe_ratio": metrics.sharpe_ratio,
-        "max_drawdown": metrics.max_drawdown,
+        "total_return": total_return(curve),
+        "annualised_return": annualised_return(curve, bars_per_year),
+        "sharpe_ratio": sharpe_ratio(factors - 1.0, bars_per_year),
+        "max_drawdown": max_drawdown(curve),
     }
 
 
