@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.cli.output import fail, friendly_errors, print_json
 
 PlainOutput = Annotated[
     bool, typer.Option("--plain", help="No live bars: one plain line per change.")
@@ -43,9 +43,19 @@ def start_and_watch(
 ) -> None:
     """POST a start request (unset fields dropped), then watch it or say how to."""
     from ktrdr.cli.backend import client_for
+    from ktrdr.client.errors import ApiError
 
     with friendly_errors(), client_for(no_autostart) as client:
-        started = client.start(path, {k: v for k, v in payload.items() if v is not None})
+        try:
+            started = client.start(path, {k: v for k, v in payload.items() if v is not None})
+        except ApiError as exc:
+            active = exc.details.get("active_operation_id")
+            if exc.code != "cycle_already_active" or not active:
+                raise
+            fail(
+                f"{exc.message}. Watch it: ktrdr agent status -f; "
+                f"stop it: ktrdr ops cancel {active}"
+            )
         base_url = client.base_url
     if watch_it:
         watch(base_url, started.operation_id, kind, json_out, plain)

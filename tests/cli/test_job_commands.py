@@ -120,6 +120,8 @@ def test_agent_trigger_is_fire_and_forget_and_status_reports(backend: LiveBacken
     plain = ktrdr(backend, "agent", "trigger", "--seed", "2")
     assert plain.returncode == 1  # a cycle is already running: 409, said clearly
     assert "already running" in plain.stderr and op_id in plain.stderr
+    assert "ktrdr agent status -f" in plain.stderr and f"ktrdr ops cancel {op_id}" in plain.stderr
+    assert len(plain.stderr.strip().splitlines()) == 1
 
     followed = ktrdr(backend, "agent", "status", "--follow", "--plain")
     assert followed.returncode == 0, followed.stderr
