@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import uvicorn
 
 from ktrdr.api.app import create_app
 from ktrdr.api.runtime import Runtime
 from ktrdr.config import Settings
-from ktrdr.logging import configure_logging
+from ktrdr.logging import configure_logging, get_logger
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def serve(settings: Settings) -> None:
@@ -15,6 +26,13 @@ def serve(settings: Settings) -> None:
     database another backend owns (``StoreInUseError``) is refused before anything reads
     or recovers it, and the CLI reports it as one line."""
     configure_logging(settings.log_format, settings.log_level)
+    if not is_loopback(settings.host):
+        get_logger("ktrdr.api").warning(
+            "listening beyond this machine: the API has no authentication, so anyone who "
+            "can reach this port can start, cancel and read operations",
+            host=settings.host,
+            port=settings.port,
+        )
     runtime = Runtime.build(settings)
     try:
         app = create_app(settings, runtime=runtime)
