@@ -16,10 +16,11 @@ through to the store at once; progress updates are coalesced by a background flu
 
 from __future__ import annotations
 
+import bisect
 import math
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +77,19 @@ class OperationsService:
             store.close()  # e.g. an unreadable file: let the next owner have it
             raise
         self._ops: dict[str, Operation] = {op.operation_id: op for op in loaded}
+        # Indexes, so reads stay cheap (and the lock short) however many operations exist:
+        # every id in (created_at, id) order; each parent's children; and a superset of the
+        # open ones (operations only ever move pending -> running -> terminal, so an id is
+        # added at creation and pruned once it is found terminal).
+        self._order: list[tuple[datetime, str]] = sorted(
+            (op.created_at, op.operation_id) for op in loaded
+        )
+        self._children: dict[str, list[str]] = {}
+        for _, operation_id in self._order:
+            parent_id = self._ops[operation_id].parent_operation_id
+            if parent_id is not None:
+                self._children.setdefault(parent_id, []).append(operation_id)
+        self._open: set[str] = {op.operation_id for op in loaded if not op.is_terminal}
         self.recovered: list[str] = self._recover_interrupted()
         self._flusher: threading.Thread | None = None
         if flush_interval > 0:
@@ -117,6 +131,11 @@ class OperationsService:
                 metadata=OperationMetadata(parameters=dict(parameters or {})),
             )
             self._ops[op.operation_id] = op
+            bisect.insort(self._order, (op.created_at, op.operation_id))
+            if parent_operation_id is not None:
+                siblings = self._children.setdefault(parent_operation_id, [])
+                bisect.insort(siblings, op.operation_id, key=self._creation_key)
+            self._open.add(op.operation_id)
             self._tokens[op.operation_id] = CancellationToken()
             self._persist_now(op)
             operation_logger(op.operation_id).info(
@@ -353,23 +372,36 @@ class OperationsService:
         if limit < 0 or offset < 0:
             raise InvalidRequestError("limit and offset must not be negative")
         with self._lock:
-            matching = [
-                op
-                for op in self._ops.values()
-                if (status is None or op.status is status)
-                and (operation_type is None or op.operation_type is operation_type)
-                and (parent_operation_id is None or op.parent_operation_id == parent_operation_id)
-            ]
-            matching.sort(key=lambda o: (o.created_at, o.operation_id), reverse=True)
-            page = [op.model_copy(deep=True) for op in matching[offset : offset + limit]]
-            return page, len(matching)
+            if status is None and operation_type is None and parent_operation_id is None:
+                end = max(len(self._order) - offset, 0)
+                newest_first = reversed(self._order[max(end - limit, 0) : end])
+                page = [self._ops[i].model_copy(deep=True) for _, i in newest_first]
+                return page, len(self._order)
+            candidates: Iterable[str]
+            if status in (OperationStatus.PENDING, OperationStatus.RUNNING):
+                self._open = {i for i in self._open if not self._ops[i].is_terminal}
+                candidates = sorted(self._open, key=self._creation_key, reverse=True)
+            elif parent_operation_id is not None:
+                candidates = reversed(self._children.get(parent_operation_id, []))
+            else:
+                candidates = (operation_id for _, operation_id in reversed(self._order))
+            page, total = [], 0
+            for op in map(self._ops.__getitem__, candidates):
+                if (
+                    (status is None or op.status is status)
+                    and (operation_type is None or op.operation_type is operation_type)
+                    and (parent_operation_id in (None, op.parent_operation_id))
+                ):
+                    if offset <= total < offset + limit:
+                        page.append(op.model_copy(deep=True))
+                    total += 1
+            return page, total
 
     def children(self, operation_id: str) -> list[Operation]:
         with self._lock:
             self._require(operation_id)
-            kids = [op for op in self._ops.values() if op.parent_operation_id == operation_id]
-            kids.sort(key=lambda o: (o.created_at, o.operation_id))
-            return [op.model_copy(deep=True) for op in kids]
+            kids = self._children.get(operation_id, [])
+            return [self._ops[i].model_copy(deep=True) for i in kids]
 
     def token(self, operation_id: str) -> CancellationToken:
         with self._lock:
@@ -433,6 +465,9 @@ class OperationsService:
                 details={"operation_id": op.operation_id, "status": op.status.value},
             )
 
+    def _creation_key(self, operation_id: str) -> tuple[datetime, str]:
+        return (self._ops[operation_id].created_at, operation_id)
+
     def _touch(self, op: Operation, now: datetime) -> None:
         op.updated_at = now
         op.version += 1
@@ -455,7 +490,7 @@ class OperationsService:
         self._persist_now(op)
 
     def _cancel_children(self, op: Operation, reason: str) -> None:
-        for child in [c for c in self._ops.values() if c.parent_operation_id == op.operation_id]:
+        for child in [self._ops[i] for i in self._children.get(op.operation_id, [])]:
             if not child.is_terminal:
                 self._cancel_tree(child, reason)
 

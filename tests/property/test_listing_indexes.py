@@ -1,0 +1,96 @@
+"""The service's indexed listing (children, open operations, creation order) answers exactly
+what a plain scan-filter-sort over every operation answers, for any history of changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import product
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ktrdr.errors import KtrdrError
+from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import InMemoryOperationStore
+
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["create", "child", "start", "complete", "fail", "cancel", "ack"]),
+        st.integers(min_value=0, max_value=3),  # which operation: mostly the same few
+        st.sampled_from(list(OperationType)),
+        st.sampled_from([False, False, False, True]),  # the clock moves; often it does not
+    ),
+    max_size=60,
+)
+
+
+def reference(
+    ops: list[Operation],
+    status: OperationStatus | None,
+    op_type: OperationType | None,
+    parent: str | None,
+) -> list[str]:
+    matching = [
+        op
+        for op in ops
+        if (status is None or op.status is status)
+        and (op_type is None or op.operation_type is op_type)
+        and (parent is None or op.parent_operation_id == parent)
+    ]
+    matching.sort(key=lambda op: (op.created_at, op.operation_id), reverse=True)
+    return [op.operation_id for op in matching]
+
+
+@given(ACTIONS, st.integers(min_value=0, max_value=5), st.integers(min_value=0, max_value=8))
+def test_listing_matches_a_full_scan(
+    actions: list[tuple[str, int, OperationType, bool]], offset: int, limit: int
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    service = OperationsService(
+        InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=60, clock=lambda: now[0]
+    )
+    ids: list[str] = []
+    try:
+        for action, pick, op_type, tick in actions:
+            if tick:
+                now[0] += timedelta(microseconds=1)
+            target = ids[pick % len(ids)] if ids else None
+            try:
+                if action == "create" or target is None:
+                    ids.append(service.create(op_type).operation_id)
+                elif action == "child":
+                    ids.append(service.create(op_type, parent_operation_id=target).operation_id)
+                elif action == "start":
+                    service.start(target)
+                elif action == "complete":
+                    service.complete(target)
+                elif action == "fail":
+                    service.fail(target, "boom")
+                elif action == "cancel":
+                    service.cancel(target)
+                else:
+                    service.finish_cancelled(target, stopped_at="here")
+            except KtrdrError:
+                pass  # refused moves are part of the history too
+
+        everything = [service.get(i) for i in ids]
+        parents = [None, *{op.parent_operation_id for op in everything} - {None}, "op_missing"]
+        for status, op_type, parent in product(
+            [None, *OperationStatus], [None, *OperationType], parents
+        ):
+            expected = reference(everything, status, op_type, parent)
+            page, total = service.list_operations(
+                status=status,
+                operation_type=op_type,
+                parent_operation_id=parent,
+                limit=limit,
+                offset=offset,
+            )
+            assert total == len(expected), (status, op_type, parent)
+            assert [op.operation_id for op in page] == expected[offset : offset + limit]
+        for op in everything:
+            kids = reference(everything, None, None, op.operation_id)[::-1]
+            assert [c.operation_id for c in service.children(op.operation_id)] == kids
+    finally:
+        service.close()
