@@ -78,17 +78,19 @@ class OperationsService:
             raise
         self._ops: dict[str, Operation] = {op.operation_id: op for op in loaded}
         # Indexes, so reads stay cheap (and the lock short) however many operations exist:
-        # every id in (created_at, id) order; each parent's children; and a superset of the
-        # open ones (operations only ever move pending -> running -> terminal, so an id is
-        # added at creation and pruned once it is found terminal).
+        # every id in (created_at, id) order, and per type; each parent's children; and a
+        # superset of the open ones (operations only ever move pending -> running ->
+        # terminal, so an id is added at creation and pruned once it is found terminal).
         self._order: list[tuple[datetime, str]] = sorted(
             (op.created_at, op.operation_id) for op in loaded
         )
         self._children: dict[str, list[str]] = {}
-        for _, operation_id in self._order:
-            parent_id = self._ops[operation_id].parent_operation_id
-            if parent_id is not None:
-                self._children.setdefault(parent_id, []).append(operation_id)
+        self._by_type: dict[OperationType, list[tuple[datetime, str]]] = {}
+        for key in self._order:
+            loaded_op = self._ops[key[1]]
+            self._by_type.setdefault(loaded_op.operation_type, []).append(key)
+            if loaded_op.parent_operation_id is not None:
+                self._children.setdefault(loaded_op.parent_operation_id, []).append(key[1])
         self._open: set[str] = {op.operation_id for op in loaded if not op.is_terminal}
         self.recovered: list[str] = self._recover_interrupted()
         self._flusher: threading.Thread | None = None
@@ -132,6 +134,9 @@ class OperationsService:
             )
             self._ops[op.operation_id] = op
             bisect.insort(self._order, (op.created_at, op.operation_id))
+            bisect.insort(
+                self._by_type.setdefault(operation_type, []), (op.created_at, op.operation_id)
+            )
             if parent_operation_id is not None:
                 siblings = self._children.setdefault(parent_operation_id, [])
                 bisect.insort(siblings, op.operation_id, key=self._creation_key)
@@ -383,6 +388,14 @@ class OperationsService:
                 candidates = sorted(self._open, key=self._creation_key, reverse=True)
             elif parent_operation_id is not None:
                 candidates = reversed(self._children.get(parent_operation_id, []))
+            elif operation_type is not None:
+                of_type = self._by_type.get(operation_type, [])
+                if status is None:
+                    end = max(len(of_type) - offset, 0)
+                    newest_first = reversed(of_type[max(end - limit, 0) : end])
+                    page = [self._ops[i].model_copy(deep=True) for _, i in newest_first]
+                    return page, len(of_type)
+                candidates = (operation_id for _, operation_id in reversed(of_type))
             else:
                 candidates = (operation_id for _, operation_id in reversed(self._order))
             page, total = [], 0
