@@ -217,6 +217,23 @@ def _add_bar(
     )
 
 
+def training_stats(op: OperationPublic) -> str | None:
+    """The latest epoch's numbers from a training's progress context, if it has any."""
+    if op.operation_type.value != "training" or op.is_terminal:
+        return None
+    ctx = op.progress.context or {}
+    parts = []
+    for key, label, spec in (
+        ("train_loss", "loss", ".3f"),
+        ("val_loss", "val loss", ".3f"),
+        ("val_accuracy", "val acc", ".0%"),
+    ):
+        value = ctx.get(key)
+        if isinstance(value, int | float):
+            parts.append(f"{label} {format(float(value), spec)}")
+    return " · ".join(parts) or None
+
+
 def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> RenderableType:
     """The live region: parent bar, its step, the nested child bar, warnings."""
     parent = state.parent
@@ -247,6 +264,12 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     elif step:
         grid.add_row(Text(f"   {step}", style="cyan"))
     parts: list[RenderableType] = [grid]
+    # Outside the grid, so a long line never widens the label column and shifts the bars.
+    trainee = child if parent.operation_type.value == "agent_research" else parent
+    stats = training_stats(trainee) if trainee is not None else None
+    if stats:
+        indent = "      " if trainee is child else "   "
+        parts.append(Text(f"{indent}{stats}", style="dim"))
     if not state.connection.ok:
         parts.append(Text("⚠ Connection lost, retrying...", style="yellow"))
     if cancelling:

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from ktrdr.cli.render import LiveRenderer, PlainRenderer, monitor_view, outcome_lines
 from ktrdr.client.follow import Connection, Event, EventKind, ViewState
+from ktrdr.operations.models import OperationStatus
 from tests.support.snapshots import cycle, snapshot
 
 
@@ -149,3 +150,18 @@ def test_live_renderer_draws_into_one_region_and_prints_the_outcome() -> None:
     assert "Cancelling research cycle" in text
     assert text.rstrip().endswith("✓ Cancelled. Training stopped at epoch 45/100.")
     assert "\x1b[?25h" in text  # the cursor is shown again
+
+
+def test_training_numbers_show_under_the_epoch_bar_while_it_trains() -> None:
+    state = training_state()
+    assert state.child is not None
+    progress = state.child.progress.model_copy(
+        update={"context": {"train_loss": 0.9123, "val_loss": 0.95, "val_accuracy": 0.4132}}
+    )
+    child = state.child.model_copy(update={"progress": progress})
+    lines = render(ViewState(**{**state.__dict__, "child": child})).splitlines()
+    assert lines[3].strip() == "loss 0.912 · val loss 0.950 · val acc 41%"
+    # Nothing to show before the first epoch, nor once the training has ended.
+    assert len(render(state).splitlines()) == 3
+    done = child.model_copy(update={"status": OperationStatus.COMPLETED})
+    assert "val acc" not in render(ViewState(**{**state.__dict__, "child": done}))
