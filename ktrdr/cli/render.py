@@ -468,14 +468,16 @@ class PlainRenderer:
         self._parent = parent or self._parent
         for event in events:
             if event.kind is EventKind.STARTED and parent is not None:
-                title = _TITLES.get(parent.operation_type.value, "Operation").split(" ", 1)[-1]
-                self._line(f"{title} {parent.operation_id}: {parent.status.value}")
+                self._status_line(parent)
                 if parent.operation_type.value == "agent_research":
                     self._phase_line(parent)
             elif event.kind is EventKind.PHASE_PASSED:
                 self._line(f"Phase: {event.detail} (began and ended between polls)")
             elif event.kind is EventKind.PHASE_CHANGED and parent is not None:
-                self._phase_line(parent)
+                if parent.operation_type.value == "agent_research":
+                    self._phase_line(parent)
+                elif not parent.is_terminal:  # e.g. pending -> running; the end has its lines
+                    self._status_line(parent)
             elif event.kind is EventKind.CONNECTION_LOST:
                 self._line("⚠ Connection lost, retrying...")
             elif event.kind is EventKind.CONNECTION_RESTORED:
@@ -488,17 +490,24 @@ class PlainRenderer:
             if decile > self._child_decile.get(child.operation_id, -1) and not child.is_terminal:
                 self._child_decile[child.operation_id] = decile
                 label = _CHILD_LABEL.get(child.operation_type.value, "Child")
+                stats = training_stats(child)
                 self._line(
                     f"  {label}: {child.progress.current_step or ''} "
-                    f"({child.progress.percentage:.0f}%)"
+                    f"({child.progress.percentage:.0f}%)" + (f"  {stats}" if stats else "")
                 )
-        elif parent.operation_type.value != "agent_research" and not parent.is_terminal:
+        elif parent.operation_type.value != "agent_research" and parent.status.value == "running":
             decile = int(parent.progress.percentage // 10)
             if decile > self._single_decile:
                 self._single_decile = decile
+                stats = training_stats(parent)
                 self._line(
                     f"  {parent.progress.current_step or ''} ({parent.progress.percentage:.0f}%)"
+                    + (f"  {stats}" if stats else "")
                 )
+
+    def _status_line(self, op: OperationPublic) -> None:
+        name = _TITLES.get(op.operation_type.value, "Operation").split(" ", 1)[-1]
+        self._line(f"{name} {op.operation_id}: {op.status.value}")
 
     def _phase_line(self, parent: OperationPublic) -> None:
         step = parent.progress.current_step or phase_of(parent)

@@ -165,3 +165,21 @@ def test_training_numbers_show_under_the_epoch_bar_while_it_trains() -> None:
     assert len(render(state).splitlines()) == 3
     done = child.model_copy(update={"status": OperationStatus.COMPLETED})
     assert "val acc" not in render(ViewState(**{**state.__dict__, "child": done}))
+
+
+def test_plain_single_operation_names_status_changes_and_numbers_but_no_phases() -> None:
+    out = io.StringIO()
+    renderer = PlainRenderer(Console(file=out, width=200, color_system=None))
+    queued = snapshot("t1", op_type="training", status="pending")
+    renderer.update(ViewState("t1", parent=queued), [Event(EventKind.STARTED, "pending")])
+    running = snapshot("t1", op_type="training", pct=30, step="Epoch 30/100", version=2)
+    progress = running.progress.model_copy(update={"context": {"train_loss": 1.0412}})
+    running = running.model_copy(update={"progress": progress})
+    renderer.update(ViewState("t1", parent=running), [Event(EventKind.PHASE_CHANGED, "running")])
+    done = snapshot("t1", op_type="training", status="completed", pct=100, step="Epoch 100/100")
+    renderer.update(ViewState("t1", parent=done), [Event(EventKind.PHASE_CHANGED, "completed")])
+    assert out.getvalue().splitlines() == [
+        "Training t1: pending",
+        "Training t1: running",
+        "  Epoch 30/100 (30%)  loss 1.041",
+    ]
