@@ -39,7 +39,10 @@ def measure(executor: str, requests: int) -> tuple[list[float], list[float], flo
                     "/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 2}
                 )
                 warm_id = warm.json()["data"]["operation_id"]
-                while http.get(f"/operations/{warm_id}").json()["data"]["status"] == "running":
+                while http.get(f"/operations/{warm_id}").json()["data"]["status"] in (
+                    "pending",
+                    "running",
+                ):
                     time.sleep(0.05)
                 sample(http, warm_id, 50)  # warm-up
                 idle = sample(http, warm_id, requests)

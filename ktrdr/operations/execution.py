@@ -72,6 +72,17 @@ def record_outcome(service: OperationsService, operation_id: str, outcome: JobOu
         log.info("job finished after its operation had ended")
 
 
+def begin(service: OperationsService, operation_id: str) -> bool:
+    """Mark a queued operation running as its job really starts. False when it ended
+    while it waited (cancelled in the queue): the job must not run then."""
+    try:
+        if service.get(operation_id).status is OperationStatus.PENDING:
+            service.start(operation_id)
+    except ConflictError:
+        return False
+    return not service.get(operation_id).is_terminal
+
+
 class Executor(Protocol):
     """Runs jobs for operations: ``LocalExecutor`` (threads) or ``ProcessExecutor``."""
 
@@ -112,8 +123,8 @@ class LocalExecutor:
         )
 
     def submit(self, operation_id: str, job: Job) -> JobHandle:
-        if self._service.get(operation_id).status is OperationStatus.PENDING:
-            self._service.start(operation_id)
+        """Queue ``job``; its operation stays pending until a worker thread takes it."""
+        self._service.get(operation_id)  # an unknown id fails here, not in a thread
         future = self._pool.submit(self._run, operation_id, job)
         return JobHandle(operation_id, future, self._service)
 
@@ -142,6 +153,8 @@ class LocalExecutor:
             self._service.fail(operation_id, "The work ended without recording an outcome")
 
     def _run(self, operation_id: str, job: Job) -> None:
+        if not begin(self._service, operation_id):
+            return
         reporter = OperationProgressReporter(self._service, operation_id)
         token = self._service.token(operation_id)
         try:

@@ -44,9 +44,9 @@ from ktrdr.operations.execution import (
     JobOutcome,
     LocalExecutor,
     Stopped,
+    begin,
     record_outcome,
 )
-from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
 
@@ -175,8 +175,8 @@ class ProcessExecutor:
         self._lock = threading.Lock()
 
     def submit(self, operation_id: str, job: Job) -> JobHandle:
-        if self._service.get(operation_id).status is OperationStatus.PENDING:
-            self._service.start(operation_id)
+        """Queue ``job``; its operation stays pending until a process slot takes it."""
+        self._service.get(operation_id)  # an unknown id fails here, not in a thread
         future = self._supervisors.submit(self._supervise, operation_id, job)
         return JobHandle(operation_id, future, self._service)
 
@@ -184,10 +184,9 @@ class ProcessExecutor:
         return self._orchestration.submit_self_managed(operation_id, work)
 
     def _supervise(self, operation_id: str, job: Job) -> None:
+        if not begin(self._service, operation_id):
+            return  # cancelled while it waited for a slot: already recorded as such
         token = self._service.token(operation_id)
-        if token.is_cancelled or self._service.get(operation_id).is_terminal:
-            record_outcome(self._service, operation_id, Stopped("before it started"))
-            return
         messages: Queue[_Message] = self._ctx.Queue()
         stop = self._ctx.Event()
         try:

@@ -15,7 +15,7 @@ from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
-from tests.support.waiting import finished
+from tests.support.waiting import finished, wait_for
 
 JOB_TIMEOUT = 10.0
 
@@ -248,3 +248,39 @@ def test_self_managed_work_that_records_its_outcome_keeps_it(
     op = service.get(op_id)
     assert op.status is OperationStatus.COMPLETED
     assert op.result_summary == {"phase": "completed"}
+
+
+def test_a_queued_job_stays_pending_and_a_cancel_in_the_queue_means_it_never_runs(
+    service: OperationsService,
+) -> None:
+    single = LocalExecutor(service, max_workers=1)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def blocker(reporter: ProgressReporter, token: CancellationToken) -> JobResult:
+        release.wait(JOB_TIMEOUT)
+        return {}
+
+    def recorder(reporter: ProgressReporter, token: CancellationToken) -> JobResult:
+        ran.append("queued job ran")
+        return {}
+
+    try:
+        first = service.create(OperationType.TRAINING).operation_id
+        queued = service.create(OperationType.TRAINING).operation_id
+        dropped = service.create(OperationType.TRAINING).operation_id
+        single.submit(first, blocker)
+        handles = [single.submit(queued, recorder), single.submit(dropped, recorder)]
+        wait_for(service, first, lambda op: op.status is OperationStatus.RUNNING, JOB_TIMEOUT)
+        assert service.get(queued).status is OperationStatus.PENDING  # no slot yet
+        service.cancel(dropped)
+        assert service.get(dropped).status is OperationStatus.CANCELLED
+        release.set()
+        for handle in handles:
+            handle.wait(JOB_TIMEOUT)
+        assert service.get(queued).status is OperationStatus.COMPLETED
+        assert ran == ["queued job ran"]  # the cancelled one never started
+        assert (service.get(dropped).result_summary or {})["stopped_at"] == "before it started"
+    finally:
+        release.set()
+        single.shutdown()
