@@ -252,6 +252,8 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
         grid.add_row(Text(f"   {step}", style="cyan"))
         if child is not None:
             fallback = _CHILD_LABEL.get(child.operation_type.value, "")
+            if child.status.value == "pending":
+                fallback += " (queued)"
             label = child.progress.current_step or fallback
             pct = child.progress.percentage
             child_elapsed = _elapsed(child, state.received_at, now)
@@ -261,6 +263,8 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
                 else None
             )
             _add_bar(grid, label, pct, child_elapsed, eta, "   └─ ")
+    elif parent.status.value == "pending":
+        grid.add_row(Text("   Queued: waiting for a free worker...", style="yellow"))
     elif step:
         grid.add_row(Text(f"   {step}", style="cyan"))
     parts: list[RenderableType] = [grid]

@@ -183,3 +183,14 @@ def test_plain_single_operation_names_status_changes_and_numbers_but_no_phases()
         "Training t1: running",
         "  Epoch 30/100 (30%)  loss 1.041",
     ]
+
+
+def test_queued_operations_say_they_are_waiting() -> None:
+    queued = snapshot("t1", op_type="training", status="pending", elapsed=None)
+    text = render(ViewState("t1", parent=queued))
+    assert "Queued: waiting for a free worker..." in text
+    state = training_state()
+    assert state.child is not None
+    child = snapshot("t1", op_type="training", status="pending", elapsed=None)
+    nested = render(ViewState(**{**state.__dict__, "child": child}))
+    assert "└─ Training (queued) [0%]" in nested
