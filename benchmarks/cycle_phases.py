@@ -39,7 +39,7 @@ def main() -> None:
                     ]
                     while True:
                         op = http.get(f"/operations/{op_id}").json()["data"]
-                        if op["status"] != "running" and op["status"] != "pending":
+                        if op["status"] in ("completed", "failed", "cancelled"):
                             break
                         time.sleep(0.05)
                     wall = time.perf_counter() - started
@@ -57,6 +57,7 @@ def main() -> None:
                             s.get("sharpe_ratio"),
                             s.get("max_drawdown"),
                             s.get("trades"),
+                            (s.get("benchmark") or {}).get("sharpe_ratio"),
                             wall,
                         )
                     )
@@ -71,12 +72,13 @@ def main() -> None:
     )
     walls = [o[-1] for o in outcomes]
     print(f"  whole cycle: median {median(walls):.2f} s, max {max(walls):.2f} s")
-    for seed, status, name, verdict, sharpe, dd, trades, _ in outcomes:
+    for seed, status, name, verdict, sharpe, dd, trades, bench, _ in outcomes:
         sharpe_text = f"{sharpe:+.2f}" if isinstance(sharpe, float) else "-"
+        bench_text = f"{bench:+.2f}" if isinstance(bench, float) else "-"
         dd_text = f"{dd:.0%}" if isinstance(dd, float) else "-"
         print(
-            f"  seed {seed}: {status:<9} {verdict:<9} Sharpe {sharpe_text:>6}  "
-            f"max DD {dd_text:>4}  trades {trades!s:>4}  {name}"
+            f"  seed {seed}: {status:<9} {verdict:<9} Sharpe {sharpe_text:>6} "
+            f"(buy & hold {bench_text:>5})  max DD {dd_text:>4}  trades {trades!s:>4}  {name}"
         )
     save("cycle_phases", {"durations": durations, "outcomes": outcomes})
 
