@@ -18,23 +18,12 @@ from benchmarks.common import best_of, save, table
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.reference import scan
 
 
-def scan(
-    ops: list[Operation],
-    status: OperationStatus | None = None,
-    op_type: OperationType | None = None,
-    parent: str | None = None,
-) -> list[Operation]:
-    matching = [
-        op
-        for op in ops
-        if (status is None or op.status is status)
-        and (op_type is None or op.operation_type is op_type)
-        and (parent is None or op.parent_operation_id == parent)
-    ]
-    matching.sort(key=lambda op: (op.created_at, op.operation_id), reverse=True)
-    return matching
+def copies(page: list[Operation]) -> list[Operation]:
+    """What the service hands out: private copies (the old scan did this too)."""
+    return [op.model_copy(deep=True) for op in page]
 
 
 def main() -> None:
@@ -59,22 +48,22 @@ def main() -> None:
         (
             "children of a cycle (every monitor poll)",
             lambda: service.children(parent),
-            lambda: scan(everything, parent=parent),
+            lambda: copies(scan(everything, parent=parent)),
         ),
         (
             "running operations count (health, active cycle)",
             lambda: service.list_operations(status=OperationStatus.RUNNING, limit=0),
-            lambda: scan(everything, status=OperationStatus.RUNNING),
+            lambda: len(scan(everything, status=OperationStatus.RUNNING)),
         ),
         (
             "newest research cycle (agent status)",
             lambda: service.list_operations(operation_type=OperationType.AGENT_RESEARCH, limit=1),
-            lambda: scan(everything, op_type=OperationType.AGENT_RESEARCH)[:1],
+            lambda: copies(scan(everything, op_type=OperationType.AGENT_RESEARCH)[:1]),
         ),
         (
             "newest 100 operations (ops list)",
             lambda: service.list_operations(limit=100),
-            lambda: scan(everything)[:100],
+            lambda: copies(scan(everything)[:100]),
         ),
     ]
     rows, results = [], {}

@@ -13,6 +13,7 @@ from ktrdr.errors import KtrdrError
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.reference import scan
 
 ACTIONS = st.lists(
     st.tuples(
@@ -31,15 +32,7 @@ def reference(
     op_type: OperationType | None,
     parent: str | None,
 ) -> list[str]:
-    matching = [
-        op
-        for op in ops
-        if (status is None or op.status is status)
-        and (op_type is None or op.operation_type is op_type)
-        and (parent is None or op.parent_operation_id == parent)
-    ]
-    matching.sort(key=lambda op: (op.created_at, op.operation_id), reverse=True)
-    return [op.operation_id for op in matching]
+    return [op.operation_id for op in scan(ops, status, op_type, parent)]
 
 
 @given(ACTIONS, st.integers(min_value=0, max_value=5), st.integers(min_value=0, max_value=8))

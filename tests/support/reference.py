@@ -1,0 +1,26 @@
+"""The plain answer to an operations listing: scan everything, filter, newest first.
+
+The service answers from indexes; this is what it must agree with (property tests) and
+what it is measured against (benchmarks.ops_listing).
+"""
+
+from __future__ import annotations
+
+from ktrdr.operations.models import Operation, OperationStatus, OperationType
+
+
+def scan(
+    ops: list[Operation],
+    status: OperationStatus | None = None,
+    op_type: OperationType | None = None,
+    parent: str | None = None,
+) -> list[Operation]:
+    matching = [
+        op
+        for op in ops
+        if (status is None or op.status is status)
+        and (op_type is None or op.operation_type is op_type)
+        and (parent is None or op.parent_operation_id == parent)
+    ]
+    matching.sort(key=lambda op: (op.created_at, op.operation_id), reverse=True)
+    return matching
