@@ -207,7 +207,12 @@ class ProcessExecutor:
         with self._lock:
             self._processes.add(process)
         try:
-            outcome = self._relay(operation_id, process, messages, stop, token)
+            # Recorded before the process is reaped: a slow exit never delays the outcome.
+            record_outcome(
+                self._service,
+                operation_id,
+                self._relay(operation_id, process, messages, stop, token),
+            )
         finally:
             process.join(timeout=5)
             if process.is_alive():
@@ -216,7 +221,6 @@ class ProcessExecutor:
             with self._lock:
                 self._processes.discard(process)
             messages.close()
-        record_outcome(self._service, operation_id, outcome)
 
     def _relay(
         self,
