@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -138,3 +140,48 @@ def results(
     console.print(results_view(ordered, console.width))
     if total > len(ordered):
         console.print(f"[dim]{len(ordered)} of {total} cycles; --limit for more[/dim]")
+
+
+@app.command("strategy")
+def strategy(
+    cycle_id: Annotated[str, typer.Argument(help="A completed research cycle's id.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the YAML here (default: print it)."),
+    ] = None,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """A cycle's designed strategy as YAML, to edit and train again with `ktrdr model train`."""
+    from pydantic import ValidationError
+
+    from ktrdr.cli.output import fail
+    from ktrdr.strategies.loader import dump_strategy
+    from ktrdr.strategies.models import StrategyConfig
+
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            cycle = client.get_operation(cycle_id)
+    if cycle.operation_type.value != "agent_research":
+        fail(f"{cycle_id} is a {cycle.operation_type.value} operation, not a research cycle")
+    design = (cycle.result_summary or {}).get("strategy")
+    if not isinstance(design, dict):
+        fail(
+            f"research cycle {cycle_id} is {cycle.status.value} and kept no strategy "
+            "(only completed cycles record their design)"
+        )
+    try:
+        text = dump_strategy(StrategyConfig.model_validate(design))
+    except ValidationError as exc:
+        fail(f"the strategy recorded in {cycle_id} is not valid here: {exc.errors()[0]['msg']}")
+    if output is None:
+        sys.stdout.write(text)
+        return
+    if output.suffix.lower() not in (".yaml", ".yml"):
+        fail(f"{output}: use a .yaml or .yml file name", 2)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    sys.stdout.write(f"Wrote {output}. Train it: ktrdr model train {output}\n")

@@ -139,3 +139,30 @@ def test_agent_trigger_is_fire_and_forget_and_status_reports(backend: LiveBacken
     table = ktrdr(backend, "agent", "results")
     assert op_id in table.stdout and "(B&H " in table.stdout  # 80 columns: lines, not a table
     assert_clean_error(ktrdr(backend, "agent", "results", "--sort", "bogus"), 2, "unknown sort")
+
+
+def test_a_cycles_strategy_exports_to_yaml_that_trains_again(
+    backend: LiveBackend, tmp_path: Path
+) -> None:
+    cycle = json.loads(ktrdr(backend, "agent", "trigger", "-f", "--seed", "6", "--json").stdout)
+    designed = cycle["result_summary"]["strategy"]
+    printed = ktrdr(backend, "agent", "strategy", cycle["operation_id"])
+    assert printed.returncode == 0, printed.stderr
+    assert f"name: {designed['name']}" in printed.stdout
+
+    target = tmp_path / "mine.yaml"
+    wrote = ktrdr(backend, "agent", "strategy", cycle["operation_id"], "-o", str(target))
+    assert wrote.returncode == 0, wrote.stderr
+    assert f"ktrdr model train {target}" in wrote.stdout
+    from ktrdr.strategies.loader import load_strategy
+
+    assert load_strategy(str(target)).model_dump(mode="json") == designed  # a faithful copy
+    retrained = ktrdr(backend, "model", "train", str(target), "--epochs", "3", "--json")
+    assert retrained.returncode == 0, retrained.stderr
+    assert json.loads(retrained.stdout)["result_summary"]["strategy_name"] == designed["name"]
+
+    assert_clean_error(ktrdr(backend, "agent", "strategy", "op_nope"), 1, "not found")
+    training_id = cycle["metadata"]["parameters"]["training_op_id"]
+    assert_clean_error(ktrdr(backend, "agent", "strategy", training_id), 1, "not a research")
+    bad = ktrdr(backend, "agent", "strategy", cycle["operation_id"], "-o", str(tmp_path / "x.txt"))
+    assert_clean_error(bad, 2, ".yaml or .yml")
