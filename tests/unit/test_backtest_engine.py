@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,29 +14,7 @@ from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.strategies.models import BacktestSpec
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.reports: list[dict[str, Any]] = []
-
-    def report(
-        self,
-        percentage: float,
-        current_step: str,
-        *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.reports.append(
-            {
-                "percentage": percentage,
-                "current_step": current_step,
-                "items_processed": items_processed,
-                "items_total": items_total,
-            }
-        )
+from tests.support.reporting import RecordingReporter
 
 
 class CancelOnFirstReport(RecordingReporter):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +27,7 @@ from ktrdr.training import (
     make_labels,
     train_strategy,
 )
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.reports: list[dict[str, Any]] = []
-
-    def report(
-        self,
-        percentage: float,
-        current_step: str,
-        *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.reports.append(
-            {
-                "percentage": percentage,
-                "current_step": current_step,
-                "items_processed": items_processed,
-                "items_total": items_total,
-                "context": dict(context or {}),
-            }
-        )
+from tests.support.reporting import RecordingReporter
 
 
 def make_bars(close: np.ndarray) -> Bars:
