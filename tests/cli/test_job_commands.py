@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.support.live_backend import LiveBackend
+from tests.support.live_backend import LiveBackend, run_ktrdr
 
 
 def ktrdr(
     backend: LiveBackend, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ktrdr", *args],
-        env=backend.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_ktrdr(backend.env, *args, timeout=timeout)
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:

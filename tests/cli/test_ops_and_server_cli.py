@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -14,18 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live_backend import LiveBackend, free_port
+from tests.support.live_backend import LiveBackend, free_port, run_ktrdr
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ktrdr", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_ktrdr(env, *args, timeout=60)
 
 
 def clean_failure(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from ktrdr.client import KtrdrClient
 from ktrdr.operations.models import OperationStatus
-from tests.support.live_backend import LiveBackend
+from tests.support.live_backend import LiveBackend, run_ktrdr
 
 pytestmark = pytest.mark.e2e
 
@@ -204,14 +203,7 @@ def test_lost_operation_exits_cleanly(
 
 
 def test_non_tty_run_prints_plain_lines_only(backend: LiveBackend) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ktrdr", "agent", "trigger", "-f", "--seed", "21"],
-        env=backend.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_ktrdr(backend.env, "agent", "trigger", "-f", "--seed", "21", timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "\x1b[" not in out, "escape codes in piped output"
@@ -226,14 +218,7 @@ def test_non_tty_run_prints_plain_lines_only(backend: LiveBackend) -> None:
 def test_json_prints_the_final_operation(backend: LiveBackend) -> None:
     import json
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "ktrdr", "agent", "trigger", "-f", "--json", "--seed", "2"],
-        env=backend.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_ktrdr(backend.env, "agent", "trigger", "-f", "--json", "--seed", "2", timeout=120)
     assert proc.returncode == 0, proc.stderr
     op = json.loads(proc.stdout)
     assert op["status"] == "completed"

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import httpx
 
 from ktrdr.agents.phases import PHASE_PROGRESS, Phase
+from ktrdr.agents.phases.table import ORDERED_PHASES
 from ktrdr.api.schemas import OperationPublic
 from tests.support.live_backend import LiveBackend
 
@@ -40,7 +41,7 @@ def test_a_cycle_runs_through_every_phase_with_the_table_percentages(
         final = _op(http, cycle_id)
 
     assert final.status.value == "completed", final.error_message
-    order = [p.value for p in PHASE_ORDER]
+    order = [p.value for p in ORDERED_PHASES]
     ranks = [order.index(phase) for phase, _ in seen]
     assert ranks == sorted(ranks), f"phases out of order: {seen}"
     for phase, pct in seen:
@@ -63,16 +64,6 @@ def test_a_cycle_runs_through_every_phase_with_the_table_percentages(
     assert children[params["training_op_id"]].operation_type.value == "training"
     assert children[params["backtest_op_id"]].operation_type.value == "backtesting"
     assert all(c.status.value == "completed" for c in children.values())
-
-
-PHASE_ORDER = [
-    Phase.IDLE,
-    Phase.DESIGNING,
-    Phase.TRAINING,
-    Phase.BACKTESTING,
-    Phase.ASSESSING,
-    Phase.COMPLETED,
-]
 
 
 def test_second_trigger_conflicts_and_cancel_during_training_ends_both_within_a_second(

@@ -12,6 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ktrdr.agents.phases import PHASE_PROGRESS, Phase, ResearchPhaseMachine
 from ktrdr.agents.phases.machine import IllegalPhaseTransitionError
+from ktrdr.agents.phases.table import ORDERED_PHASES
 from ktrdr.agents.workers.research_worker import (
     AgentResearchWorker,
     CycleDependencies,
@@ -21,14 +22,7 @@ from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from tests.support.research_fakes import FakeDesigner, RecordingStore, ScriptedLauncher
 
-PHASE_ORDER = [
-    Phase.IDLE,
-    Phase.DESIGNING,
-    Phase.TRAINING,
-    Phase.BACKTESTING,
-    Phase.ASSESSING,
-    Phase.COMPLETED,
-]
+PHASE_ORDER = list(ORDERED_PHASES)
 
 
 def _phase_of(version: Operation) -> Phase:
