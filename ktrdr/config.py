@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ktrdr.errors import ConfigurationError
@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     executor: Literal["thread", "process"] = "thread"
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
+    # How long a monitor retries a backend that stopped answering before it gives up.
+    monitor_give_up_seconds: float = Field(default=180.0, gt=0)
+    # Tracebacks instead of one-line errors in the CLI (KTRDR_DEBUG=1).
+    debug: bool = False
+    # The conventional NO_COLOR switch (https://no-color.org): any non-empty value turns
+    # live bars and colours off.
+    no_color: str = Field(default="", validation_alias=AliasChoices("NO_COLOR"))
+    # The optional Claude designer. The key is a SecretStr: it prints as '**********'.
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL")
+    )
+    llm_model_haiku: str | None = None
+    llm_model_sonnet: str | None = None
+    llm_model_opus: str | None = None
 
     @property
     def database_path(self) -> Path:

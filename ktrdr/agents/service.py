@@ -102,7 +102,7 @@ class ResearchAgent:
                     ),
                 )
             )
-            self._executor.submit_self_managed(
+            self._executor.submit_orchestration(
                 op.operation_id, lambda: worker.run(op.operation_id, request)
             )
             return self._service.get(op.operation_id)

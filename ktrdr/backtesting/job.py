@@ -14,9 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from ktrdr.backtesting.engine import run_backtest
+from ktrdr.data.bars import instant
 from ktrdr.data.market import MarketData
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
@@ -120,7 +119,7 @@ class BacktestJob:
         # up to t only, so computing them over the longer series adds no look-ahead.
         history = self.market.load(resolved.symbol, resolved.timeframe, None, resolved.end)
         positions = resolved.model.predict_positions(history)
-        first = int((history.timestamps < _instant(resolved.start)).sum())
+        first = int((history.timestamps < instant(resolved.start)).sum())
         token.raise_if_cancelled(where=f"Bar 0/{len(history) - first:,}")
         bars = history.slice(first, len(history))
         result = run_backtest(
@@ -148,10 +147,6 @@ def backtest_job(
     operation_id: str, resolved: ResolvedBacktest, market: MarketData, results_dir: Path
 ) -> Job:
     return BacktestJob(operation_id, resolved, market, results_dir)
-
-
-def _instant(day: date) -> np.datetime64:
-    return np.datetime64(day.isoformat(), "s")
 
 
 def _write_detail(results_dir: Path, operation_id: str, detail: dict[str, Any]) -> Path:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from ktrdr.api.schemas import OperationPublic
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
+from ktrdr.operations.stops import stopped_sentence
 
 Fetch = Callable[[str], Awaitable[OperationPublic]]
 
@@ -208,7 +209,7 @@ def describe_stop(parent: OperationPublic | None, child: OperationPublic | None)
         child_where = (child.result_summary or {}).get("stopped_at") or child.progress.current_step
         label = "Training" if child.operation_type.value == "training" else "Backtest"
         if child_where:
-            return f"{label} stopped at {str(child_where)[:1].lower()}{str(child_where)[1:]}."
+            return stopped_sentence(label, str(child_where)) + "."
     if parent is not None:
         phase = phase_of(parent)
         if parent.operation_type.value == "agent_research":

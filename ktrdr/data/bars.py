@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.datetime64]
+
+
+def instant(moment: date) -> np.datetime64:
+    """A date (its midnight) or datetime as a datetime64[s] comparable with bar timestamps
+    (UTC, naive)."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return np.datetime64(moment.replace(microsecond=0), "s")
+    return np.datetime64(datetime(moment.year, moment.month, moment.day), "s")
 
 
 @dataclass(frozen=True)

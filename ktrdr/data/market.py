@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ktrdr.data.bars import Bars, FloatArray
+from ktrdr.data.bars import Bars, FloatArray, instant
 from ktrdr.errors import DataValidationError, InvalidRequestError, NotFoundError
 
 BUNDLED_TIMEFRAME = "1d"
@@ -346,11 +346,11 @@ class MarketData:
                 f"start {start.isoformat()} is after end {end.isoformat()}",
                 details={"start": start.isoformat(), "end": end.isoformat()},
             )
-        lo = 0 if start is None else int(np.searchsorted(bars.timestamps, _instant(start)))
+        lo = 0 if start is None else int(np.searchsorted(bars.timestamps, instant(start)))
         hi = len(bars)
         if end is not None:
             # A plain date means "through the end of that day", which matters for intraday bars.
-            limit = _instant(end) if isinstance(end, datetime) else _instant(end + timedelta(1))
+            limit = instant(end) if isinstance(end, datetime) else instant(end + timedelta(1))
             side: Literal["left", "right"] = "right" if isinstance(end, datetime) else "left"
             hi = int(np.searchsorted(bars.timestamps, limit, side=side))
         if hi <= lo:
@@ -451,15 +451,6 @@ class MarketData:
         )
         self._imported[path] = (stat.st_mtime_ns, stat.st_size, bars)
         return bars
-
-
-def _instant(moment: date) -> np.datetime64:
-    """A date or datetime as a datetime64[s] comparable with stored timestamps (UTC, naive)."""
-    if isinstance(moment, datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return np.datetime64(moment.replace(microsecond=0), "s")
-    return np.datetime64(datetime(moment.year, moment.month, moment.day), "s")
 
 
 def _write_atomically(target: Path, content: str) -> None:

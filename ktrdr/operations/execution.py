@@ -72,7 +72,7 @@ def record_outcome(service: OperationsService, operation_id: str, outcome: JobOu
         log.info("job finished after its operation had ended")
 
 
-def begin(service: OperationsService, operation_id: str) -> bool:
+def start_queued(service: OperationsService, operation_id: str) -> bool:
     """Mark a queued operation running as its job really starts. False when it ended
     while it waited (cancelled in the queue): the job must not run then."""
     try:
@@ -88,7 +88,7 @@ class Executor(Protocol):
 
     def submit(self, operation_id: str, job: Job) -> JobHandle: ...
 
-    def submit_self_managed(self, operation_id: str, work: Callable[[], None]) -> JobHandle: ...
+    def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle: ...
 
     def shutdown(self) -> None: ...
 
@@ -128,7 +128,7 @@ class LocalExecutor:
         future = self._pool.submit(self._run, operation_id, job)
         return JobHandle(operation_id, future, self._service)
 
-    def submit_self_managed(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
+    def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
         """Run ``work`` that records its own outcome (e.g. through a phase machine).
 
         If it escapes with an exception while the operation is still open, the operation
@@ -153,7 +153,7 @@ class LocalExecutor:
             self._service.fail(operation_id, "The work ended without recording an outcome")
 
     def _run(self, operation_id: str, job: Job) -> None:
-        if not begin(self._service, operation_id):
+        if not start_queued(self._service, operation_id):
             return
         reporter = OperationProgressReporter(self._service, operation_id)
         token = self._service.token(operation_id)

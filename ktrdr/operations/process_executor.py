@@ -44,8 +44,8 @@ from ktrdr.operations.execution import (
     JobOutcome,
     LocalExecutor,
     Stopped,
-    begin,
     record_outcome,
+    start_queued,
 )
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
@@ -180,11 +180,11 @@ class ProcessExecutor:
         future = self._supervisors.submit(self._supervise, operation_id, job)
         return JobHandle(operation_id, future, self._service)
 
-    def submit_self_managed(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
-        return self._orchestration.submit_self_managed(operation_id, work)
+    def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
+        return self._orchestration.submit_orchestration(operation_id, work)
 
     def _supervise(self, operation_id: str, job: Job) -> None:
-        if not begin(self._service, operation_id):
+        if not start_queued(self._service, operation_id):
             return  # cancelled while it waited for a slot: already recorded as such
         token = self._service.token(operation_id)
         messages: Queue[_Message] = self._ctx.Queue()

@@ -222,7 +222,7 @@ def test_self_managed_work_must_record_an_outcome(
     service: OperationsService, executor: LocalExecutor
 ) -> None:
     silent = new_op(service)
-    executor.submit_self_managed(silent, lambda: None).wait(JOB_TIMEOUT)
+    executor.submit_orchestration(silent, lambda: None).wait(JOB_TIMEOUT)
     op = service.get(silent)
     assert op.status is OperationStatus.FAILED
     assert op.error_message == "The work ended without recording an outcome"
@@ -232,7 +232,7 @@ def test_self_managed_work_must_record_an_outcome(
     def crash() -> None:
         raise RuntimeError("phase machine broke")
 
-    executor.submit_self_managed(crashing, crash).wait(JOB_TIMEOUT)
+    executor.submit_orchestration(crashing, crash).wait(JOB_TIMEOUT)
     assert service.get(crashing).error_message == "RuntimeError: phase machine broke"
 
 
@@ -244,7 +244,7 @@ def test_self_managed_work_that_records_its_outcome_keeps_it(
     def work() -> None:
         service.complete(op_id, {"phase": "completed"})
 
-    executor.submit_self_managed(op_id, work).wait(JOB_TIMEOUT)
+    executor.submit_orchestration(op_id, work).wait(JOB_TIMEOUT)
     op = service.get(op_id)
     assert op.status is OperationStatus.COMPLETED
     assert op.result_summary == {"phase": "completed"}

@@ -32,6 +32,7 @@ from ktrdr.operations.cancellation import CancellationRequested, CancellationTok
 from ktrdr.operations.execution import Executor
 from ktrdr.operations.models import Operation, OperationStatus, utcnow
 from ktrdr.operations.service import OperationsService
+from ktrdr.operations.stops import stopped_sentence
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.job import create_training, submit_training
 
@@ -230,11 +231,7 @@ def _child_stop_text(label: str, child: Operation) -> str:
     if child.status is OperationStatus.COMPLETED:
         return f"{label} had just finished"
     where = str((child.result_summary or {}).get("stopped_at") or child.progress.current_step or "")
-    if not where:
-        return f"{label} stopped"
-    if where.startswith("before"):
-        return f"{label} stopped {where}"
-    return f"{label} stopped at {where[:1].lower()}{where[1:]}"
+    return stopped_sentence(label, where)
 
 
 def _finite(value: Any, default: float = 0.0) -> float:
