@@ -41,7 +41,7 @@ def test_listing_matches_a_full_scan(
 ) -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     service = OperationsService(
-        InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=60, clock=lambda: now[0]
+        InMemoryOperationStore(), cancel_grace_seconds=60, clock=lambda: now[0]
     )
     ids: list[str] = []
     try:
