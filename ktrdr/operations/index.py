@@ -7,7 +7,10 @@ otherwise read from the store when asked for. Listings ask the store, through it
 indexes, and lay the live copies of open operations over what it returns (the store may
 hold a coalesced, slightly older progress).
 
-Not thread-safe on its own: the service calls it under its lock, except ``query_store``,
+It also keeps how many operations there are of each kind in each status (read from the
+store once, then kept up to date here), so a listing's total never counts rows on disk.
+
+Not thread-safe on its own: the service calls it under its lock, except ``store_page``,
 which touches only the store (so a slow disk never holds up progress reports).
 """
 
@@ -16,7 +19,13 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ktrdr.operations.models import Operation
-from ktrdr.operations.store import OPEN_STATUSES, OperationQuery, OperationStore, creation_key
+from ktrdr.operations.store import (
+    OPEN_STATUSES,
+    OperationQuery,
+    OperationStore,
+    Tally,
+    creation_key,
+)
 from ktrdr.operations.summary import OperationSummary, summarize
 
 RECENT_CACHE_SIZE = 256
@@ -29,11 +38,17 @@ class OperationIndex:
         self._open: dict[str, Operation] = {}
         self._open_children: dict[str, list[str]] = {}  # parent -> open children, by creation
         self._recent: OrderedDict[str, Operation] = OrderedDict()
+        self._tally: Tally = store.tally()
 
     # ------------------------------------------------------------------ changes
     def put(self, op: Operation) -> None:
         """Remember the newest snapshot of ``op`` (open: here; ended: the recent cache)."""
         operation_id = op.operation_id
+        before = self._open.get(operation_id)
+        if before is None or before.status is not op.status:
+            self._count(op, +1)
+            if before is not None:
+                self._count(before, -1)
         if not op.is_terminal:
             is_new = operation_id not in self._open
             self._open[operation_id] = op
@@ -53,11 +68,17 @@ class OperationIndex:
     def forget(self, operation_id: str) -> None:
         """Undo a creation that never reached the store."""
         op = self._open.pop(operation_id, None)
+        if op is not None:
+            self._count(op, -1)
         if op is not None and op.parent_operation_id:
             siblings = self._open_children.get(op.parent_operation_id, [])
             if operation_id in siblings:
                 siblings.remove(operation_id)
         self._recent.pop(operation_id, None)
+
+    def _count(self, op: Operation, change: int) -> None:
+        key = (op.operation_type, op.status)
+        self._tally[key] = self._tally.get(key, 0) + change
 
     def _remember(self, op: Operation) -> None:
         self._recent[op.operation_id] = op
@@ -101,8 +122,20 @@ class OperationIndex:
         page = matching[query.offset : query.offset + query.limit]
         return [summarize(op) for op in page], len(matching)
 
-    def query_store(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
-        return self._store.query(query)
+    def store_page(self, query: OperationQuery) -> list[OperationSummary]:
+        return self._store.page(query)
+
+    def total(self, query: OperationQuery) -> int:
+        """How many operations match ``query``: from the tally, or for one parent's
+        children (a handful) from the store."""
+        if query.parent_operation_id is not None:
+            return self._store.count(query)
+        return sum(
+            n
+            for (kind, status), n in self._tally.items()
+            if (query.operation_type is None or kind is query.operation_type)
+            and (query.status is None or status is query.status)
+        )
 
     def overlay(self, page: list[OperationSummary]) -> list[OperationSummary]:
         """``page`` with every row that memory holds newer replaced by the live copy."""

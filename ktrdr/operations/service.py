@@ -71,10 +71,10 @@ class OperationsService:
         self._tokens: dict[str, CancellationToken] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
-        self._index = OperationIndex(store, cache_size=cache_size)
         try:
             interrupted = store.load_open()
             self.recovered: list[str] = self._recover_interrupted(interrupted)
+            self._index = OperationIndex(store, cache_size=cache_size)
         except BaseException:
             store.close()  # e.g. an unreadable file: let the next owner have it
             raise
@@ -303,9 +303,9 @@ class OperationsService:
         if self._index.only_open_can_match(query):
             with self._lock:
                 return self._index.query_open(query)
-        page, total = self._index.query_store(query)  # outside the lock: disk time
+        page = self._index.store_page(query)  # outside the lock: disk time
         with self._lock:
-            return self._index.overlay(page), total
+            return self._index.overlay(page), self._index.total(query)
 
     def children(self, operation_id: str, limit: int = 100) -> list[OperationSummary]:
         """The newest ``limit`` children, oldest first (a cycle's training, then backtest)."""

@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from ktrdr.errors import ConfigurationError
 from ktrdr.logging import get_logger
-from ktrdr.operations.models import Operation
+from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.owner_lock import OwnerLock
-from ktrdr.operations.store import OPEN_STATUSES, OperationQuery
+from ktrdr.operations.store import OPEN_STATUSES, OperationQuery, Tally
 from ktrdr.operations.summary import OperationSummary, summarize
 
 SCHEMA_VERSION = 2
@@ -165,7 +165,7 @@ class SqliteOperationStore:
             ).fetchone()
         return None if row is None else self._parse(operation_id, row[0])
 
-    def query(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
+    def page(self, query: OperationQuery) -> list[OperationSummary]:
         where, args = _where(query)
         with self._lock:
             rows = self._conn.execute(
@@ -173,10 +173,21 @@ class SqliteOperationStore:
                 "ORDER BY created_at DESC, operation_id DESC LIMIT ? OFFSET ?",
                 [*args, query.limit, query.offset],
             ).fetchall()
-            total = int(
-                self._conn.execute(f"SELECT COUNT(*) FROM operations {where}", args).fetchone()[0]
-            )
-        return [OperationSummary.model_validate_json(row[0]) for row in rows], total
+        return [OperationSummary.model_validate_json(row[0]) for row in rows]
+
+    def count(self, query: OperationQuery) -> int:
+        where, args = _where(query)
+        with self._lock:
+            row = self._conn.execute(f"SELECT COUNT(*) FROM operations {where}", args).fetchone()
+        return int(row[0])
+
+    def tally(self) -> Tally:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT operation_type, status, COUNT(*) FROM operations "
+                "GROUP BY operation_type, status"
+            ).fetchall()
+        return {(OperationType(kind), OperationStatus(status)): n for kind, status, n in rows}
 
     # ------------------------------------------------------------------ writes
     def save_many(self, operations: Iterable[Operation]) -> None:

@@ -21,6 +21,9 @@ from ktrdr.operations.summary import OperationSummary, summarize
 
 OPEN_STATUSES = (OperationStatus.PENDING, OperationStatus.RUNNING)
 
+# How many operations there are of each kind in each status.
+Tally = dict[tuple[OperationType, OperationStatus], int]
+
 
 @dataclass(frozen=True)
 class OperationQuery:
@@ -57,8 +60,16 @@ class OperationStore(Protocol):
 
     def save_many(self, operations: Iterable[Operation]) -> None: ...
 
-    def query(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
-        """One page of summaries, newest first, and how many match in all."""
+    def page(self, query: OperationQuery) -> list[OperationSummary]:
+        """One page of summaries, newest first."""
+        ...
+
+    def count(self, query: OperationQuery) -> int:
+        """How many operations match ``query`` (its limit and offset aside)."""
+        ...
+
+    def tally(self) -> Tally:
+        """Every operation counted by kind and status (read once, at start)."""
         ...
 
     def close(self) -> None: ...
@@ -97,11 +108,23 @@ class InMemoryOperationStore:
                     self._rows[op.operation_id] = (op.version, op.model_dump_json(), summarize(op))
                 self.writes += 1
 
-    def query(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
+    def page(self, query: OperationQuery) -> list[OperationSummary]:
         with self._lock:
             matching = [row[2] for row in self._rows.values() if query.matches(row[2])]
         matching.sort(key=creation_key, reverse=True)
-        return matching[query.offset : query.offset + query.limit], len(matching)
+        return matching[query.offset : query.offset + query.limit]
+
+    def count(self, query: OperationQuery) -> int:
+        with self._lock:
+            return sum(1 for row in self._rows.values() if query.matches(row[2]))
+
+    def tally(self) -> Tally:
+        counts: Tally = {}
+        with self._lock:
+            for _, _, row in self._rows.values():
+                key = (row.operation_type, row.status)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def close(self) -> None:
         return None

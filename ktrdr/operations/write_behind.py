@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from ktrdr.logging import get_logger
 from ktrdr.operations.models import Operation
-from ktrdr.operations.store import OperationQuery, OperationStore
+from ktrdr.operations.store import OperationQuery, OperationStore, Tally
 from ktrdr.operations.summary import OperationSummary
 
 
@@ -67,8 +67,14 @@ class WriteBehindStore:
             pending = self._dirty.get(operation_id)
         return pending if pending is not None else self._inner.get(operation_id)
 
-    def query(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
-        return self._inner.query(query)
+    def page(self, query: OperationQuery) -> list[OperationSummary]:
+        return self._inner.page(query)
+
+    def count(self, query: OperationQuery) -> int:
+        return self._inner.count(query)
+
+    def tally(self) -> Tally:
+        return self._inner.tally()
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         now: list[Operation] = []

@@ -21,7 +21,7 @@ from ktrdr.errors import (
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import RESTART_MESSAGE, RUNNING_PROGRESS_CAP, OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
-from ktrdr.operations.store import InMemoryOperationStore, OperationQuery, OperationStore
+from ktrdr.operations.store import InMemoryOperationStore, OperationQuery, OperationStore, Tally
 from ktrdr.operations.summary import OperationSummary
 from ktrdr.operations.write_behind import WriteBehindStore
 from tests.support.progress import progress, report
@@ -772,8 +772,14 @@ class GatedFlushStore:
     def get(self, operation_id: str) -> Operation | None:
         return self.inner.get(operation_id)
 
-    def query(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
-        return self.inner.query(query)
+    def page(self, query: OperationQuery) -> list[OperationSummary]:
+        return self.inner.page(query)
+
+    def count(self, query: OperationQuery) -> int:
+        return self.inner.count(query)
+
+    def tally(self) -> Tally:
+        return self.inner.tally()
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         batch = list(operations)

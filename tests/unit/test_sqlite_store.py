@@ -29,7 +29,7 @@ from tests.support.progress import report
 
 def all_rows(store: SqliteOperationStore) -> list[Operation]:
     """Every stored operation, read back whole, newest first."""
-    rows, _ = store.query(OperationQuery(limit=1_000_000))
+    rows = store.page(OperationQuery(limit=1_000_000))
     return [op for row in rows if (op := store.get(row.operation_id)) is not None]
 
 
