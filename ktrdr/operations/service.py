@@ -28,10 +28,10 @@ from ktrdr.errors import (
     ConflictError,
     InvalidRequestError,
     OperationFinishedError,
-    OperationNotFoundError,
 )
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationToken
+from ktrdr.operations.changes import ChangeFeed
 from ktrdr.operations.index import RECENT_CACHE_SIZE, OperationIndex
 from ktrdr.operations.models import (
     Operation,
@@ -42,19 +42,21 @@ from ktrdr.operations.models import (
     utcnow,
 )
 from ktrdr.operations.progress import ProgressUpdate
-from ktrdr.operations.store import OperationQuery, OperationStore
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.operations.reads import OperationReads
+from ktrdr.operations.recovery import interrupted
+from ktrdr.operations.store import OperationStore
 
 # While running, progress stops just short of 100: only completion may show 100 %.
 RUNNING_PROGRESS_CAP = 99.9
-RESTART_MESSAGE = "Interrupted by a backend restart"
+# Trees are shallow (a cycle and its jobs); a deeper chain is a bug, not a reason to loop.
+MAX_DEPTH = 16
 
 
 def new_operation_id(operation_type: OperationType, now: datetime) -> str:
     return f"op_{operation_type.value}_{now:%Y%m%d_%H%M%S}_{secrets.token_hex(4)}"
 
 
-class OperationsService:
+class OperationsService(OperationReads):
     def __init__(
         self,
         store: OperationStore,
@@ -71,6 +73,7 @@ class OperationsService:
         self._tokens: dict[str, CancellationToken] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
+        self._feed = ChangeFeed()
         try:
             interrupted = store.load_open()
             self.recovered: list[str] = self._recover_interrupted(interrupted)
@@ -118,6 +121,8 @@ class OperationsService:
                 self._index.forget(op.operation_id)  # nothing of it exists: undo it whole
                 raise
             self._tokens[op.operation_id] = CancellationToken()
+            self._feed.record(self._path(op), None)
+            self._changed.notify_all()
             operation_logger(op.operation_id).info(
                 "operation created", operation_type=operation_type.value
             )
@@ -282,49 +287,7 @@ class OperationsService:
             cancelled = self._mark_cancelled(op, summary, _merged(op.metadata, parameters))
             return cancelled.model_copy(deep=True)
 
-    # ------------------------------------------------------------------ reads
-    def get(self, operation_id: str) -> Operation:
-        with self._lock:
-            return self._require(operation_id).model_copy(deep=True)
-
-    def list_operations(
-        self,
-        *,
-        status: OperationStatus | None = None,
-        operation_type: OperationType | None = None,
-        parent_operation_id: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> tuple[list[OperationSummary], int]:
-        """Summaries, newest first; returns the page and the total number matching."""
-        if limit < 0 or offset < 0:
-            raise InvalidRequestError("limit and offset must not be negative")
-        query = OperationQuery(status, operation_type, parent_operation_id, limit, offset)
-        if self._index.only_open_can_match(query):
-            with self._lock:
-                return self._index.query_open(query)
-        page = self._index.store_page(query)  # outside the lock: disk time
-        with self._lock:
-            return self._index.overlay(page), self._index.total(query)
-
-    def children(self, operation_id: str, limit: int = 100) -> list[OperationSummary]:
-        """The newest ``limit`` children, oldest first (a cycle's training, then backtest)."""
-        with self._lock:
-            self._require(operation_id)
-        page, _ = self.list_operations(parent_operation_id=operation_id, limit=limit)
-        return page[::-1]
-
-    def open_operations(self) -> list[Operation]:
-        """Every pending or running operation, oldest first."""
-        with self._lock:
-            return [op.model_copy(deep=True) for op in self._index.open_operations()]
-
-    def count_open(self, status: OperationStatus | None = None) -> int:
-        with self._lock:
-            return sum(
-                1 for op in self._index.open_operations() if status is None or op.status is status
-            )
-
+    # ------------------------------------------------------------------ cancellation
     def token(self, operation_id: str) -> CancellationToken:
         with self._lock:
             op = self._require(operation_id)
@@ -334,18 +297,6 @@ class OperationsService:
             if op.cancel_requested or op.status is OperationStatus.CANCELLED:
                 token.cancel("Cancelled")
             return token
-
-    def wait_for_change(self, operation_id: str, after_version: int, timeout: float) -> Operation:
-        """Block (in a thread) until the operation's version exceeds ``after_version``."""
-
-        def changed() -> bool:
-            live = self._index.cached(operation_id)
-            return live is None or live.version > after_version or live.is_terminal
-
-        with self._changed:
-            self._require(operation_id)
-            self._changed.wait_for(changed, timeout=timeout)
-            return self._require(operation_id).model_copy(deep=True)
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
@@ -359,12 +310,6 @@ class OperationsService:
         self._store.close()
 
     # ------------------------------------------------------------------ internals
-    def _require(self, operation_id: str) -> Operation:
-        op = self._index.cached(operation_id) or self._index.load(operation_id)
-        if op is None:
-            raise OperationNotFoundError(operation_id)
-        return op
-
     @staticmethod
     def _refuse_if_terminal(op: Operation, action: str) -> None:
         if op.is_terminal:
@@ -378,6 +323,7 @@ class OperationsService:
         new = op.model_copy(update={**changes, "updated_at": now, "version": op.version + 1})
         self._index.put(new)
         self._store.save_many([new])
+        self._feed.record(self._path(new), op)
         self._changed.notify_all()
         return new
 
@@ -447,30 +393,25 @@ class OperationsService:
         operation_logger(op.operation_id).info("operation cancelled", **summary)
         return cancelled
 
-    def _recover_interrupted(self, interrupted: list[Operation]) -> list[str]:
+    def _recover_interrupted(self, found_open: list[Operation]) -> list[str]:
         now = self._clock()
-        failed: list[Operation] = []
-        for op in interrupted:
-            if op.status is OperationStatus.PENDING or op.started_at is None:
-                where = "before it started"
-            else:
-                where = op.progress.current_step or "no step reported yet"
-            failed.append(
-                op.model_copy(
-                    update={
-                        "status": OperationStatus.FAILED,
-                        "error_message": (
-                            f"{RESTART_MESSAGE} (was {op.progress.percentage:.0f}% done: {where})"
-                        ),
-                        "completed_at": now,
-                        "updated_at": now,
-                        "version": op.version + 1,
-                    }
-                )
-            )
+        failed = [interrupted(op, now) for op in found_open]
         if failed:
             self._store.save_many(failed)
         return [op.operation_id for op in failed]
+
+    def _path(self, op: Operation) -> list[Operation]:
+        """``op`` and its ancestors, nearest first (as far as memory holds them: the
+        ancestors of open work are open)."""
+        path = [op]
+        parent = op.parent_operation_id
+        while parent is not None and len(path) < MAX_DEPTH:
+            node = self._index.cached(parent)
+            if node is None:
+                break
+            path.append(node)
+            parent = node.parent_operation_id
+        return path
 
 
 def _merged(metadata: OperationMetadata, parameters: Mapping[str, Any] | None) -> OperationMetadata:

@@ -14,7 +14,7 @@ import pytest
 from ktrdr.client import NotFoundApiError
 from ktrdr.client.errors import ConflictApiError
 from ktrdr.operations.models import OperationStatus, OperationType
-from ktrdr.operations.service import RESTART_MESSAGE
+from ktrdr.operations.recovery import RESTART_MESSAGE
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
 from tests.support.progress import progress

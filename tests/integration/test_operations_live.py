@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from ktrdr.operations.service import RESTART_MESSAGE
+from ktrdr.operations.recovery import RESTART_MESSAGE
 from ktrdr.operations.sqlite_store import SqliteOperationStore
 from tests.conftest import BackendFactory
 

@@ -19,7 +19,8 @@ from ktrdr.errors import (
     OperationNotFoundError,
 )
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.service import RESTART_MESSAGE, RUNNING_PROGRESS_CAP, OperationsService
+from ktrdr.operations.recovery import RESTART_MESSAGE
+from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationQuery, OperationStore, Tally
 from ktrdr.operations.summary import OperationSummary
