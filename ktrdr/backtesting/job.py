@@ -19,7 +19,7 @@ from ktrdr.backtesting.engine import run_backtest
 from ktrdr.data.bars import instant
 from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.training.model_store import TrainedModel
 
 SUMMARY_EQUITY_POINTS = 120
@@ -40,7 +40,7 @@ class BacktestJob:
     results_dir: Path
 
     def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
-        reporter.report(0.0, "Computing signals", context={"phase": "signals"})
+        reporter.report(ProgressUpdate(0.0, "Computing signals", context={"phase": "signals"}))
         # Indicators need history before the first traded bar; features at bar t use bars
         # up to t only, so computing them over the longer series adds no look-ahead.
         history = self.market.load(self.symbol, self.timeframe, None, self.end)

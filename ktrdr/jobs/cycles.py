@@ -95,7 +95,7 @@ class ResearchCycles:
                 status=status, operation_type=OperationType.AGENT_RESEARCH, limit=1
             )
             if ops:
-                return ops[0]
+                return self._service.get(ops[0].operation_id)
         return None
 
     def trigger(self, request: CycleRequest | None = None) -> Operation:
@@ -149,7 +149,8 @@ class ResearchCycles:
             last, _ = self._service.list_operations(
                 operation_type=OperationType.AGENT_RESEARCH, limit=1
             )
-            return ResearchStatus(active=False, cycle=last[0] if last else None, child=None)
+            cycle = self._service.get(last[0].operation_id) if last else None
+            return ResearchStatus(active=False, cycle=cycle, child=None)
         child: Operation | None = None
         try:
             phase = Phase(cycle.metadata.parameters.get("phase", Phase.IDLE))

@@ -34,7 +34,7 @@ EXAMPLE = "rsi_mean_reversion"
 
 
 def make_deps(root: Path, models_dir: Path | None = None) -> JobDependencies:
-    service = OperationsService(InMemoryOperationStore(), flush_interval=0)
+    service = OperationsService(InMemoryOperationStore())
     return JobDependencies(
         service=service,
         executor=RecordingExecutor(service),

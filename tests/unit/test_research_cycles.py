@@ -27,7 +27,7 @@ from tests.support.research_fakes import simple_strategy
 
 @pytest.fixture
 def executor() -> Iterator[RecordingExecutor]:
-    service = OperationsService(InMemoryOperationStore(), flush_interval=0)
+    service = OperationsService(InMemoryOperationStore())
     yield RecordingExecutor(service)
     service.close()
 
