@@ -1,4 +1,4 @@
-"""The composition root: builds the store, service and executor from Settings."""
+"""The composition root: builds the store, service, executor, jobs and cycles from Settings."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ktrdr.agents.service import ResearchAgent
 from ktrdr.config import Settings
 from ktrdr.data.market import MarketData
 from ktrdr.errors import ConflictError
+from ktrdr.jobs.cycles import ResearchCycles
+from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.operations.execution import Executor, LocalExecutor
 from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService
@@ -24,7 +25,8 @@ class Runtime:
     service: OperationsService
     executor: Executor
     market: MarketData
-    agent: ResearchAgent
+    jobs: JobDependencies
+    cycles: ResearchCycles
     store_description: str
     started_at: datetime = field(default_factory=utcnow)
     pid: int = field(default_factory=os.getpid)
@@ -51,20 +53,20 @@ class Runtime:
         else:
             executor = LocalExecutor(service, max_workers=settings.workers)
         market = MarketData(settings.data_dir)
-        agent = ResearchAgent(
-            service,
-            executor,
-            market,
-            settings.models_dir,
-            settings.backtests_dir,
-            env=dict(os.environ),
+        jobs = JobDependencies(
+            service=service,
+            executor=executor,
+            market=market,
+            models_dir=settings.models_dir,
+            backtests_dir=settings.backtests_dir,
         )
         return cls(
             settings=settings,
             service=service,
             executor=executor,
             market=market,
-            agent=agent,
+            jobs=jobs,
+            cycles=ResearchCycles(jobs, settings),
             store_description=description,
         )
 

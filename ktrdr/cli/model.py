@@ -47,9 +47,9 @@ def train(
         path = Path(strategy)
         if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
             # A local file travels with the request: the backend may be on another machine.
-            from ktrdr.strategies.loader import load_strategy
+            from ktrdr.jobs.strategy_files import read_strategy
 
-            payload["strategy_config"] = load_strategy(strategy).model_dump(mode="json")
+            payload["strategy_config"] = read_strategy(strategy)
         else:
             payload["strategy"] = strategy
     start_and_watch(

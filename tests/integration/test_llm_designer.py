@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from ktrdr.agents.design.base import DesignRequest
 from ktrdr.agents.design.builtin import BuiltinDesigner
@@ -32,6 +33,7 @@ from ktrdr.agents.design.llm import (
     first_json_object,
     make_designer,
 )
+from ktrdr.config import Settings, load_settings
 from ktrdr.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -43,6 +45,13 @@ from ktrdr.operations.cancellation import CancellationRequested, CancellationTok
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 KEY = "sk-test-not-a-real-key"
+CLAUDE_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "KTRDR_LLM_MODEL_HAIKU",
+    "KTRDR_LLM_MODEL_SONNET",
+    "KTRDR_LLM_MODEL_OPUS",
+)
 
 IDEA: dict[str, Any] = {
     "name": "llm_rsi_bounce",
@@ -158,7 +167,16 @@ def carried_key(headers: dict[str, str]) -> str | None:
 
 
 def designer(fake: FakeAnthropic, **kw: Any) -> LlmDesigner:
-    return LlmDesigner("haiku", api_key=KEY, base_url=fake.url, max_retries=0, **kw)
+    return LlmDesigner("haiku", api_key=SecretStr(KEY), base_url=fake.url, max_retries=0, **kw)
+
+
+def settings_from(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
+    """Settings whose Claude fields come from exactly these variables."""
+    for name in CLAUDE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return load_settings()
 
 
 def request(**kw: Any) -> DesignRequest:
@@ -196,14 +214,16 @@ def test_the_requests_overrides_win_over_the_reply(fake_api: FakeAnthropic) -> N
     assert "NASDAQ 1d" in fake_api.requests[0]["body"]["messages"][0]["content"]
 
 
-def test_the_model_id_can_be_overridden(fake_api: FakeAnthropic) -> None:
+def test_the_model_id_can_be_overridden(
+    fake_api: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_api.reply_text = json.dumps(IDEA)
     env = {
         "ANTHROPIC_API_KEY": KEY,
         "ANTHROPIC_BASE_URL": fake_api.url,
         "KTRDR_LLM_MODEL_SONNET": "claude-sonnet-test",
     }
-    chosen = make_designer("sonnet", env=env)
+    chosen = make_designer("sonnet", settings_from(monkeypatch, env))
     assert isinstance(chosen, LlmDesigner) and chosen.name == "llm:sonnet"
     chosen.design(request(), CancellationToken())  # reaches the fake: base_url from env
     assert fake_api.requests[0]["body"]["model"] == "claude-sonnet-test"
@@ -273,7 +293,9 @@ def test_an_unreachable_server_is_a_failed_job() -> None:
     with socket.socket() as probe:  # a port that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    llm = LlmDesigner("haiku", api_key=KEY, base_url=f"http://127.0.0.1:{port}", max_retries=0)
+    llm = LlmDesigner(
+        "haiku", api_key=SecretStr(KEY), base_url=f"http://127.0.0.1:{port}", max_retries=0
+    )
     with pytest.raises(JobFailedError, match="LLM designer call failed: cannot reach"):
         llm.design(request(), CancellationToken())
 
@@ -301,27 +323,31 @@ def test_a_cancel_stops_the_wait_at_once(fake_api: FakeAnthropic) -> None:
 # ----------------------------------------------------------------------------- selection
 
 
-def test_no_model_means_the_builtin_designer() -> None:
-    assert isinstance(make_designer(None, env={}), BuiltinDesigner)
+def test_no_model_means_the_builtin_designer(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(make_designer(None, settings_from(monkeypatch, {})), BuiltinDesigner)
 
 
 @pytest.mark.parametrize("key", [None, "", "   "])
-def test_an_llm_without_a_key_is_a_configuration_error(key: str | None) -> None:
+def test_an_llm_without_a_key_is_a_configuration_error(
+    key: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = {} if key is None else {"ANTHROPIC_API_KEY": key}
     with pytest.raises(ConfigurationError) as info:
-        make_designer("haiku", env=env)
+        make_designer("haiku", settings_from(monkeypatch, env))
     assert info.value.message.startswith("-m haiku needs ANTHROPIC_API_KEY")
 
 
-def test_an_unknown_model_lists_the_choices() -> None:
+def test_an_unknown_model_lists_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidRequestError) as info:
-        make_designer("gpt-4", env={"ANTHROPIC_API_KEY": KEY})
+        make_designer("gpt-4", settings_from(monkeypatch, {"ANTHROPIC_API_KEY": KEY}))
     assert "haiku, sonnet, opus" in info.value.message
     assert info.value.details["choices"] == ["haiku", "sonnet", "opus"]
 
 
-def test_model_names_are_case_insensitive_and_default_ids_apply() -> None:
-    chosen = make_designer(" Opus ", env={"ANTHROPIC_API_KEY": KEY})
+def test_model_names_are_case_insensitive_and_default_ids_apply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen = make_designer(" Opus ", settings_from(monkeypatch, {"ANTHROPIC_API_KEY": KEY}))
     assert isinstance(chosen, LlmDesigner)
     assert (chosen.name, chosen.model_id) == ("llm:opus", "claude-opus-4-6")
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import threading
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
 from ktrdr.agents.design.builtin import DEFAULT_SYMBOL, DEFAULT_TIMEFRAME, BuiltinDesigner
+from ktrdr.config import Settings
 from ktrdr.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -36,8 +36,8 @@ LLM_MODELS: dict[str, str] = {
     "sonnet": "claude-sonnet-4-6",
     "opus": "claude-opus-4-6",
 }
-"""Short names accepted by ``-m`` and their default model ids (``KTRDR_LLM_MODEL_<NAME>``
-in the environment overrides one)."""
+"""Short names accepted by ``-m`` and their default model ids (``KTRDR_LLM_MODEL_<NAME>``,
+read into ``Settings.llm_model_<name>``, overrides one)."""
 
 MAX_REPLY_TOKENS = 4096
 # How often the caller's thread looks at the cancellation token while the reply is pending.
@@ -165,7 +165,7 @@ class LlmDesigner:
         self,
         model: LlmModel,
         *,
-        api_key: str,
+        api_key: SecretStr,
         base_url: str | None = None,
         timeout: float = 60.0,
         model_id: str | None = None,
@@ -220,7 +220,7 @@ class LlmDesigner:
             raise ConfigurationError(_missing_sdk(self.model)) from None
         try:
             with anthropic.Anthropic(
-                api_key=self._api_key,
+                api_key=self._api_key.get_secret_value(),
                 base_url=self._base_url,
                 timeout=self._timeout,
                 max_retries=self._max_retries,
@@ -263,7 +263,8 @@ class LlmDesigner:
         return f"{type(exc).__name__}: {exc}"
 
     def _scrub(self, message: str) -> str:
-        return message.replace(self._api_key, "<ANTHROPIC_API_KEY>") if self._api_key else message
+        key = self._api_key.get_secret_value()
+        return message.replace(key, "<ANTHROPIC_API_KEY>") if key else message
 
 
 def _missing_sdk(model: str) -> str:
@@ -274,12 +275,23 @@ def _is_llm_model(name: str) -> TypeGuard[LlmModel]:
     return name in LLM_MODELS
 
 
-def model_id_for(model: LlmModel, env: Mapping[str, str]) -> str:
+def model_id_for(model: LlmModel, settings: Settings) -> str:
     """The model id for a short name: ``KTRDR_LLM_MODEL_<NAME>`` if set, else the default."""
-    return env.get(f"KTRDR_LLM_MODEL_{model.upper()}", "").strip() or LLM_MODELS[model]
+    configured = {
+        "haiku": settings.llm_model_haiku,
+        "sonnet": settings.llm_model_sonnet,
+        "opus": settings.llm_model_opus,
+    }[model]
+    return (configured or "").strip() or LLM_MODELS[model]
 
 
-def make_designer(model: str | None, *, env: Mapping[str, str]) -> StrategyDesigner:
+def _usable_key(key: SecretStr | None) -> SecretStr | None:
+    """The key without surrounding blanks; a blank one counts as missing."""
+    value = key.get_secret_value().strip() if key is not None else ""
+    return SecretStr(value) if value else None
+
+
+def make_designer(model: str | None, settings: Settings) -> StrategyDesigner:
     """The designer for ``-m``: ``None`` is the built-in one, a short name is Claude."""
     if model is None:
         return BuiltinDesigner()
@@ -291,8 +303,8 @@ def make_designer(model: str | None, *, env: Mapping[str, str]) -> StrategyDesig
             "(or leave -m out for the built-in designer)",
             details={"field": "model", "choices": list(LLM_MODELS)},
         )
-    key = env.get("ANTHROPIC_API_KEY", "").strip()
-    if not key:
+    key = _usable_key(settings.anthropic_api_key)
+    if key is None:
         raise ConfigurationError(
             f"-m {name} needs ANTHROPIC_API_KEY; set it in the backend's environment, "
             "or leave -m out to use the built-in offline designer",
@@ -303,6 +315,6 @@ def make_designer(model: str | None, *, env: Mapping[str, str]) -> StrategyDesig
     return LlmDesigner(
         name,
         api_key=key,
-        base_url=env.get("ANTHROPIC_BASE_URL", "").strip() or None,
-        model_id=model_id_for(name, env),
+        base_url=(settings.anthropic_base_url or "").strip() or None,
+        model_id=model_id_for(name, settings),
     )

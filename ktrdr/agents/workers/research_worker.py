@@ -10,31 +10,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from ktrdr.agents.design.assessment import AssessmentInput, assess
 from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
 from ktrdr.agents.phases import Phase, ResearchPhaseMachine
-from ktrdr.backtesting.job import (
-    BacktestRequest,
-    ResolvedBacktest,
-    create_backtest,
-    resolve_backtest,
-    submit_backtest,
-)
-from ktrdr.data.market import MarketData
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.execution import Executor
 from ktrdr.operations.models import Operation, OperationStatus, utcnow
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.stops import stopped_sentence
 from ktrdr.strategies.models import StrategyConfig
-from ktrdr.training.job import create_training, submit_training
 
 # How often the worker wakes while a child runs (it also wakes on every child change).
 CHILD_WAIT_SLICE_SECONDS = 0.2
@@ -50,7 +39,8 @@ class CycleRequest:
 
 
 class ChildLauncher(Protocol):
-    """Creates and submits the cycle's child operations.
+    """Creates and submits the cycle's child operations (``ktrdr.jobs.cycles`` has the
+    backend's own; tests script one).
 
     Two steps each, so the phase machine can record the child id before the child runs.
     """
@@ -66,38 +56,6 @@ class ChildLauncher(Protocol):
     def submit_backtest(self, operation_id: str) -> None: ...
 
 
-@dataclass
-class LocalChildLauncher:
-    """Real trainings and backtests on this backend's executor."""
-
-    service: OperationsService
-    executor: Executor
-    market: MarketData
-    models_dir: Path
-    backtests_dir: Path
-    _backtests: dict[str, ResolvedBacktest] = field(default_factory=dict)
-
-    def create_training(self, strategy: StrategyConfig, parent_operation_id: str) -> str:
-        return create_training(self.service, strategy, parent_operation_id)
-
-    def submit_training(self, operation_id: str, strategy: StrategyConfig) -> None:
-        submit_training(self.executor, operation_id, strategy, self.market, self.models_dir)
-
-    def create_backtest(self, training_summary: Mapping[str, Any], parent_operation_id: str) -> str:
-        resolved = resolve_backtest(
-            BacktestRequest(model=str(training_summary["model_path"])),
-            self.market,
-            self.models_dir,
-        )
-        operation_id = create_backtest(self.service, resolved, parent_operation_id)
-        self._backtests[operation_id] = resolved
-        return operation_id
-
-    def submit_backtest(self, operation_id: str) -> None:
-        resolved = self._backtests.pop(operation_id)
-        submit_backtest(self.executor, operation_id, resolved, self.market, self.backtests_dir)
-
-
 @dataclass(frozen=True)
 class CycleDependencies:
     service: OperationsService
@@ -106,7 +64,7 @@ class CycleDependencies:
     clock: Callable[[], datetime] = utcnow
     # Fits the designed strategy's train/test window to its series (see
     # ktrdr.strategies.window); None keeps the design's window as it is.
-    fit_data: Callable[[StrategyConfig], StrategyConfig] | None = None
+    fit_train_test_window: Callable[[StrategyConfig], StrategyConfig] | None = None
 
 
 class ChildFailed(KtrdrError):
@@ -156,8 +114,8 @@ class AgentResearchWorker:
             token,
         )
         strategy = StrategyConfig.model_validate(strategy.model_dump())
-        if deps.fit_data is not None:
-            strategy = deps.fit_data(strategy)
+        if deps.fit_train_test_window is not None:
+            strategy = deps.fit_train_test_window(strategy)
         self._service.update_parameters(
             machine.operation_id,
             {
@@ -169,14 +127,14 @@ class AgentResearchWorker:
         )
         token.raise_if_cancelled(where=_phase_stop_text(Phase.DESIGNING))
 
-        with _cancel_wins(token, _phase_stop_text(Phase.DESIGNING)):
+        with _stop_if_cancel_refuses_child(token, _phase_stop_text(Phase.DESIGNING)):
             training_id = deps.launcher.create_training(strategy, machine.operation_id)
         machine.start_training(child_op_id=training_id)
         deps.launcher.submit_training(training_id, strategy)
         training = self._await_child(training_id, token, "Training")
 
         token.raise_if_cancelled(where="Training had just finished")
-        with _cancel_wins(token, "Training had just finished"):
+        with _stop_if_cancel_refuses_child(token, "Training had just finished"):
             backtest_id = deps.launcher.create_backtest(
                 training.result_summary or {}, machine.operation_id
             )
@@ -210,8 +168,11 @@ class AgentResearchWorker:
 
 
 @contextmanager
-def _cancel_wins(token: CancellationToken, where: str) -> Iterator[None]:
-    """A child refused because the cycle is being cancelled means: stop here, cancelled."""
+def _stop_if_cancel_refuses_child(token: CancellationToken, where: str) -> Iterator[None]:
+    """A child refused because the cycle is being cancelled means: stop here, cancelled.
+
+    The service refuses a new child of a parent that is being cancelled (ConflictError);
+    any other refusal is a real conflict and propagates."""
     try:
         yield
     except ConflictError:

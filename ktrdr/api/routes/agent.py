@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ktrdr.agents.workers.research_worker import CycleRequest
-from ktrdr.api.deps import RuntimeDep
+from ktrdr.api.deps import CyclesDep
 from ktrdr.api.schemas import (
     AgentStatusPublic,
     AgentTriggerRequest,
@@ -11,6 +11,7 @@ from ktrdr.api.schemas import (
     OperationPublic,
     OperationStarted,
 )
+from ktrdr.jobs.cycles import new_seed
 from ktrdr.operations.models import utcnow
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -18,15 +19,13 @@ router = APIRouter(prefix="/agent", tags=["agent"])
 
 @router.post("/trigger", status_code=status.HTTP_202_ACCEPTED)
 def trigger(
-    runtime: RuntimeDep, request: AgentTriggerRequest | None = None
+    cycles: CyclesDep, request: AgentTriggerRequest | None = None
 ) -> Envelope[OperationStarted]:
     """Start a research cycle. Cancel it with DELETE /operations/{id} like any operation."""
-    import secrets
-
     body = request or AgentTriggerRequest()
-    op = runtime.agent.trigger(
+    op = cycles.trigger(
         CycleRequest(
-            seed=body.seed if body.seed is not None else secrets.randbelow(1_000_000),
+            seed=body.seed if body.seed is not None else new_seed(),
             symbol=body.symbol.upper() if body.symbol else None,
             timeframe=body.timeframe,
             epochs=body.epochs,
@@ -41,9 +40,9 @@ def trigger(
 
 
 @router.get("/status")
-def agent_status(runtime: RuntimeDep) -> Envelope[AgentStatusPublic]:
+def agent_status(cycles: CyclesDep) -> Envelope[AgentStatusPublic]:
     """The active cycle (phase, progress, child) or, when idle, the last cycle's outcome."""
-    current = runtime.agent.status()
+    current = cycles.status()
     now = utcnow()
     cycle = current.cycle
     return Envelope(

@@ -1,0 +1,167 @@
+"""Research cycles: start one (at most one at a time), and say how the current one is doing.
+
+A cycle runs in ``AgentResearchWorker``; this module picks its designer from Settings,
+gives it a child launcher that starts real trainings and backtests through
+``ktrdr.jobs.training`` / ``ktrdr.jobs.backtests``, and hands it to the executor.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ktrdr.agents.design.builtin import DEFAULT_SYMBOL, DEFAULT_TIMEFRAME
+from ktrdr.agents.design.llm import make_designer
+from ktrdr.agents.phases import CHILD_ID_KEY, Phase
+from ktrdr.agents.workers.research_worker import (
+    AgentResearchWorker,
+    CycleDependencies,
+    CycleRequest,
+)
+from ktrdr.config import Settings
+from ktrdr.errors import CycleAlreadyActiveError
+from ktrdr.jobs.backtests import (
+    BacktestRequest,
+    ResolvedBacktest,
+    create_backtest,
+    resolve_backtest,
+    submit_backtest,
+)
+from ktrdr.jobs.dependencies import JobDependencies
+from ktrdr.jobs.training import create_training, submit_training
+from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.strategies.models import StrategyConfig
+from ktrdr.strategies.window import fit_window, series_for_cycle
+
+SEED_RANGE = 1_000_000
+
+
+def new_seed() -> int:
+    """The seed of a cycle that was not given one (the designers vary with it)."""
+    return secrets.randbelow(SEED_RANGE)
+
+
+@dataclass(frozen=True)
+class ResearchStatus:
+    """The active cycle and its running child, or (``active`` False) the last cycle."""
+
+    active: bool
+    cycle: Operation | None
+    child: Operation | None
+
+
+@dataclass
+class LocalChildLauncher:
+    """The cycle's trainings and backtests as real operations on this backend's executor."""
+
+    jobs: JobDependencies
+    # A backtest is resolved when it is created and run when it is submitted.
+    _backtests: dict[str, ResolvedBacktest] = field(default_factory=dict)
+
+    def create_training(self, strategy: StrategyConfig, parent_operation_id: str) -> str:
+        return create_training(self.jobs, strategy, parent_operation_id)
+
+    def submit_training(self, operation_id: str, strategy: StrategyConfig) -> None:
+        submit_training(self.jobs, operation_id, strategy)
+
+    def create_backtest(self, training_summary: Mapping[str, Any], parent_operation_id: str) -> str:
+        resolved = resolve_backtest(
+            self.jobs, BacktestRequest(model=str(training_summary["model_path"]))
+        )
+        operation_id = create_backtest(self.jobs, resolved, parent_operation_id)
+        self._backtests[operation_id] = resolved
+        return operation_id
+
+    def submit_backtest(self, operation_id: str) -> None:
+        submit_backtest(self.jobs, operation_id, self._backtests.pop(operation_id))
+
+
+class ResearchCycles:
+    """Triggers research cycles (one active at a time) and reports on them."""
+
+    def __init__(self, jobs: JobDependencies, settings: Settings) -> None:
+        self._jobs = jobs
+        self._service = jobs.service
+        self._settings = settings
+        # Checking for an active cycle and creating one must be one step.
+        self._lock = threading.Lock()
+
+    def active_cycle(self) -> Operation | None:
+        for status in (OperationStatus.RUNNING, OperationStatus.PENDING):
+            ops, _ = self._service.list_operations(
+                status=status, operation_type=OperationType.AGENT_RESEARCH, limit=1
+            )
+            if ops:
+                return self._service.get(ops[0].operation_id)
+        return None
+
+    def trigger(self, request: CycleRequest | None = None) -> Operation:
+        request = request or CycleRequest(seed=new_seed())
+        # A bad -m, a missing key or series: refused before anything is created.
+        designer = make_designer(request.model, self._settings)
+        # A missing or too short series is the caller's mistake (422), not a failed cycle.
+        series_for_cycle(
+            self._jobs.market,
+            request.symbol or DEFAULT_SYMBOL,
+            request.timeframe or DEFAULT_TIMEFRAME,
+        )
+        with self._lock:
+            active = self.active_cycle()
+            if active is not None:
+                raise CycleAlreadyActiveError(
+                    f"A research cycle is already running: {active.operation_id}",
+                    details={
+                        "active_operation_id": active.operation_id,
+                        "phase": active.metadata.parameters.get("phase"),
+                    },
+                )
+            op = self._service.create(
+                OperationType.AGENT_RESEARCH,
+                parameters={
+                    "phase": Phase.IDLE.value,
+                    "seed": request.seed,
+                    "model": request.model,
+                    "symbol": request.symbol,
+                    "timeframe": request.timeframe,
+                    "epochs": request.epochs,
+                    "designer": designer.name,
+                },
+            )
+            worker = AgentResearchWorker(
+                CycleDependencies(
+                    service=self._service,
+                    launcher=LocalChildLauncher(self._jobs),
+                    designer=designer,
+                    fit_train_test_window=self._fit_train_test_window,
+                )
+            )
+            self._jobs.executor.submit_orchestration(
+                op.operation_id, lambda: worker.run(op.operation_id, request)
+            )
+            return self._service.get(op.operation_id)
+
+    def status(self) -> ResearchStatus:
+        cycle = self.active_cycle()
+        if cycle is None:
+            last, _ = self._service.list_operations(
+                operation_type=OperationType.AGENT_RESEARCH, limit=1
+            )
+            cycle = self._service.get(last[0].operation_id) if last else None
+            return ResearchStatus(active=False, cycle=cycle, child=None)
+        child: Operation | None = None
+        try:
+            phase = Phase(cycle.metadata.parameters.get("phase", Phase.IDLE))
+        except ValueError:
+            phase = Phase.IDLE
+        key = CHILD_ID_KEY.get(phase)
+        child_id = cycle.metadata.parameters.get(key) if key else None
+        if isinstance(child_id, str):
+            child = self._service.get(child_id)
+        return ResearchStatus(active=True, cycle=cycle, child=child)
+
+    def _fit_train_test_window(self, strategy: StrategyConfig) -> StrategyConfig:
+        bars = self._jobs.market.load(strategy.data.symbol, strategy.data.timeframe)
+        return fit_window(strategy, bars)

@@ -1,0 +1,117 @@
+"""Starting a training: which strategy a request means, and the operation that trains it.
+
+``start_training`` is the whole path for a request; ``create_training`` and
+``submit_training`` are its two halves, apart so a research cycle can record the child's
+id before the child runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from ktrdr.errors import InvalidRequestError, NotFoundError, StrategyValidationError
+from ktrdr.jobs.dependencies import JobDependencies
+from ktrdr.jobs.strategy_files import read_strategy
+from ktrdr.operations.models import Operation, OperationType
+from ktrdr.strategies.models import StrategyConfig
+from ktrdr.training.job import TrainingJob
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """A strategy by name/path (``strategy``) or inline (``strategy_config``), and overrides."""
+
+    strategy: str | None = None
+    strategy_config: dict[str, Any] | None = None
+    symbol: str | None = None
+    timeframe: str | None = None
+    epochs: int | None = None
+    train_start: date | None = None
+    train_end: date | None = None
+
+
+def build_strategy(request: TrainingRequest) -> StrategyConfig:
+    """The strategy to train, overrides applied and checked (errors name the field)."""
+    if (request.strategy is None) == (request.strategy_config is None):
+        raise InvalidRequestError(
+            "Give exactly one of `strategy` (a name or path) or `strategy_config`",
+            details={"field": "strategy"},
+        )
+    if request.strategy is not None:
+        try:
+            base = read_strategy(request.strategy)
+        except NotFoundError as exc:
+            raise InvalidRequestError(exc.message, details={"field": "strategy"}) from None
+    else:
+        base = dict(request.strategy_config or {})
+    data = dict(base.get("data") or {})
+    for field, value in (
+        ("symbol", request.symbol.upper() if request.symbol else None),
+        ("timeframe", request.timeframe),
+        ("train_start", request.train_start),
+        ("train_end", request.train_end),
+    ):
+        if value is not None:
+            data[field] = value
+    base["data"] = data
+    if request.epochs is not None:
+        base["model"] = {**dict(base.get("model") or {}), "epochs": request.epochs}
+    try:
+        return StrategyConfig.model_validate(base)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise StrategyValidationError(
+            f"Invalid strategy: {where}: {first.get('msg')}",
+            details={"field": f"strategy.{where}", "errors": len(exc.errors())},
+        ) from None
+
+
+def training_parameters(strategy: StrategyConfig) -> dict[str, Any]:
+    """What the training operation records about its strategy (``metadata.parameters``)."""
+    return {
+        "strategy_name": strategy.name,
+        "symbol": strategy.data.symbol,
+        "timeframe": strategy.data.timeframe,
+        "epochs": strategy.model.epochs,
+        "train_start": str(strategy.data.train_start) if strategy.data.train_start else None,
+        "train_end": str(strategy.data.train_end),
+    }
+
+
+def create_training(
+    deps: JobDependencies, strategy: StrategyConfig, parent_operation_id: str | None = None
+) -> str:
+    """Create the (pending) training operation; submit it with ``submit_training``."""
+    op = deps.service.create(
+        OperationType.TRAINING,
+        parent_operation_id=parent_operation_id,
+        parameters=training_parameters(strategy),
+    )
+    return op.operation_id
+
+
+def submit_training(deps: JobDependencies, operation_id: str, strategy: StrategyConfig) -> None:
+    deps.executor.submit(operation_id, TrainingJob(strategy, deps.market, deps.models_dir))
+
+
+def start_training(deps: JobDependencies, request: TrainingRequest) -> Operation:
+    """Check the request (strategy, then that its bars exist), create the operation and
+    submit its job. Nothing is created when the request is refused."""
+    strategy = build_strategy(request)
+    try:
+        deps.market.load(
+            strategy.data.symbol,
+            strategy.data.timeframe,
+            strategy.data.train_start,
+            strategy.data.train_end,
+        )
+    except NotFoundError as exc:
+        raise InvalidRequestError(exc.message, details={"field": "symbol"}) from None
+    operation_id = create_training(deps, strategy)
+    submit_training(deps, operation_id, strategy)
+    return deps.service.get(operation_id)
