@@ -16,7 +16,7 @@ from ktrdr.data.market import MarketData
 from ktrdr.errors import InvalidRequestError, JobFailedError
 from ktrdr.indicators import compute_features
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.progress import NullProgressReporter
+from ktrdr.operations.progress import NullProgressReporter, ProgressUpdate
 from ktrdr.strategies.loader import load_strategy
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training import (
@@ -166,8 +166,8 @@ class CancelAtEpoch:
         self.reached = threading.Event()
         self.cancelled = threading.Event()
 
-    def report(self, percentage: float, current_step: str, **kwargs: Any) -> None:
-        if kwargs.get("items_processed") == self.epoch:
+    def report(self, update: ProgressUpdate) -> None:
+        if update.items_processed == self.epoch:
             self.reached.set()
             self.cancelled.wait(timeout=5)
 
