@@ -7,10 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ktrdr.api.schemas import AgentStatusPublic, OperationPublic
-
-
-def _pct(value: object) -> str:
-    return f"{float(value):.0%}" if isinstance(value, int | float) else "-"
+from ktrdr.cli.figures import number, percent
+from ktrdr.operations.models import OperationStatus
 
 
 def agent_status_view(current: AgentStatusPublic) -> RenderableType:
@@ -42,29 +40,26 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
             )
         )
     summary = cycle.result_summary or {}
-    if cycle.status.value == "completed":
+    if cycle.status is OperationStatus.COMPLETED:
         parts.append(
             Text(
                 f"Verdict: {summary.get('verdict', '-')} | Sharpe: "
-                f"{float(summary.get('sharpe_ratio', 0.0)):.2f} | Win Rate: "
-                f"{_pct(summary.get('win_rate'))} | Max DD: {_pct(summary.get('max_drawdown'))}"
+                f"{number(summary.get('sharpe_ratio', 0.0))} | Win Rate: "
+                f"{percent(summary.get('win_rate'))} | Max DD: "
+                f"{percent(summary.get('max_drawdown'))}"
             )
         )
         for reason in summary.get("reasons") or []:
             parts.append(Text(f"  • {reason}"))
-    elif cycle.status.value == "failed":
+    elif cycle.status is OperationStatus.FAILED:
         parts.append(Text(f"Failed: {cycle.error_message}", style="red"))
-    elif cycle.status.value == "cancelled":
+    elif cycle.status is OperationStatus.CANCELLED:
         parts.append(Text(f"Cancelled: {summary.get('stopped_at', '')}", style="magenta"))
     return Group(*parts)
 
 
 _VERDICT_STYLE = {"promising": "bold green", "neutral": "yellow", "poor": "red"}
 _VERDICT_RANK = {"promising": 0, "neutral": 1, "poor": 2}
-
-
-def _number(value: object, spec: str) -> str:
-    return format(float(value), spec) if isinstance(value, int | float) else "-"
 
 
 def result_rows(cycles: list[OperationPublic], sort: str) -> list[OperationPublic]:
@@ -74,8 +69,8 @@ def result_rows(cycles: list[OperationPublic], sort: str) -> list[OperationPubli
         value = (op.result_summary or {}).get("sharpe_ratio")
         return float(value) if isinstance(value, int | float) else float("-inf")
 
-    done = [op for op in cycles if op.status.value == "completed"]
-    rest = [op for op in cycles if op.status.value != "completed"]
+    done = [op for op in cycles if op.status is OperationStatus.COMPLETED]
+    rest = [op for op in cycles if op.status is not OperationStatus.COMPLETED]
     if sort == "sharpe":
         done.sort(key=sharpe, reverse=True)
     elif sort == "verdict":
@@ -92,7 +87,7 @@ RESULTS_TABLE_WIDTH = 125  # below this, each cycle gets a few lines instead of 
 
 
 def _verdict_text(op: OperationPublic) -> Text:
-    if op.status.value != "completed":
+    if op.status is not OperationStatus.COMPLETED:
         return Text(op.status.value, style="dim")
     verdict = str((op.result_summary or {}).get("verdict", "-"))
     return Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
@@ -113,17 +108,25 @@ def results_view(cycles: list[OperationPublic], width: int) -> RenderableType:
         bench = summary.get("benchmark") or {}
         lines.append(Text.assemble(op.operation_id, "  ", _verdict_text(op)))
         lines.append(Text(f"  {_strategy_name(op)}", style="cyan"))
-        if op.status.value == "completed":
+        if op.status is OperationStatus.COMPLETED:
             lines.append(
                 Text(
-                    f"  Sharpe {_number(summary.get('sharpe_ratio'), '+.2f')}"
-                    f" (B&H {_number(bench.get('sharpe_ratio'), '+.2f')})"
-                    f"  Return {_number(summary.get('total_return'), '+.0%')}"
-                    f"  Max DD {_number(summary.get('max_drawdown'), '.0%')}"
-                    f"  {_number(summary.get('trades'), '.0f')} trades"
+                    f"  Sharpe {number(summary.get('sharpe_ratio'), '+.2f')}"
+                    f" (B&H {number(bench.get('sharpe_ratio'), '+.2f')})"
+                    f"  Return {number(summary.get('total_return'), '+.0%')}"
+                    f"  Max DD {number(summary.get('max_drawdown'), '.0%')}"
+                    f"  {number(summary.get('trades'), '.0f')} trades"
                 )
             )
     return Group(*lines)
+
+
+def results_listing(cycles: list[OperationPublic], total: int, width: int) -> RenderableType:
+    """The results, and a line saying how to see more when there are more cycles."""
+    parts = [results_view(cycles, width)]
+    if total > len(cycles):
+        parts.append(Text(f"{len(cycles)} of {total} cycles; --limit for more", style="dim"))
+    return Group(*parts)
 
 
 def results_table(cycles: list[OperationPublic]) -> Table:
@@ -141,10 +144,10 @@ def results_table(cycles: list[OperationPublic]) -> Table:
             op.operation_id,
             _strategy_name(op),
             _verdict_text(op),
-            _number(summary.get("sharpe_ratio"), "+.2f"),
-            _number(bench.get("sharpe_ratio"), "+.2f"),
-            _number(summary.get("total_return"), "+.0%"),
-            _number(summary.get("max_drawdown"), ".0%"),
-            _number(summary.get("trades"), ".0f"),
+            number(summary.get("sharpe_ratio"), "+.2f"),
+            number(bench.get("sharpe_ratio"), "+.2f"),
+            number(summary.get("total_return"), "+.0%"),
+            number(summary.get("max_drawdown"), ".0%"),
+            number(summary.get("trades"), ".0f"),
         )
     return table

@@ -50,15 +50,14 @@ def list_ops(
     if json_out:
         print_json([op.model_dump(mode="json") for op in ops])
         return
-    from ktrdr.cli.render import operations_table, stdout_console
+    from ktrdr.cli.console import stdout_console
+    from ktrdr.cli.tables import operations_listing
 
     console = stdout_console()
     if not ops:
         console.print("No operations.")
         return
-    console.print(operations_table(ops, console.width))
-    if total > offset + len(ops):
-        console.print(f"[dim]{len(ops)} of {total} shown; use --offset/--limit for more[/dim]")
+    console.print(operations_listing(ops, total, offset, console.width))
 
 
 @app.command("show")
@@ -74,7 +73,8 @@ def show(
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
-    from ktrdr.cli.render import operation_details, stdout_console
+    from ktrdr.cli.console import stdout_console
+    from ktrdr.cli.tables import operation_details
 
     stdout_console().print(operation_details(op))
 
@@ -112,4 +112,4 @@ def follow(
             base_url = client.base_url
     from ktrdr.cli.watching import watch
 
-    watch(base_url, operation_id, "auto", json_out, plain)
+    watch(base_url, operation_id, json_out, plain)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ktrdr.api.schemas import OperationPublic
 from ktrdr.cli.agent_view import result_rows, results_table, results_view
-from ktrdr.cli.render import operation_details, operations_table, tree_order
+from ktrdr.cli.tables import operation_details, operations_table, tree_order
 from tests.support.snapshots import T0, snapshot
 
 
