@@ -8,6 +8,7 @@ import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
 from ktrdr.cli.output import EXIT_USAGE, fail, friendly_errors, print_json
+from ktrdr.cli.watching import PlainOutput, watch
 from ktrdr.operations.models import OperationStatus, OperationType
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
@@ -100,7 +101,7 @@ def cancel(
 def follow(
     operation_id: str,
     json_out: JsonOutput = False,
-    plain: Annotated[bool, typer.Option("--plain", help="Plain lines, no live bars.")] = False,
+    plain: PlainOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Watch any operation live (re-attach to a running cycle, training or backtest)."""
@@ -110,6 +111,4 @@ def follow(
         with client_for(no_autostart) as client:
             client.get_operation(operation_id)  # unknown ids fail here, clearly
             base_url = client.base_url
-    from ktrdr.cli.watching import watch
-
     watch(base_url, operation_id, json_out, plain)

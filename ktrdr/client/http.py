@@ -40,7 +40,9 @@ DEFAULT_TIMEOUT = ClientTimeout(10.0, connect=2.0)
 def _httpx_timeout(timeout: float | ClientTimeout) -> httpx.Timeout:
     if not isinstance(timeout, ClientTimeout):
         timeout = ClientTimeout(float(timeout))
-    return httpx.Timeout(timeout.seconds, connect=timeout.connect)
+    # httpx reads connect=None as "wait forever", ours as "the same as the rest"
+    connect = timeout.seconds if timeout.connect is None else timeout.connect
+    return httpx.Timeout(timeout.seconds, connect=connect)
 
 
 def _decode(response: httpx.Response) -> dict[str, Any]:
