@@ -124,12 +124,13 @@ def results(
         print_json(
             [
                 {
-                    "operation_id": op.operation_id,
-                    "status": op.status.value,
-                    "created_at": op.created_at.isoformat(),
-                    **(op.result_summary or {}),
+                    "operation_id": row.operation_id,
+                    "status": row.status.value,
+                    "created_at": row.created_at.isoformat(),
+                    "verdict": row.verdict,
+                    **row.headline,
                 }
-                for op in ordered
+                for row in ordered
             ]
         )
         return

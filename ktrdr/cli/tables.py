@@ -1,15 +1,17 @@
-"""`ops list` and `ops show` in the terminal: the operations as a tree, one operation in detail."""
+"""`ops list` and `ops show` in the terminal: the listing's summary rows as a tree, and one
+whole operation in detail."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.api.schemas import OperationPublic
+from ktrdr.api.schemas import OperationPublic, OperationSummaryPublic
 from ktrdr.operations.models import OperationStatus
 
 STATUS_STYLE: dict[OperationStatus, str] = {
@@ -25,22 +27,24 @@ def status_text(status: OperationStatus) -> Text:
     return Text(status.value, style=STATUS_STYLE.get(status, ""))
 
 
-def _when(op: OperationPublic) -> str:
-    return op.created_at.strftime("%Y-%m-%d %H:%M:%S")
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def tree_order(ops: Sequence[OperationPublic]) -> list[tuple[int, OperationPublic]]:
+def tree_order(
+    ops: Sequence[OperationSummaryPublic],
+) -> list[tuple[int, OperationSummaryPublic]]:
     """``ops`` (newest first) with every child listed right under its parent, oldest child
     first (training before backtest), as (depth, operation). A child whose parent is not
     in ``ops`` stays where it was, at depth 0."""
     present = {op.operation_id for op in ops}
-    children: dict[str, list[OperationPublic]] = {}
+    children: dict[str, list[OperationSummaryPublic]] = {}
     for op in ops:
         if op.parent_operation_id in present:
             children.setdefault(op.parent_operation_id or "", []).append(op)
-    ordered: list[tuple[int, OperationPublic]] = []
+    ordered: list[tuple[int, OperationSummaryPublic]] = []
 
-    def visit(op: OperationPublic, depth: int) -> None:
+    def visit(op: OperationSummaryPublic, depth: int) -> None:
         ordered.append((depth, op))
         for child in sorted(children.get(op.operation_id, []), key=lambda c: c.created_at):
             visit(child, depth + 1)
@@ -51,7 +55,7 @@ def tree_order(ops: Sequence[OperationPublic]) -> list[tuple[int, OperationPubli
     return ordered
 
 
-def operations_table(ops: list[OperationPublic], width: int = 160) -> Table:
+def operations_table(ops: list[OperationSummaryPublic], width: int = 160) -> Table:
     """The operations as a parent/child tree. IDs are what people copy, so they are never
     wrapped or cut; on a narrow terminal (``width``) the type and creation time columns go,
     since every ID already spells both (``op_<type>_<YYYYmmdd_HHMMSS>_<hex>``)."""
@@ -74,16 +78,16 @@ def operations_table(ops: list[OperationPublic], width: int = 160) -> Table:
         cells: dict[str, Text | str] = {
             "Type": op.operation_type.value,
             "Status": status_text(op.status),
-            "Progress": f"{op.progress.percentage:.0f}%",
-            "Step": op.progress.current_step or "",
-            "Created (UTC)": _when(op),
+            "Progress": f"{op.percentage:.0f}%",
+            "Step": op.current_step or "",
+            "Created (UTC)": _when(op.created_at),
         }
         table.add_row(label, *(cells[col] for col in columns))
     return table
 
 
 def operations_listing(
-    ops: list[OperationPublic], total: int, offset: int, width: int
+    ops: list[OperationSummaryPublic], total: int, offset: int, width: int
 ) -> RenderableType:
     """The table, and a line saying how to page when the backend holds more."""
     parts: list[RenderableType] = [operations_table(ops, width)]
@@ -134,7 +138,7 @@ def operation_details(op: OperationPublic) -> RenderableType:
     grid.add_row("Progress", f"{op.progress.percentage:.1f}%  {op.progress.current_step or ''}")
     if op.parent_operation_id:
         grid.add_row("Parent", op.parent_operation_id)
-    grid.add_row("Created", _when(op))
+    grid.add_row("Created", _when(op.created_at))
     if op.elapsed_seconds is not None:
         grid.add_row("Elapsed", f"{op.elapsed_seconds:.1f}s")
     if op.error_message:
