@@ -11,6 +11,7 @@ import typer
 from ktrdr.cli.options import JsonOutput, NoAutostart
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
+from ktrdr.operations.models import OperationType
 
 app = typer.Typer(
     help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
@@ -60,7 +61,6 @@ def trigger(
         "/agent/trigger",
         payload,
         what="Research cycle",
-        kind="research",
         watch_it=monitor,
         json_out=json_out,
         plain=plain,
@@ -86,12 +86,12 @@ def status(
 
     current = AgentStatusPublic.model_validate(data)
     if follow and current.cycle is not None:
-        watch(base_url, current.cycle.operation_id, "research", json_out, plain)
+        watch(base_url, current.cycle.operation_id, json_out, plain)
     if json_out:
         print_json(current.model_dump(mode="json"))
         return
     from ktrdr.cli.agent_view import agent_status_view
-    from ktrdr.cli.render import stdout_console
+    from ktrdr.cli.console import stdout_console
 
     stdout_console().print(agent_status_view(current))
 
@@ -114,32 +114,33 @@ def results(
         from ktrdr.cli.backend import client_for
 
         with client_for(no_autostart) as client:
-            cycles, total = client.list_operations(operation_type="agent_research", limit=limit)
-    from ktrdr.cli.agent_view import result_rows, results_view
+            cycles, total = client.list_operations(
+                operation_type=OperationType.AGENT_RESEARCH, limit=limit
+            )
+    from ktrdr.cli.agent_view import result_rows, results_listing
 
     ordered = result_rows(cycles, sort)
     if json_out:
         print_json(
             [
                 {
-                    "operation_id": op.operation_id,
-                    "status": op.status.value,
-                    "created_at": op.created_at.isoformat(),
-                    **(op.result_summary or {}),
+                    "operation_id": row.operation_id,
+                    "status": row.status.value,
+                    "created_at": row.created_at.isoformat(),
+                    "verdict": row.verdict,
+                    **row.headline,
                 }
-                for op in ordered
+                for row in ordered
             ]
         )
         return
-    from ktrdr.cli.render import stdout_console
+    from ktrdr.cli.console import stdout_console
 
     console = stdout_console()
     if not ordered:
         console.print("No research cycles yet. Start one: ktrdr agent trigger --monitor")
         return
-    console.print(results_view(ordered, console.width))
-    if total > len(ordered):
-        console.print(f"[dim]{len(ordered)} of {total} cycles; --limit for more[/dim]")
+    console.print(results_listing(ordered, total, console.width))
 
 
 @app.command("strategy")
@@ -163,7 +164,7 @@ def strategy(
 
         with client_for(no_autostart) as client:
             cycle = client.get_operation(cycle_id)
-    if cycle.operation_type.value != "agent_research":
+    if cycle.operation_type is not OperationType.AGENT_RESEARCH:
         fail(f"{cycle_id} is a {cycle.operation_type.value} operation, not a research cycle")
     design = (cycle.result_summary or {}).get("strategy")
     if not isinstance(design, dict):

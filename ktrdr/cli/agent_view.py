@@ -1,4 +1,7 @@
-"""How `ktrdr agent status` (without --follow) and `ktrdr agent results` look."""
+"""How `ktrdr agent status` (without --follow) and `ktrdr agent results` look.
+
+Results come from the listing's summary rows: the headline numbers (Sharpe, return, drawdown,
+trades, buy-and-hold's Sharpe) are all a comparison needs."""
 
 from __future__ import annotations
 
@@ -6,11 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.api.schemas import AgentStatusPublic, OperationPublic
-
-
-def _pct(value: object) -> str:
-    return f"{float(value):.0%}" if isinstance(value, int | float) else "-"
+from ktrdr.api.schemas import AgentStatusPublic, OperationSummaryPublic
+from ktrdr.cli.figures import number, percent
+from ktrdr.operations.models import OperationStatus
 
 
 def agent_status_view(current: AgentStatusPublic) -> RenderableType:
@@ -42,19 +43,20 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
             )
         )
     summary = cycle.result_summary or {}
-    if cycle.status.value == "completed":
+    if cycle.status is OperationStatus.COMPLETED:
         parts.append(
             Text(
                 f"Verdict: {summary.get('verdict', '-')} | Sharpe: "
-                f"{float(summary.get('sharpe_ratio', 0.0)):.2f} | Win Rate: "
-                f"{_pct(summary.get('win_rate'))} | Max DD: {_pct(summary.get('max_drawdown'))}"
+                f"{number(summary.get('sharpe_ratio', 0.0))} | Win Rate: "
+                f"{percent(summary.get('win_rate'))} | Max DD: "
+                f"{percent(summary.get('max_drawdown'))}"
             )
         )
         for reason in summary.get("reasons") or []:
             parts.append(Text(f"  • {reason}"))
-    elif cycle.status.value == "failed":
+    elif cycle.status is OperationStatus.FAILED:
         parts.append(Text(f"Failed: {cycle.error_message}", style="red"))
-    elif cycle.status.value == "cancelled":
+    elif cycle.status is OperationStatus.CANCELLED:
         parts.append(Text(f"Cancelled: {summary.get('stopped_at', '')}", style="magenta"))
     return Group(*parts)
 
@@ -63,70 +65,67 @@ _VERDICT_STYLE = {"promising": "bold green", "neutral": "yellow", "poor": "red"}
 _VERDICT_RANK = {"promising": 0, "neutral": 1, "poor": 2}
 
 
-def _number(value: object, spec: str) -> str:
-    return format(float(value), spec) if isinstance(value, int | float) else "-"
+def _sharpe(row: OperationSummaryPublic) -> float:
+    value = row.headline.get("sharpe_ratio")
+    return float(value) if isinstance(value, int | float) else float("-inf")
 
 
-def result_rows(cycles: list[OperationPublic], sort: str) -> list[OperationPublic]:
+def result_rows(cycles: list[OperationSummaryPublic], sort: str) -> list[OperationSummaryPublic]:
     """Completed cycles first, ordered by ``sort`` (newest | sharpe | verdict)."""
-
-    def sharpe(op: OperationPublic) -> float:
-        value = (op.result_summary or {}).get("sharpe_ratio")
-        return float(value) if isinstance(value, int | float) else float("-inf")
-
-    done = [op for op in cycles if op.status.value == "completed"]
-    rest = [op for op in cycles if op.status.value != "completed"]
+    done = [row for row in cycles if row.status is OperationStatus.COMPLETED]
+    rest = [row for row in cycles if row.status is not OperationStatus.COMPLETED]
     if sort == "sharpe":
-        done.sort(key=sharpe, reverse=True)
+        done.sort(key=_sharpe, reverse=True)
     elif sort == "verdict":
-        done.sort(
-            key=lambda op: (
-                _VERDICT_RANK.get(str((op.result_summary or {}).get("verdict")), 3),
-                -sharpe(op),
-            )
-        )
+        done.sort(key=lambda row: (_VERDICT_RANK.get(str(row.verdict), 3), -_sharpe(row)))
     return done + rest
 
 
 RESULTS_TABLE_WIDTH = 125  # below this, each cycle gets a few lines instead of a table row
 
 
-def _verdict_text(op: OperationPublic) -> Text:
-    if op.status.value != "completed":
-        return Text(op.status.value, style="dim")
-    verdict = str((op.result_summary or {}).get("verdict", "-"))
+def _verdict_text(row: OperationSummaryPublic) -> Text:
+    if row.status is not OperationStatus.COMPLETED:
+        return Text(row.status.value, style="dim")
+    verdict = row.verdict or "-"
     return Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
 
 
-def _strategy_name(op: OperationPublic) -> str:
-    summary = op.result_summary or {}
-    return str(summary.get("strategy_name") or op.metadata.parameters.get("strategy_name") or "-")
+def _strategy_name(row: OperationSummaryPublic) -> str:
+    return str(row.headline.get("strategy_name") or "-")
 
 
-def results_view(cycles: list[OperationPublic], width: int) -> RenderableType:
+def results_view(cycles: list[OperationSummaryPublic], width: int) -> RenderableType:
     """The table when it fits; on a narrow terminal a few lines per cycle, IDs never cut."""
     if width >= RESULTS_TABLE_WIDTH:
         return results_table(cycles)
     lines: list[RenderableType] = []
-    for op in cycles:
-        summary = op.result_summary or {}
-        bench = summary.get("benchmark") or {}
-        lines.append(Text.assemble(op.operation_id, "  ", _verdict_text(op)))
-        lines.append(Text(f"  {_strategy_name(op)}", style="cyan"))
-        if op.status.value == "completed":
+    for row in cycles:
+        numbers = row.headline
+        lines.append(Text.assemble(row.operation_id, "  ", _verdict_text(row)))
+        lines.append(Text(f"  {_strategy_name(row)}", style="cyan"))
+        if row.status is OperationStatus.COMPLETED:
             lines.append(
                 Text(
-                    f"  Sharpe {_number(summary.get('sharpe_ratio'), '+.2f')}"
-                    f" (B&H {_number(bench.get('sharpe_ratio'), '+.2f')})"
-                    f"  Return {_number(summary.get('total_return'), '+.0%')}"
-                    f"  Max DD {_number(summary.get('max_drawdown'), '.0%')}"
-                    f"  {_number(summary.get('trades'), '.0f')} trades"
+                    f"  Sharpe {number(numbers.get('sharpe_ratio'), '+.2f')}"
+                    f" (B&H {number(numbers.get('benchmark_sharpe_ratio'), '+.2f')})"
+                    f"  Return {number(numbers.get('total_return'), '+.0%')}"
+                    f"  Max DD {number(numbers.get('max_drawdown'), '.0%')}"
+                    f"  {number(numbers.get('trades'), '.0f')} trades"
                 )
             )
     return Group(*lines)
 
 
-def results_table(cycles: list[OperationPublic]) -> Table:
+def results_listing(cycles: list[OperationSummaryPublic], total: int, width: int) -> RenderableType:
+    """The results, and a line saying how to see more when there are more cycles."""
+    parts = [results_view(cycles, width)]
+    if total > len(cycles):
+        parts.append(Text(f"{len(cycles)} of {total} cycles; --limit for more", style="dim"))
+    return Group(*parts)
+
+
+def results_table(cycles: list[OperationSummaryPublic]) -> Table:
     """One row per cycle: what was designed and how it did against buying and holding."""
     table = Table(show_edge=False, header_style="bold")
     table.add_column("Cycle", no_wrap=True)
@@ -134,17 +133,16 @@ def results_table(cycles: list[OperationPublic]) -> Table:
     table.add_column("Verdict", no_wrap=True)
     for col in ("Sharpe", "B&H", "Return", "Max DD", "Trades"):
         table.add_column(col, justify="right", no_wrap=True)
-    for op in cycles:
-        summary = op.result_summary or {}
-        bench = summary.get("benchmark") or {}
+    for row in cycles:
+        numbers = row.headline
         table.add_row(
-            op.operation_id,
-            _strategy_name(op),
-            _verdict_text(op),
-            _number(summary.get("sharpe_ratio"), "+.2f"),
-            _number(bench.get("sharpe_ratio"), "+.2f"),
-            _number(summary.get("total_return"), "+.0%"),
-            _number(summary.get("max_drawdown"), ".0%"),
-            _number(summary.get("trades"), ".0f"),
+            row.operation_id,
+            _strategy_name(row),
+            _verdict_text(row),
+            number(numbers.get("sharpe_ratio"), "+.2f"),
+            number(numbers.get("benchmark_sharpe_ratio"), "+.2f"),
+            number(numbers.get("total_return"), "+.0%"),
+            number(numbers.get("max_drawdown"), ".0%"),
+            number(numbers.get("trades"), ".0f"),
         )
     return table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from ktrdr import __version__
 from ktrdr.cli import agent, backtest, data, model, ops, server
 from ktrdr.cli.output import exit_code_for
+from ktrdr.config import load_settings
 from ktrdr.errors import KtrdrError
 
 app = typer.Typer(
@@ -42,6 +42,15 @@ def root(
     """ktrdr command line."""
 
 
+def _debugging() -> bool:
+    """KTRDR_DEBUG, read through the settings; invalid settings mean no debugging, since
+    this runs while handling another error and must not raise one of its own."""
+    try:
+        return load_settings().debug
+    except KtrdrError:
+        return False
+
+
 def main() -> None:
     """The console entry point. Commands turn ktrdr errors into one line themselves; this is
     the last line of defence, so that no input ever ends in a traceback for the user."""
@@ -51,7 +60,7 @@ def main() -> None:
         sys.stderr.write(f"Error: {exc.message}\n")
         sys.exit(exit_code_for(exc))
     except Exception as exc:
-        if os.environ.get("KTRDR_DEBUG"):
+        if _debugging():
             raise
         sys.stderr.write(
             f"Error: unexpected {type(exc).__name__}: {exc} "

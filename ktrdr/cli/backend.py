@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ktrdr.api.schemas import HealthPublic
 from ktrdr.client.errors import ClientError
-from ktrdr.client.http import KtrdrClient
+from ktrdr.client.http import ClientTimeout, KtrdrClient
 from ktrdr.config import Settings, load_settings
 from ktrdr.errors import ConfigurationError
 
@@ -31,9 +32,7 @@ class BackendFiles:
 
 def probe(base_url: str, timeout: float = 1.0) -> HealthPublic | None:
     """The backend's health if a ktrdr backend answers at ``base_url``, else None."""
-    import httpx
-
-    client = KtrdrClient(base_url, timeout=httpx.Timeout(timeout))
+    client = KtrdrClient(base_url, timeout=ClientTimeout(timeout))
     try:
         health = client.health()
     except (ClientError, ValueError):
@@ -51,11 +50,11 @@ def _log_tail(path: Path, lines: int = 8) -> str:
     return "\n".join(text[-lines:])
 
 
-def start_detached(settings: Settings) -> HealthPublic:
-    """Start ``ktrdr server start`` in its own session, logging to the data dir."""
-    files = BackendFiles.for_settings(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+def backend_environment(settings: Settings, inherited: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a backend we start: ours passed on (PATH, API keys, ...), with
+    where it binds and keeps its data taken from ``settings`` (which may hold overrides),
+    and never KTRDR_API_URL (the child *is* the backend, not a client of another)."""
+    env = dict(inherited)
     env.update(
         {
             "KTRDR_HOST": settings.host,
@@ -67,6 +66,14 @@ def start_detached(settings: Settings) -> HealthPublic:
     env.pop("KTRDR_API_URL", None)
     if settings.db_path is not None:
         env["KTRDR_DB_PATH"] = str(settings.db_path)
+    return env
+
+
+def start_detached(settings: Settings) -> HealthPublic:
+    """Start ``ktrdr server start`` in its own session, logging to the data dir."""
+    files = BackendFiles.for_settings(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = backend_environment(settings, os.environ)
     with files.log.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ktrdr", "server", "start"],

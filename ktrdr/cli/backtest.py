@@ -49,7 +49,6 @@ def run(
         "/backtests/start",
         payload,
         what="Backtest",
-        kind="backtest",
         watch_it=not detach,
         json_out=json_out,
         plain=plain,

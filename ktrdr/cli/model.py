@@ -56,7 +56,6 @@ def train(
         "/training/start",
         payload,
         what="Training",
-        kind="training",
         watch_it=not detach,
         json_out=json_out,
         plain=plain,

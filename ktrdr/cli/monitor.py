@@ -1,73 +1,52 @@
 """The monitor: follow an operation live until it ends, with Ctrl+C cancelling it.
 
 Used by `agent trigger --monitor`, `agent status --follow`, `ops follow`, `model train`
-and `backtest run`: one follower, one pair of renderers, one set of exit codes.
+and `backtest run`: one follower, one Renderer (live, plain or JSON), one set of exit codes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
-from typing import Literal
-
-import httpx
-from rich.console import Console
 
 from ktrdr.api.schemas import OperationPublic
-from ktrdr.cli.output import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, print_json
-from ktrdr.cli.render import LiveRenderer, PlainRenderer, outcome_lines
+from ktrdr.cli.outcomes import outcome_lines
+from ktrdr.cli.output import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+from ktrdr.cli.views import Output, Renderer, renderer_for
 from ktrdr.client.errors import ClientError
 from ktrdr.client.follow import Follower, ViewState
-from ktrdr.client.http import AsyncKtrdrClient
-
-Output = Literal["auto", "live", "plain", "json"]
-Kind = Literal["research", "training", "backtest", "auto"]
+from ktrdr.client.http import AsyncKtrdrClient, AsyncTransport, ClientTimeout
+from ktrdr.config import Settings, load_settings
+from ktrdr.operations.models import OperationStatus
 
 # After Ctrl+C, how long to wait for the operation to reach a terminal state.
 CANCEL_WAIT_SECONDS = 5.0
 # After a second Ctrl+C, how long the pending DELETE may still take before we exit.
 HARD_EXIT_CANCEL_WAIT_SECONDS = 1.0
 # Short timeouts so a hung backend shows as "connection lost" quickly.
-MONITOR_TIMEOUT = httpx.Timeout(3.0, connect=1.0)
+MONITOR_TIMEOUT = ClientTimeout(3.0, connect=1.0)
+DEFAULT_GIVE_UP_SECONDS: float = Settings.model_fields["monitor_give_up_seconds"].default
 
 
-def _pick_output(output: Output, console: Console) -> Literal["live", "plain", "json"]:
-    if output != "auto":
-        return output
-    if console.is_terminal and not os.environ.get("NO_COLOR"):
-        return "live"
-    return "plain"
+class MonitorSession:
+    """One follow of one operation: polls through the follower, draws through ``renderer``,
+    turns the first Ctrl+C into a cancel request and a second one into an immediate exit."""
 
-
-def give_up_seconds() -> float:
-    try:
-        return float(os.environ.get("KTRDR_MONITOR_GIVE_UP_SECONDS", "180"))
-    except ValueError:
-        return 180.0
-
-
-class _Session:
     def __init__(
         self,
         base_url: str,
         operation_id: str,
-        mode: Literal["live", "plain", "json"],
-        console: Console,
-        transport: httpx.AsyncBaseTransport | None = None,
+        renderer: Renderer,
+        *,
+        give_up_after: float = DEFAULT_GIVE_UP_SECONDS,
+        transport: AsyncTransport | None = None,
     ) -> None:
         self.base_url = base_url
         self.transport = transport  # tests: an in-process backend stand-in
         self.operation_id = operation_id
-        self.mode = mode
-        self.console = console
-        self.renderer: LiveRenderer | PlainRenderer | None = None
-        if mode == "live":
-            self.renderer = LiveRenderer(console, time.monotonic)
-        elif mode == "plain":
-            self.renderer = PlainRenderer(console)
+        self.renderer = renderer
+        self.give_up_after = give_up_after
         self.interrupts = 0
         self.cancel_sent_at: float | None = None
         self.state = ViewState(operation_id=operation_id)
@@ -78,15 +57,14 @@ class _Session:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         client = AsyncKtrdrClient(self.base_url, timeout=MONITOR_TIMEOUT, transport=self.transport)
-        follower = Follower(client.get_operation, give_up_after=give_up_seconds())
+        follower = Follower(client.get_operation, give_up_after=self.give_up_after)
         cancel_tasks: list[asyncio.Task[None]] = []
 
         def on_sigint() -> None:
             self.interrupts += 1
             if self.interrupts == 1:
                 self.cancel_sent_at = time.monotonic()
-                if self.renderer is not None:
-                    self.renderer.show_cancelling()
+                self.renderer.show_cancelling()
                 cancel_tasks.append(loop.create_task(self._send_cancel(client)))
             elif not self.hard_exit:
                 self.hard_exit = True
@@ -97,13 +75,11 @@ class _Session:
             loop.add_signal_handler(signal.SIGINT, on_sigint)
         except (NotImplementedError, RuntimeError):  # not the main thread (e.g. tests)
             pass
-        if self.renderer is not None:
-            self.renderer.start()
+        self.renderer.start()
         try:
             async for state, events in follower.follow(self.operation_id):
                 self.state = state
-                if self.renderer is not None:
-                    self.renderer.update(state, events)
+                self.renderer.update(state, events)
                 if (
                     self.cancel_sent_at is not None
                     and time.monotonic() - self.cancel_sent_at > CANCEL_WAIT_SECONDS
@@ -117,8 +93,7 @@ class _Session:
                 loop.remove_signal_handler(signal.SIGINT)
             except (NotImplementedError, RuntimeError):
                 pass
-            if self.renderer is not None:
-                self.renderer.stop()
+            self.renderer.stop()
             if cancel_tasks and self.hard_exit:
                 # Exit at once, but not before the DELETE is out: the cancel must stay
                 # requested. On loopback that takes milliseconds; a dead backend gets 1 s.
@@ -135,12 +110,10 @@ class _Session:
         except ClientError as exc:
             if exc.code == "operation_already_finished":
                 self.cancel_delivered = True
-            elif self.renderer is not None:
+            else:
                 self.renderer.note(f"Could not send the cancel request: {exc.message}")
 
     def _finish(self) -> int:
-        state = self.state
-        parent = state.parent
         interrupted = self.interrupts > 0
         if self.hard_exit:
             if self.cancel_delivered:
@@ -153,43 +126,37 @@ class _Session:
                     "Exiting now; the backend has not confirmed the cancel request. "
                     f"To be sure: ktrdr ops cancel {self.operation_id}"
                 )
-            self.console.print(message, soft_wrap=True)
+            self.renderer.note(message)
             return EXIT_CANCELLED
-        lines = outcome_lines(state, interrupted=interrupted, base_url=self.base_url)
-        if self.mode == "json":
-            if parent is not None and (state.done or interrupted):
-                print_json(parent.model_dump(mode="json"))
-            else:
-                sys.stderr.write(lines[0][0] + "\n")
-        elif self.renderer is not None:
-            self.renderer.finish(lines)
-        return _exit_code(state, parent, interrupted)
+        self.renderer.finish(
+            outcome_lines(self.state, interrupted=interrupted, base_url=self.base_url)
+        )
+        return exit_code(self.state, interrupted)
 
 
-def _exit_code(state: ViewState, parent: OperationPublic | None, interrupted: bool) -> int:
+def exit_code(state: ViewState, interrupted: bool) -> int:
+    """0 completed; 130 stopped with Ctrl+C; 1 failed, lost or given up."""
+    parent: OperationPublic | None = state.parent
     if state.lost or state.gave_up or parent is None:
         return EXIT_FAILED
-    status = parent.status.value
-    if interrupted and status != "completed":
-        return EXIT_CANCELLED
-    if status == "completed":
+    if parent.status is OperationStatus.COMPLETED:
         return EXIT_OK
-    return EXIT_FAILED
+    return EXIT_CANCELLED if interrupted else EXIT_FAILED
 
 
 def run_monitor(
     base_url: str,
     operation_id: str,
     *,
-    kind: Kind = "auto",
     output: Output = "auto",
-    console: Console | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Follow ``operation_id`` until it ends; returns the exit code (0, 1 or 130)."""
-    del kind  # the operation's own type decides titles and summaries
-    console = console or Console(file=sys.stdout, highlight=False)
-    mode = _pick_output(output, console)
-    session = _Session(base_url, operation_id, mode, console)
+    settings = settings or load_settings()
+    renderer = renderer_for(output, no_color=settings.no_color)
+    session = MonitorSession(
+        base_url, operation_id, renderer, give_up_after=settings.monitor_give_up_seconds
+    )
     try:
         return asyncio.run(session.run())
     except KeyboardInterrupt:  # a Ctrl+C that landed outside the event loop

@@ -8,6 +8,7 @@ import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
 from ktrdr.cli.output import EXIT_USAGE, fail, friendly_errors, print_json
+from ktrdr.cli.watching import PlainOutput, watch
 from ktrdr.operations.models import OperationStatus, OperationType
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
@@ -50,15 +51,14 @@ def list_ops(
     if json_out:
         print_json([op.model_dump(mode="json") for op in ops])
         return
-    from ktrdr.cli.render import operations_table, stdout_console
+    from ktrdr.cli.console import stdout_console
+    from ktrdr.cli.tables import operations_listing
 
     console = stdout_console()
     if not ops:
         console.print("No operations.")
         return
-    console.print(operations_table(ops, console.width))
-    if total > offset + len(ops):
-        console.print(f"[dim]{len(ops)} of {total} shown; use --offset/--limit for more[/dim]")
+    console.print(operations_listing(ops, total, offset, console.width))
 
 
 @app.command("show")
@@ -74,7 +74,8 @@ def show(
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
-    from ktrdr.cli.render import operation_details, stdout_console
+    from ktrdr.cli.console import stdout_console
+    from ktrdr.cli.tables import operation_details
 
     stdout_console().print(operation_details(op))
 
@@ -100,7 +101,7 @@ def cancel(
 def follow(
     operation_id: str,
     json_out: JsonOutput = False,
-    plain: Annotated[bool, typer.Option("--plain", help="Plain lines, no live bars.")] = False,
+    plain: PlainOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Watch any operation live (re-attach to a running cycle, training or backtest)."""
@@ -110,6 +111,4 @@ def follow(
         with client_for(no_autostart) as client:
             client.get_operation(operation_id)  # unknown ids fail here, clearly
             base_url = client.base_url
-    from ktrdr.cli.watching import watch
-
-    watch(base_url, operation_id, "auto", json_out, plain)
+    watch(base_url, operation_id, json_out, plain)

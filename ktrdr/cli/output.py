@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO
 
 import typer
 
@@ -16,8 +16,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -44,5 +42,5 @@ def friendly_errors() -> Iterator[None]:
         fail(exc.message, exit_code_for(exc))
 
 
-def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    (out or sys.stdout).write(json.dumps(value, indent=2, default=str) + "\n")

@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ktrdr.cli.output import fail, friendly_errors, print_json
 
+if TYPE_CHECKING:
+    from ktrdr.cli.views import Output
+
 PlainOutput = Annotated[
     bool, typer.Option("--plain", help="No live bars: one plain line per change.")
 ]
 
-Kind = Literal["research", "training", "backtest", "auto"]
 
-
-def output_mode(json_out: bool, plain: bool) -> Literal["auto", "plain", "json"]:
+def output_mode(json_out: bool, plain: bool) -> Output:
     if json_out:
         return "json"
     return "plain" if plain else "auto"
 
 
-def watch(base_url: str, operation_id: str, kind: Kind, json_out: bool, plain: bool) -> None:
-    """Follow the operation until it ends and exit with the monitor's code."""
+def watch(base_url: str, operation_id: str, json_out: bool, plain: bool) -> None:
+    """Follow the operation until it ends and exit with the monitor's code. What it shows
+    (titles, the closing summary) follows the operation's own type."""
     from ktrdr.cli.monitor import run_monitor
+    from ktrdr.config import load_settings
 
-    code = run_monitor(base_url, operation_id, kind=kind, output=output_mode(json_out, plain))
+    with friendly_errors():
+        settings = load_settings()
+    output = output_mode(json_out, plain)
+    code = run_monitor(base_url, operation_id, output=output, settings=settings)
     raise typer.Exit(code)
 
 
@@ -35,7 +41,6 @@ def start_and_watch(
     payload: dict[str, Any],
     *,
     what: str,
-    kind: Kind,
     watch_it: bool,
     json_out: bool,
     plain: bool,
@@ -58,7 +63,7 @@ def start_and_watch(
             )
         base_url = client.base_url
     if watch_it:
-        watch(base_url, started.operation_id, kind, json_out, plain)
+        watch(base_url, started.operation_id, json_out, plain)
     announce_started(started.operation_id, what, json_out)
 
 

@@ -7,7 +7,7 @@ from ktrdr.client.errors import (
     ClientError,
     NotFoundApiError,
 )
-from ktrdr.client.http import AsyncKtrdrClient, KtrdrClient
+from ktrdr.client.http import AsyncKtrdrClient, ClientTimeout, KtrdrClient
 
 __all__ = [
     "ApiError",
@@ -15,6 +15,7 @@ __all__ = [
     "BackendTimeoutError",
     "BackendUnavailableError",
     "ClientError",
+    "ClientTimeout",
     "KtrdrClient",
     "NotFoundApiError",
 ]

@@ -14,16 +14,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from ktrdr.agents.phases.table import CHILD_ID_KEY, ORDERED_PHASES
 from ktrdr.api.schemas import OperationPublic
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
+from ktrdr.operations.models import OperationType
 from ktrdr.operations.stops import stopped_sentence
 
 Fetch = Callable[[str], Awaitable[OperationPublic]]
 
 # A research cycle's phases in order: a jump over some of them means they passed between polls.
-RESEARCH_PHASES = ("idle", "designing", "training", "backtesting", "assessing", "completed")
+RESEARCH_PHASES: tuple[str, ...] = tuple(phase.value for phase in ORDERED_PHASES)
 # Which metadata parameter holds a research cycle's child for each phase.
-CHILD_KEYS = {"training": "training_op_id", "backtesting": "backtest_op_id"}
+CHILD_KEYS: dict[str, str] = {phase.value: key for phase, key in CHILD_ID_KEY.items()}
 
 
 class EventKind(StrEnum):
@@ -66,14 +68,14 @@ class ViewState:
     gave_up: bool = False
 
 
-def phase_of(op: OperationPublic) -> str:
-    """A research cycle's phase; for other operations, their status."""
+def phase_or_status(op: OperationPublic) -> str:
+    """A research cycle's phase; for other operations (which have no phases), their status."""
     phase = op.metadata.parameters.get("phase")
     return str(phase) if phase else op.status.value
 
 
 def child_id_of(op: OperationPublic) -> str | None:
-    key = CHILD_KEYS.get(phase_of(op))
+    key = CHILD_KEYS.get(phase_or_status(op))
     if key is None or op.is_terminal:
         return None
     value = op.metadata.parameters.get(key)
@@ -160,7 +162,7 @@ class Follower:
                 if new_child_id is not None:
                     events.append(Event(EventKind.CHILD_APPEARED, new_child_id))
                 known_child = new_child_id
-            phase = phase_of(parent)
+            phase = phase_or_status(parent)
             if first:
                 events.insert(0, Event(EventKind.STARTED, phase))
             elif phase != state.phase:
@@ -200,19 +202,19 @@ def describe_stop(parent: OperationPublic | None, child: OperationPublic | None)
     """Where a cancelled operation stopped, as a sentence for the user."""
     summary = (parent.result_summary or {}) if parent else {}
     where = summary.get("stopped_at")
-    if parent is not None and parent.operation_type.value != "agent_research":
+    if parent is not None and parent.operation_type is not OperationType.AGENT_RESEARCH:
         child, where = parent, None  # a single job: phrase its own stop like a child's
     if isinstance(where, str) and where:
         text = where if not where[0].islower() else where[0].upper() + where[1:]
         return text.rstrip(".") + "."
     if child is not None:
         child_where = (child.result_summary or {}).get("stopped_at") or child.progress.current_step
-        label = "Training" if child.operation_type.value == "training" else "Backtest"
+        label = "Training" if child.operation_type is OperationType.TRAINING else "Backtest"
         if child_where:
             return stopped_sentence(label, str(child_where)) + "."
     if parent is not None:
-        phase = phase_of(parent)
-        if parent.operation_type.value == "agent_research":
+        phase = phase_or_status(parent)
+        if parent.operation_type is OperationType.AGENT_RESEARCH:
             return f"Stopped while {phase.rstrip('.')}."
         step = parent.progress.current_step
         if step:

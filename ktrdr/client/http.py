@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import httpx
 
@@ -19,8 +20,34 @@ from ktrdr.client.errors import (
     api_error,
 )
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 API_PREFIX = "/api/v1"
+# The in-process stand-ins tests may hand the async client instead of a network connection.
+AsyncTransport: TypeAlias = httpx.AsyncBaseTransport
+
+
+@dataclass(frozen=True)
+class ClientTimeout:
+    """How long a request may wait, in seconds: ``connect`` for the connection, ``seconds``
+    for every other step (sending, the answer, a free pooled connection). ktrdr's own type,
+    so that code outside ``ktrdr.client`` never needs httpx to set one."""
+
+    seconds: float
+    connect: float | None = None  # None: the same as ``seconds``
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0 or (self.connect is not None and self.connect <= 0):
+            raise ValueError(f"timeouts must be positive: {self}")
+
+
+DEFAULT_TIMEOUT = ClientTimeout(10.0, connect=2.0)
+
+
+def _httpx_timeout(timeout: float | ClientTimeout) -> httpx.Timeout:
+    if not isinstance(timeout, ClientTimeout):
+        timeout = ClientTimeout(float(timeout))
+    # httpx reads connect=None as "wait forever", ours as "the same as the rest"
+    connect = timeout.seconds if timeout.connect is None else timeout.connect
+    return httpx.Timeout(timeout.seconds, connect=connect)
 
 
 def _decode(response: httpx.Response) -> dict[str, Any]:
@@ -83,12 +110,14 @@ class KtrdrClient:
         self,
         base_url: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float | ClientTimeout = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.base_url + API_PREFIX, timeout=timeout, transport=transport
+            base_url=self.base_url + API_PREFIX,
+            timeout=_httpx_timeout(timeout),
+            transport=transport,
         )
 
     def __enter__(self) -> KtrdrClient:
@@ -157,12 +186,14 @@ class AsyncKtrdrClient:
         self,
         base_url: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | ClientTimeout = DEFAULT_TIMEOUT,
+        transport: AsyncTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.base_url + API_PREFIX, timeout=timeout, transport=transport
+            base_url=self.base_url + API_PREFIX,
+            timeout=_httpx_timeout(timeout),
+            transport=transport,
         )
 
     async def __aenter__(self) -> AsyncKtrdrClient:

@@ -6,7 +6,8 @@ import io
 
 from rich.console import Console
 
-from ktrdr.cli.render import LiveRenderer, PlainRenderer, monitor_view, outcome_lines
+from ktrdr.cli.outcomes import outcome_lines
+from ktrdr.cli.views import LiveRenderer, PlainRenderer, monitor_view
 from ktrdr.client.follow import Connection, Event, EventKind, ViewState
 from ktrdr.operations.models import OperationStatus
 from tests.support.snapshots import cycle, snapshot

@@ -14,8 +14,9 @@ import httpx
 from rich.console import Console
 
 from ktrdr.api.schemas import Envelope, OperationPublic
-from ktrdr.cli.monitor import HARD_EXIT_CANCEL_WAIT_SECONDS, _Session
+from ktrdr.cli.monitor import HARD_EXIT_CANCEL_WAIT_SECONDS, MonitorSession
 from ktrdr.cli.output import EXIT_CANCELLED
+from ktrdr.cli.views import PlainRenderer
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
@@ -51,11 +52,10 @@ def run_with_two_interrupts(backend: StubbornBackend) -> tuple[int, str, float]:
     seconds from the second Ctrl+C to the session returning."""
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=False, color_system=None)
-    session = _Session(
+    session = MonitorSession(
         "http://ktrdr.test",
         backend.operation.operation_id,
-        "plain",
-        console,
+        PlainRenderer(console),
         transport=httpx.MockTransport(backend),
     )
     second_at: list[float] = []

@@ -8,17 +8,23 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from ktrdr.api.schemas import OperationPublic
+from ktrdr.api.schemas import OperationPublic, OperationSummaryPublic
 from ktrdr.cli.agent_view import result_rows, results_table, results_view
-from ktrdr.cli.render import operation_details, operations_table, tree_order
+from ktrdr.cli.tables import operation_details, operations_table, tree_order
+from ktrdr.operations.summary import summarize
 from tests.support.snapshots import T0, snapshot
 
 
-def op(op_id: str, minute: int, parent: str | None = None, **kw: object) -> OperationPublic:
+def full(op_id: str, minute: int, parent: str | None = None, **kw: object) -> OperationPublic:
     made = snapshot(op_id, **kw)  # type: ignore[arg-type]
     return made.model_copy(
         update={"created_at": T0 + timedelta(minutes=minute), "parent_operation_id": parent}
     )
+
+
+def op(op_id: str, minute: int, parent: str | None = None, **kw: object) -> OperationSummaryPublic:
+    """The operation as a listing row, as `ops list` and `agent results` receive it."""
+    return OperationSummaryPublic.from_domain(summarize(full(op_id, minute, parent, **kw)), T0)
 
 
 def render(renderable: object, width: int = 140) -> str:
@@ -62,7 +68,7 @@ def test_show_is_readable_and_points_to_json_for_the_rest() -> None:
     }
     text = render(
         operation_details(
-            op("cycle1", 1, status="completed", pct=100, summary=summary, params={"seed": 11})
+            full("cycle1", 1, status="completed", pct=100, summary=summary, params={"seed": 11})
         )
     )
     assert re.search(r"sharpe_ratio +-0\.848 *\n", text)
@@ -89,7 +95,7 @@ def test_a_narrow_terminal_drops_type_and_time_but_never_cuts_an_id() -> None:
 
 
 def test_results_rank_completed_cycles_and_show_the_benchmark() -> None:
-    def done(op_id: str, minute: int, verdict: str, sharpe: float) -> OperationPublic:
+    def done(op_id: str, minute: int, verdict: str, sharpe: float) -> OperationSummaryPublic:
         summary = {
             "strategy_name": f"s_{op_id}",
             "verdict": verdict,

@@ -16,6 +16,7 @@ from ktrdr.client import (
     BackendTimeoutError,
     BackendUnavailableError,
     ClientError,
+    ClientTimeout,
     KtrdrClient,
     NotFoundApiError,
 )
@@ -270,3 +271,44 @@ def test_the_async_client_maps_the_same_way() -> None:
                 await client.cancel_operation("op_down")
 
     asyncio.run(scenario())
+
+
+def every_step(seconds: float, connect: float) -> dict[str, float]:
+    return {"connect": connect, "read": seconds, "write": seconds, "pool": seconds}
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"),
+    [
+        (None, every_step(10.0, connect=2.0)),  # the default
+        (ClientTimeout(3.0, connect=1.0), every_step(3.0, connect=1.0)),
+        (ClientTimeout(4.0), every_step(4.0, connect=4.0)),
+        (2.5, every_step(2.5, connect=2.5)),
+    ],
+)
+def test_ktrdrs_own_timeout_reaches_every_request(
+    timeout: ClientTimeout | float | None, expected: dict[str, float]
+) -> None:
+    seen: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json={"success": True, "data": operation_json()})
+
+    kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    with KtrdrClient(BASE, transport=httpx.MockTransport(handler), **kwargs) as client:
+        client.get_operation("op_training_1")
+
+    async def scenario() -> None:
+        transport = httpx.MockTransport(handler)
+        async with AsyncKtrdrClient(BASE, transport=transport, **kwargs) as client:
+            await client.get_operation("op_training_1")
+
+    asyncio.run(scenario())
+    assert seen == [expected, expected]
+
+
+@pytest.mark.parametrize("bad", [{"seconds": 0.0}, {"seconds": 1.0, "connect": -1.0}])
+def test_a_timeout_must_be_positive(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        ClientTimeout(**bad)

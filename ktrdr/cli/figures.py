@@ -1,0 +1,32 @@
+"""How numbers look in the terminal: one spelling of a percentage, a ratio and a clock.
+
+Result summaries come from the API as loose JSON, so every function takes whatever is there
+and shows "-" for a missing or non-numeric value instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MISSING = "-"
+
+
+def percent(value: Any, spec: str = ".0%") -> str:
+    """0.58 -> "58%"."""
+    return number(value, spec)
+
+
+def number(value: Any, spec: str = ".2f") -> str:
+    """A number in ``spec`` (a format spec such as "+.2f"); "-" when there is none."""
+    if not isinstance(value, int | float):
+        return MISSING
+    return format(float(value), spec)
+
+
+def clock(seconds: float | None) -> str:
+    """Elapsed or remaining time as MM:SS, or H:MM:SS from an hour on; "--:--" if unknown."""
+    if seconds is None or seconds < 0:
+        return "--:--"
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -1,0 +1,153 @@
+"""The live view: one Rich Live region with the parent's bar, its step and the nested child bar,
+redrawn on every view state and ticking its clocks between polls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ktrdr.api.schemas import OperationPublic
+from ktrdr.cli import figures
+from ktrdr.cli.outcomes import OutcomeLine
+from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
+from ktrdr.client.follow import Event, ViewState
+from ktrdr.operations.models import OperationStatus
+
+BAR_WIDTH = 36
+CONNECTION_LOST = "⚠ Connection lost, retrying..."
+
+
+def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | None:
+    if op.elapsed_seconds is None:
+        return None
+    if op.is_terminal:
+        return op.elapsed_seconds
+    return op.elapsed_seconds + max(0.0, now - received_at)
+
+
+def _monitor_grid() -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, min_width=28)
+    grid.add_column(width=BAR_WIDTH, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    return grid
+
+
+def _add_bar(
+    grid: Table,
+    label: str,
+    percentage: float,
+    elapsed: float | None,
+    eta: float | None,
+    indent: str,
+) -> None:
+    timing = figures.clock(elapsed)
+    if eta is not None:
+        timing += f"  ETA {figures.clock(eta)}"
+    grid.add_row(
+        Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold"),
+        ProgressBar(total=100.0, completed=percentage, width=BAR_WIDTH),
+        Text(timing, style="dim"),
+    )
+
+
+def _add_child_bar(grid: Table, child: OperationPublic, received_at: float, now: float) -> None:
+    fallback = CHILD_LABEL.get(child.operation_type, "")
+    if child.status is OperationStatus.PENDING:
+        fallback += " (queued)"
+    label = child.progress.current_step or fallback
+    pct = child.progress.percentage
+    elapsed = _elapsed(child, received_at, now)
+    eta = elapsed * (100.0 - pct) / pct if elapsed is not None and pct > 0 else None
+    _add_bar(grid, label, pct, elapsed, eta, "   └─ ")
+
+
+def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> RenderableType:
+    """The live region: parent bar, its step, the nested child bar, warnings."""
+    parent = state.parent
+    if parent is None:
+        text = "Connecting..." if state.connection.ok else CONNECTION_LOST
+        return Text(text, style="yellow" if not state.connection.ok else "dim")
+    grid = _monitor_grid()
+    title = TITLES.get(parent.operation_type, parent.operation_type.value)
+    elapsed = _elapsed(parent, state.received_at, now)
+    _add_bar(grid, title, parent.progress.percentage, elapsed, None, "")
+    step = parent.progress.current_step or ""
+    child = state.child
+    research = is_research(parent)
+    if research:
+        if parent.is_terminal or not step:
+            step = f"Phase: {step or 'starting...'}"
+        grid.add_row(Text(f"   {step}", style="cyan"))
+        if child is not None:
+            _add_child_bar(grid, child, state.received_at, now)
+    elif parent.status is OperationStatus.PENDING:
+        grid.add_row(Text("   Queued: waiting for a free worker...", style="yellow"))
+    elif step:
+        grid.add_row(Text(f"   {step}", style="cyan"))
+    parts: list[RenderableType] = [grid]
+    # Outside the grid, so a long line never widens the label column and shifts the bars.
+    trainee = child if research else parent
+    stats = training_stats(trainee) if trainee is not None else None
+    if stats:
+        indent = "      " if trainee is child else "   "
+        parts.append(Text(f"{indent}{stats}", style="dim"))
+    if not state.connection.ok:
+        parts.append(Text(CONNECTION_LOST, style="yellow"))
+    if cancelling:
+        parts.append(Text(cancelling_text(parent), style="magenta"))
+    return Group(*parts)
+
+
+class LiveRenderer:
+    """One Rich live region, redrawn on every view state; nothing else is printed meanwhile."""
+
+    def __init__(self, console: Console, clock: Callable[[], float]) -> None:
+        self.console = console
+        self._clock = clock
+        self._live = Live(
+            Text("Connecting...", style="dim"),
+            console=console,
+            auto_refresh=False,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._state: ViewState | None = None
+        self.cancelling = False
+        self._started = False
+
+    def start(self) -> None:
+        self._live.start()
+        self._started = True
+
+    def update(self, state: ViewState, events: Sequence[Event] = ()) -> None:
+        del events  # the region is redrawn whole: a state says everything
+        self._state = state
+        self._live.update(monitor_view(state, self._clock(), self.cancelling), refresh=True)
+
+    def show_cancelling(self) -> None:
+        self.cancelling = True
+        if self._state is not None:
+            self.update(self._state)
+
+    def note(self, text: str) -> None:
+        # soft_wrap: notes name commands to copy, which a hard wrap would break
+        self.console.print(Text(text, style="yellow"), soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._started:
+            if self._state is not None:
+                self._live.update(monitor_view(self._state, self._clock(), False), refresh=True)
+            self._live.stop()
+            self._started = False
+
+    def finish(self, lines: Sequence[OutcomeLine]) -> None:
+        self.stop()
+        for text, style in lines:
+            self.console.print(Text(text, style=style))

@@ -1,0 +1,101 @@
+"""The plain view, for pipes, CI logs and NO_COLOR: one plain line per change, no cursor
+movement, and progress only every tenth of the way so a log stays readable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from ktrdr.api.schemas import OperationPublic
+from ktrdr.cli.outcomes import OutcomeLine
+from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
+from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status
+from ktrdr.operations.models import OperationStatus
+
+
+class PlainRenderer:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._child_decile: dict[str, int] = {}
+        self._single_decile = -1
+        self.cancelling = False
+        self._parent: OperationPublic | None = None
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def start(self) -> None:
+        return None
+
+    def update(self, state: ViewState, events: Sequence[Event] = ()) -> None:
+        parent = state.parent
+        self._parent = parent or self._parent
+        for event in events:
+            self._event_line(event, parent)
+        if parent is None:
+            return
+        if state.child is not None:
+            self._child_progress(state.child)
+        elif not is_research(parent) and parent.status is OperationStatus.RUNNING:
+            self._single_progress(parent)
+
+    def _event_line(self, event: Event, parent: OperationPublic | None) -> None:
+        if event.kind is EventKind.STARTED and parent is not None:
+            self._status_line(parent)
+            if is_research(parent):
+                self._phase_line(parent)
+        elif event.kind is EventKind.PHASE_PASSED:
+            self._line(f"Phase: {event.detail} (began and ended between polls)")
+        elif event.kind is EventKind.PHASE_CHANGED and parent is not None:
+            if is_research(parent):
+                self._phase_line(parent)
+            elif not parent.is_terminal:  # e.g. pending -> running; the end has its lines
+                self._status_line(parent)
+        elif event.kind is EventKind.CONNECTION_LOST:
+            self._line("⚠ Connection lost, retrying...")
+        elif event.kind is EventKind.CONNECTION_RESTORED:
+            self._line("Connection restored")
+
+    def _child_progress(self, child: OperationPublic) -> None:
+        decile = int(child.progress.percentage // 10)
+        if decile > self._child_decile.get(child.operation_id, -1) and not child.is_terminal:
+            self._child_decile[child.operation_id] = decile
+            label = CHILD_LABEL.get(child.operation_type, "Child")
+            stats = training_stats(child)
+            self._line(
+                f"  {label}: {child.progress.current_step or ''} "
+                f"({child.progress.percentage:.0f}%)" + (f"  {stats}" if stats else "")
+            )
+
+    def _single_progress(self, op: OperationPublic) -> None:
+        decile = int(op.progress.percentage // 10)
+        if decile > self._single_decile:
+            self._single_decile = decile
+            stats = training_stats(op)
+            self._line(
+                f"  {op.progress.current_step or ''} ({op.progress.percentage:.0f}%)"
+                + (f"  {stats}" if stats else "")
+            )
+
+    def _status_line(self, op: OperationPublic) -> None:
+        name = TITLES.get(op.operation_type, "Operation").split(" ", 1)[-1]
+        self._line(f"{name} {op.operation_id}: {op.status.value}")
+
+    def _phase_line(self, parent: OperationPublic) -> None:
+        step = parent.progress.current_step or phase_or_status(parent)
+        self._line(f"Phase: {step} ({parent.progress.percentage:.0f}%)")
+
+    def show_cancelling(self) -> None:
+        self.cancelling = True
+        self._line(cancelling_text(self._parent))
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def stop(self) -> None:
+        return None
+
+    def finish(self, lines: Sequence[OutcomeLine]) -> None:
+        for text, _style in lines:
+            self._line(text)
