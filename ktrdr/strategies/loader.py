@@ -87,8 +87,8 @@ def read_strategy_file(path: Path) -> str:
         raise StrategyValidationError(
             f"{shown}: cannot read the file ({exc.strerror})", details=details
         ) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise StrategyValidationError(f"{shown}: not a regular file", details=details)
         if info.st_size > MAX_STRATEGY_FILE_BYTES:
@@ -97,12 +97,18 @@ def read_strategy_file(path: Path) -> str:
                 f"({MAX_STRATEGY_FILE_BYTES:,})",
                 details=details,
             )
-        try:
-            raw = handle.read(MAX_STRATEGY_FILE_BYTES + 1)
-        except OSError as exc:
-            raise StrategyValidationError(
-                f"{shown}: cannot read the file ({exc.strerror})", details=details
-            ) from None
+        raw = b""
+        while len(raw) <= MAX_STRATEGY_FILE_BYTES:
+            chunk = os.read(fd, MAX_STRATEGY_FILE_BYTES + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    except OSError as exc:
+        raise StrategyValidationError(
+            f"{shown}: cannot read the file ({exc.strerror})", details=details
+        ) from None
+    finally:
+        os.close(fd)
     if len(raw) > MAX_STRATEGY_FILE_BYTES:  # it grew while we read it
         raise StrategyValidationError(f"{shown}: the file is too large", details=details)
     try:
