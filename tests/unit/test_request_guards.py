@@ -1,0 +1,179 @@
+"""The edge's decisions on their own: which Host names this backend, which Origin is its
+own, and the last-resort error catcher. The same checks on a real server are in
+``tests/integration/test_hardening_edge.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from ktrdr.api.errors import UnexpectedErrorMiddleware, error_response
+from ktrdr.api.guards import HostPolicy, same_origin, split_authority
+from ktrdr.api.strict_json import StrictJSONResponse, finite_only
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("127.0.0.1:8000", ("127.0.0.1", 8000)),
+        ("LocalHost:8000", ("localhost", 8000)),
+        ("[::1]:8000", ("::1", 8000)),
+        ("[::1]", ("::1", None)),
+        ("example.com", ("example.com", None)),
+        ("::1", None),  # a bare IPv6 address is not a Host
+        ("host:", None),
+        ("host:99999", None),
+        ("host:8x", None),
+        (":8000", None),
+        ("[::1", None),
+        ("[::1]x", None),
+    ],
+)
+def test_split_authority(value: str, parsed: tuple[str, int | None] | None) -> None:
+    assert split_authority(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("127.0.0.1:8000", True),
+        ("localhost:8000", True),
+        ("[::1]:8000", True),
+        ("127.0.1.1:8000", True),  # all of 127/8 is this machine
+        ("127.0.0.1:8001", False),  # another port is another service
+        ("127.0.0.1", False),  # no port means port 80
+        ("evil.example:8000", False),  # DNS rebinding: a foreign name resolving to us
+        ("localhost.evil.example:8000", False),
+        ("box.lan:8000", True),  # KTRDR_ALLOWED_HOSTS=box.lan
+        ("box.lan:9000", False),
+        ("proxy.lan:8443", True),  # KTRDR_ALLOWED_HOSTS=proxy.lan:8443
+        ("proxy.lan:8000", False),
+        (None, False),
+        ("", False),
+        ("127.0.0.1:8000\r\nX: y", False),
+    ],
+)
+def test_host_policy(host: str | None, allowed: bool) -> None:
+    policy = HostPolicy.build("127.0.0.1", "box.lan, proxy.lan:8443")
+    assert policy.allows(host, 8000, "http") is allowed
+
+
+def test_a_specific_bind_address_is_the_backends_own_and_any_address_is_not() -> None:
+    assert HostPolicy.build("192.168.1.20", "").allows("192.168.1.20:8000", 8000, "http")
+    assert not HostPolicy.build("0.0.0.0", "").allows("0.0.0.0:8000", 8000, "http")
+    assert not HostPolicy.build("0.0.0.0", "").allows("192.168.1.20:8000", 8000, "http")
+    assert HostPolicy.build("0.0.0.0", "").allows("localhost:8000", 8000, "http")
+
+
+def test_the_default_port_may_be_left_out() -> None:
+    assert HostPolicy.build("127.0.0.1", "").allows("localhost", 80, "http")
+    assert HostPolicy.build("127.0.0.1", "").allows("localhost", 443, "https")
+
+
+def test_star_accepts_any_host_and_bad_entries_are_refused() -> None:
+    assert HostPolicy.build("127.0.0.1", "*").allows("anything:1", 8000, "http")
+    with pytest.raises(ValueError, match="KTRDR_ALLOWED_HOSTS"):
+        HostPolicy.build("127.0.0.1", "bad host:port:1")
+
+
+@pytest.mark.parametrize(
+    ("origin", "same"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("HTTP://127.0.0.1:8000", True),
+        ("http://localhost:8000", False),  # another origin, even if it is the same machine
+        ("https://127.0.0.1:8000", False),
+        ("http://127.0.0.1:8001", False),
+        ("http://evil.example", False),
+        ("null", False),
+        ("http://127.0.0.1:8000/path", False),
+        ("", False),
+    ],
+)
+def test_same_origin(origin: str, same: bool) -> None:
+    assert same_origin(origin, "http", "127.0.0.1:8000") is same
+
+
+def test_same_origin_with_default_ports() -> None:
+    assert same_origin("http://localhost", "http", "localhost:80")
+    assert same_origin("http://localhost:80", "http", "localhost")
+
+
+# --- strict JSON ---------------------------------------------------------------------------
+
+
+def _strict_loads(raw: bytes) -> Any:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    return json.loads(raw, parse_constant=refuse)
+
+
+def test_non_finite_floats_go_out_as_null() -> None:
+    content = {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": (2.0,)}
+    assert finite_only(content) == {"a": None, "b": [1.5, None, {"c": None}], "d": [2.0]}
+    body = StrictJSONResponse(content).body
+    assert _strict_loads(body) == {"a": None, "b": [1.5, None, {"c": None}], "d": [2.0]}
+
+
+def test_error_envelopes_are_bounded_and_strict() -> None:
+    response = error_response(
+        422,
+        "x",
+        "m" * 100_000,
+        {"value": "v" * 100_000, "items": list(range(10_000)), "n": float("nan")},
+    )
+    body = _strict_loads(response.body)
+    assert len(response.body) < 5_000
+    assert body["error"]["details"]["n"] is None
+    assert len(body["error"]["details"]["items"]) <= 50
+
+
+# --- the last resort -----------------------------------------------------------------------
+
+
+async def _run(app: Any, scope: Scope) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+_SCOPE: Scope = {"type": "http", "method": "GET", "path": "/boom", "headers": []}
+
+
+def test_an_unhandled_error_is_a_500_envelope_and_does_not_propagate() -> None:
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("a bug")
+
+    sent = asyncio.run(_run(UnexpectedErrorMiddleware(broken), _SCOPE))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 500
+    body = json.loads(sent[1]["body"])
+    assert body == {
+        "success": False,
+        "error": {
+            "code": "internal_error",
+            "message": "Internal server error; see the server log",
+            "details": {},
+        },
+    }
+
+
+def test_an_error_after_the_response_started_still_propagates() -> None:
+    async def half(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise OSError(errno.EIO, "gone")
+
+    with pytest.raises(OSError):
+        asyncio.run(_run(UnexpectedErrorMiddleware(half), _SCOPE))
