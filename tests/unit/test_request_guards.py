@@ -107,11 +107,11 @@ def test_same_origin_with_default_ports() -> None:
 # --- strict JSON ---------------------------------------------------------------------------
 
 
-def _strict_loads(raw: bytes) -> Any:
+def _strict_loads(raw: bytes | memoryview) -> Any:
     def refuse(token: str) -> None:
         raise AssertionError(f"non-standard JSON token {token}")
 
-    return json.loads(raw, parse_constant=refuse)
+    return json.loads(bytes(raw), parse_constant=refuse)
 
 
 def test_non_finite_floats_go_out_as_null() -> None:
