@@ -234,8 +234,9 @@ def feature_names(strategy: StrategyConfig) -> list[str]:
 def check_training_size(strategy: StrategyConfig, training_rows: int) -> None:
     """Refuse a training whose epochs x rows exceed ``MAX_SAMPLE_EPOCHS``.
 
-    The rows are known only once the strategy's training range is loaded, so this is
-    called where the bars are (before the training becomes an operation).
+    The rows are known only once the strategy's training range is loaded, so the caller
+    that loads those bars (before the training becomes an operation) passes their count,
+    an upper bound on the rows the model will see.
     """
     cost = strategy.model.epochs * training_rows
     if cost > MAX_SAMPLE_EPOCHS:
