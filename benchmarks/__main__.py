@@ -7,7 +7,7 @@ import sys
 
 QUICK = {
     "ops_progress": ["--calls", "2000"],
-    "ops_listing": ["--cycles", "2000"],
+    "ops_history": ["--cycles", "5000", "--requests", "100"],
     "backtest_speed": ["--bars", "200000"],
     "training_overhead": ["--epochs", "60", "--repeats", "3"],
     "api_latency": ["--requests", "200"],

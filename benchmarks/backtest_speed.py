@@ -30,7 +30,7 @@ from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.strategies.models import BacktestSpec
 
 HERE = Path(__file__).resolve().parent

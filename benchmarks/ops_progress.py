@@ -14,22 +14,27 @@ from pathlib import Path
 
 from benchmarks.common import save, table
 from ktrdr.operations.models import OperationType
+from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import InMemoryOperationStore, OperationStore, SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.store import InMemoryOperationStore, OperationStore
+from ktrdr.operations.write_behind import WriteBehindStore
 
 
 def per_call_us(store: OperationStore, flush_interval: float, calls: int) -> float:
-    service = OperationsService(store, flush_interval=flush_interval)
+    service = OperationsService(WriteBehindStore(store, flush_interval=flush_interval))
     op = service.create(OperationType.TRAINING)
     service.start(op.operation_id)
     start = time.perf_counter()
     for i in range(calls):
-        service.report_progress(
+        service.update_progress(
             op.operation_id,
-            i / calls * 99,
-            f"Epoch {i}/{calls}",
-            items_processed=i,
-            items_total=calls,
+            ProgressUpdate(
+                i / calls * 99,
+                f"Epoch {i}/{calls}",
+                items_processed=i,
+                items_total=calls,
+            ),
         )
     elapsed = time.perf_counter() - start
     service.close()
@@ -44,7 +49,7 @@ def main() -> None:
         memory = per_call_us(InMemoryOperationStore(), 0.5, args.calls)
         sqlite = per_call_us(SqliteOperationStore(Path(tmp) / "a.db"), 0.5, args.calls)
         through = per_call_us(SqliteOperationStore(Path(tmp) / "b.db"), 0.0, args.calls)
-    print(f"report_progress (a worker's progress update), mean over {args.calls:,} calls")
+    print(f"update_progress (a worker's progress update), mean over {args.calls:,} calls")
     table(
         [
             ("in-memory store (baseline)", f"{memory:.1f} µs"),

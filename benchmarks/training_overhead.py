@@ -21,7 +21,7 @@ from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter, ProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.strategies.loader import load_strategy
 from ktrdr.training.engine import train_strategy
 

@@ -56,7 +56,7 @@ class ResearchAgent:
                 status=status, operation_type=OperationType.AGENT_RESEARCH, limit=1
             )
             if ops:
-                return ops[0]
+                return self._service.get(ops[0].operation_id)
         return None
 
     def trigger(self, request: CycleRequest | None = None) -> Operation:
@@ -113,7 +113,8 @@ class ResearchAgent:
             last, _ = self._service.list_operations(
                 operation_type=OperationType.AGENT_RESEARCH, limit=1
             )
-            return AgentStatus(active=False, cycle=last[0] if last else None, child=None)
+            cycle = self._service.get(last[0].operation_id) if last else None
+            return AgentStatus(active=False, cycle=cycle, child=None)
         child: Operation | None = None
         try:
             phase = Phase(cycle.metadata.parameters.get("phase", "idle"))

@@ -9,10 +9,13 @@ from datetime import datetime
 from ktrdr.agents.service import ResearchAgent
 from ktrdr.config import Settings
 from ktrdr.data.market import MarketData
+from ktrdr.errors import ConflictError
 from ktrdr.operations.execution import Executor, LocalExecutor
 from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import InMemoryOperationStore, OperationStore, SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.store import InMemoryOperationStore, OperationStore
+from ktrdr.operations.write_behind import WriteBehindStore
 
 
 @dataclass
@@ -32,13 +35,12 @@ class Runtime:
         if settings.ephemeral:
             store, description = InMemoryOperationStore(), "memory"
         else:
-            store = SqliteOperationStore(settings.database_path)
+            store = WriteBehindStore(
+                SqliteOperationStore(settings.database_path),
+                flush_interval=settings.progress_flush_seconds,
+            )
             description = f"sqlite:{settings.database_path}"
-        service = OperationsService(
-            store,
-            cancel_grace_seconds=settings.cancel_grace_seconds,
-            flush_interval=settings.progress_flush_seconds,
-        )
+        service = OperationsService(store, cancel_grace_seconds=settings.cancel_grace_seconds)
         executor: Executor
         if settings.executor == "process":
             from ktrdr.operations.process_executor import ProcessExecutor
@@ -67,8 +69,10 @@ class Runtime:
         )
 
     def close(self) -> None:
-        for op in self.service.list_operations(limit=10_000)[0]:
-            if not op.is_terminal:
+        for op in self.service.open_operations():
+            try:
                 self.service.fail(op.operation_id, "Backend shut down while the operation ran")
+            except ConflictError:
+                pass  # it ended meanwhile
         self.executor.shutdown()
         self.service.close()

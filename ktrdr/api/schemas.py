@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from ktrdr.data.series_names import Symbol, Timeframe
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.summary import OperationSummary
 from ktrdr.strategies.models import MAX_EPOCHS
 
 T = TypeVar("T")
@@ -53,25 +54,43 @@ class OperationPublic(Operation):
 
     @classmethod
     def from_domain(
-        cls, op: Operation, children: list[Operation] | None = None, now: datetime | None = None
+        cls,
+        op: Operation,
+        children: list[OperationSummary] | None = None,
+        now: datetime | None = None,
     ) -> OperationPublic:
-        elapsed: float | None = None
-        if op.started_at is not None:
-            end = op.completed_at or now or op.updated_at
-            elapsed = max(0.0, (end - op.started_at).total_seconds())
         return cls(
             **op.model_dump(),
-            elapsed_seconds=elapsed,
+            elapsed_seconds=_elapsed(op.started_at, op.completed_at, now or op.updated_at),
             children=[
                 OperationChildPublic(
                     operation_id=c.operation_id,
                     operation_type=c.operation_type,
                     status=c.status,
-                    percentage=c.progress.percentage,
+                    percentage=c.percentage,
                 )
                 for c in children or []
             ],
         )
+
+
+class OperationSummaryPublic(OperationSummary):
+    """One row of a listing: the summary projection (the whole operation is one GET away)."""
+
+    elapsed_seconds: float | None = None
+
+    @classmethod
+    def from_domain(cls, row: OperationSummary, now: datetime) -> OperationSummaryPublic:
+        return cls(
+            **row.model_dump(),
+            elapsed_seconds=_elapsed(row.started_at, row.completed_at, now),
+        )
+
+
+def _elapsed(started: datetime | None, completed: datetime | None, now: datetime) -> float | None:
+    if started is None:
+        return None
+    return max(0.0, ((completed or now) - started).total_seconds())
 
 
 class HealthPublic(BaseModel):

@@ -28,7 +28,7 @@ from ktrdr.backtesting.metrics import (
 from ktrdr.data.bars import Bars, FloatArray, TimeArray
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.strategies.models import BacktestSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -151,7 +151,9 @@ def run_backtest(
         carry = float(equity[stop - 1])
 
         where = f"Bar {stop:,}/{total:,}"
-        reporter.report(stop / total * 100.0, where, items_processed=stop, items_total=total)
+        reporter.report(
+            ProgressUpdate(stop / total * 100.0, where, items_processed=stop, items_total=total)
+        )
         if stop < total:
             token.raise_if_cancelled(where=where)
 

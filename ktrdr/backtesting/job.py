@@ -21,7 +21,7 @@ from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.execution import Executor, Job
 from ktrdr.operations.models import OperationType
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.training.model_store import TrainedModel, load_model
 
@@ -114,7 +114,7 @@ class BacktestJob:
 
     def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
         resolved = self.resolved
-        reporter.report(0.0, "Computing signals", context={"phase": "signals"})
+        reporter.report(ProgressUpdate(0.0, "Computing signals", context={"phase": "signals"}))
         # Indicators need history before the first traded bar; features at bar t use bars
         # up to t only, so computing them over the longer series adds no look-ahead.
         history = self.market.load(resolved.symbol, resolved.timeframe, None, resolved.end)

@@ -6,7 +6,12 @@ from typing import Any
 
 import httpx
 
-from ktrdr.api.schemas import HealthPublic, OperationPublic, OperationStarted
+from ktrdr.api.schemas import (
+    HealthPublic,
+    OperationPublic,
+    OperationStarted,
+    OperationSummaryPublic,
+)
 from ktrdr.client.errors import (
     ApiError,
     BackendTimeoutError,
@@ -120,11 +125,12 @@ class KtrdrClient:
         parent_operation_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> tuple[list[OperationPublic], int]:
+    ) -> tuple[list[OperationSummaryPublic], int]:
+        """Newest first, as summaries; ``get_operation`` has everything about one."""
         params = _list_params(status, operation_type, parent_operation_id, limit, offset)
         body = self.request("GET", "/operations", params=params)
-        ops = [OperationPublic.model_validate(o) for o in body["data"]]
-        return ops, int(body.get("total", len(ops)))
+        rows = [OperationSummaryPublic.model_validate(o) for o in body["data"]]
+        return rows, int(body.get("total", len(rows)))
 
     def get_operation(self, operation_id: str) -> OperationPublic:
         return OperationPublic.model_validate(

@@ -1,4 +1,8 @@
-"""The operation domain: what a long-running job is, as stored and as served."""
+"""The operation domain: what a long-running job is, as stored and as served.
+
+The service treats an ``Operation`` as a value: every change builds a new one (the models
+are frozen), so a snapshot handed to the store or to a reader never changes under it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
@@ -36,6 +40,8 @@ class OperationType(StrEnum):
 
 
 class OperationProgress(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     percentage: float = Field(default=0.0, ge=0.0, le=100.0)
     current_step: str | None = None
     items_processed: int | None = None
@@ -44,10 +50,14 @@ class OperationProgress(BaseModel):
 
 
 class OperationMetadata(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class Operation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     operation_id: str
     operation_type: OperationType
     status: OperationStatus = OperationStatus.PENDING

@@ -25,13 +25,13 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
-from typing import Any
 
 from ktrdr.errors import KtrdrError
 from ktrdr.logging import configure_logging
@@ -47,6 +47,7 @@ from ktrdr.operations.execution import (
     record_outcome,
     start_queued,
 )
+from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
 
@@ -59,7 +60,8 @@ ORPHAN_CHECK_SECONDS = 0.5
 # Modules the fork server imports once, so each job process starts warm.
 PRELOAD = ["ktrdr.training.job", "ktrdr.backtesting.job"]
 
-_Message = tuple[Any, ...]
+# What a job process sends: progress reports, then exactly one outcome.
+_Message = ProgressUpdate | JobOutcome
 
 
 class _SharedToken(CancellationToken):
@@ -91,28 +93,13 @@ class _QueueReporter:
     def __init__(self, messages: Queue[_Message]) -> None:
         self._messages = messages
 
-    def report(
-        self,
-        percentage: float,
-        current_step: str,
-        *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> None:
-        self._messages.put(
-            (
-                "progress",
-                percentage,
-                current_step,
-                items_processed,
-                items_total,
-                dict(context) if context is not None else None,
-            )
-        )
+    def report(self, update: ProgressUpdate) -> None:
+        if update.context is not None and not isinstance(update.context, dict):
+            update = replace(update, context=dict(update.context))  # picklable
+        self._messages.put(update)
 
 
-def _exit_with(backend_pid: int) -> None:
+def _exit_when_backend_dies(backend_pid: int) -> None:
     """Job processes are children of the fork server, not of the backend: if the backend
     dies (even by SIGKILL) nobody would read their reports, so they end themselves."""
     while True:
@@ -130,7 +117,7 @@ def _job_main(
 ) -> None:
     """The job process: run the job, send its outcome as the last message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the backend's, not the job's
-    threading.Thread(target=_exit_with, args=(backend_pid,), daemon=True).start()
+    threading.Thread(target=_exit_when_backend_dies, args=(backend_pid,), daemon=True).start()
     configure_logging(log_format)
     outcome: JobOutcome
     try:
@@ -141,7 +128,7 @@ def _job_main(
         outcome = Failed(exc.message)
     except BaseException as exc:  # noqa: BLE001 - everything must come back as an outcome
         outcome = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    messages.put(("outcome", outcome))
+    messages.put(outcome)
     messages.close()
     messages.join_thread()  # the outcome is in the pipe before the process exits
 
@@ -251,15 +238,12 @@ class ProcessExecutor:
                         if time.monotonic() - ended_at > TERMINATE_AFTER_SECONDS:
                             process.terminate()
                     continue
-            if message[0] == "outcome":
-                outcome: JobOutcome = message[1]
-                if isinstance(outcome, Stopped) and token.reason:
-                    return Stopped(outcome.where, token.reason)
-                return outcome
-            _, percentage, step, done, total, context = message
-            reporter.report(
-                percentage, step, items_processed=done, items_total=total, context=context
-            )
+            if isinstance(message, ProgressUpdate):
+                reporter.report(message)
+                continue
+            if isinstance(message, Stopped) and token.reason:
+                return Stopped(message.where, token.reason)
+            return message
 
     def shutdown(self) -> None:
         with self._lock:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ktrdr.errors import ConflictError
+from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.service import OperationsService
 
 
@@ -20,23 +18,8 @@ class OperationProgressReporter:
         self._service = service
         self.operation_id = operation_id
 
-    def report(
-        self,
-        percentage: float,
-        current_step: str,
-        *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> None:
+    def report(self, update: ProgressUpdate) -> None:
         try:
-            self._service.report_progress(
-                self.operation_id,
-                percentage,
-                current_step,
-                items_processed=items_processed,
-                items_total=items_total,
-                context=context,
-            )
+            self._service.update_progress(self.operation_id, update)
         except ConflictError:
             return

@@ -9,18 +9,18 @@ Rules (callers cannot break them):
   period is marked cancelled anyway, so nothing waits forever; cancelling a parent cancels
   its non-terminal children.
 
-Every method is short and non-blocking (a lock and an in-memory dict), so it is safe to
-call from worker threads and from the event loop alike. Status changes are written
-through to the store at once; progress updates are coalesced by a background flusher.
+Where operations are kept is the index's business (open ones in memory, history in the
+store); how often they reach the disk is the store's (``WriteBehindStore`` coalesces).
+Every change builds a new immutable ``Operation`` with the next version. Every method is
+short and non-blocking, so it is safe from worker threads and the event loop alike.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from ktrdr.errors import (
 )
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationToken
+from ktrdr.operations.index import RECENT_CACHE_SIZE, OperationIndex
 from ktrdr.operations.models import (
     Operation,
     OperationMetadata,
@@ -40,7 +41,9 @@ from ktrdr.operations.models import (
     OperationType,
     utcnow,
 )
-from ktrdr.operations.store import OperationStore
+from ktrdr.operations.progress import ProgressUpdate
+from ktrdr.operations.store import OperationQuery, OperationStore
+from ktrdr.operations.summary import OperationSummary
 
 # While running, progress stops just short of 100: only completion may show 100 %.
 RUNNING_PROGRESS_CAP = 99.9
@@ -57,48 +60,24 @@ class OperationsService:
         store: OperationStore,
         *,
         cancel_grace_seconds: float = 3.0,
-        flush_interval: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
+        cache_size: int = RECENT_CACHE_SIZE,
     ) -> None:
         self._store = store
         self._clock = clock
         self._grace = cancel_grace_seconds
-        self._flush_interval = flush_interval
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._tokens: dict[str, CancellationToken] = {}
-        self._dirty: set[str] = set()
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
-        self._stop = threading.Event()
         try:
-            loaded = store.load_all()
+            interrupted = store.load_open()
+            self.recovered: list[str] = self._recover_interrupted(interrupted)
+            self._index = OperationIndex(store, cache_size=cache_size)
         except BaseException:
             store.close()  # e.g. an unreadable file: let the next owner have it
             raise
-        self._ops: dict[str, Operation] = {op.operation_id: op for op in loaded}
-        # Indexes, so reads stay cheap (and the lock short) however many operations exist:
-        # every id in (created_at, id) order, and per type; each parent's children; and a
-        # superset of the open ones (operations only ever move pending -> running ->
-        # terminal, so an id is added at creation and pruned once it is found terminal).
-        self._order: list[tuple[datetime, str]] = sorted(
-            (op.created_at, op.operation_id) for op in loaded
-        )
-        self._children: dict[str, list[str]] = {}
-        self._by_type: dict[OperationType, list[tuple[datetime, str]]] = {}
-        for key in self._order:
-            loaded_op = self._ops[key[1]]
-            self._by_type.setdefault(loaded_op.operation_type, []).append(key)
-            if loaded_op.parent_operation_id is not None:
-                self._children.setdefault(loaded_op.parent_operation_id, []).append(key[1])
-        self._open: set[str] = {op.operation_id for op in loaded if not op.is_terminal}
-        self.recovered: list[str] = self._recover_interrupted()
-        self._flusher: threading.Thread | None = None
-        if flush_interval > 0:
-            self._flusher = threading.Thread(
-                target=self._flush_loop, name="ktrdr-operations-flusher", daemon=True
-            )
-            self._flusher.start()
 
     # ------------------------------------------------------------------ lifecycle
     def create(
@@ -132,17 +111,13 @@ class OperationsService:
                 updated_at=now,
                 metadata=OperationMetadata(parameters=dict(parameters or {})),
             )
-            self._ops[op.operation_id] = op
-            bisect.insort(self._order, (op.created_at, op.operation_id))
-            bisect.insort(
-                self._by_type.setdefault(operation_type, []), (op.created_at, op.operation_id)
-            )
-            if parent_operation_id is not None:
-                siblings = self._children.setdefault(parent_operation_id, [])
-                bisect.insort(siblings, op.operation_id, key=self._creation_key)
-            self._open.add(op.operation_id)
+            self._index.put(op)
+            try:
+                self._store.save_many([op])
+            except Exception:
+                self._index.forget(op.operation_id)  # nothing of it exists: undo it whole
+                raise
             self._tokens[op.operation_id] = CancellationToken()
-            self._persist_now(op)
             operation_logger(op.operation_id).info(
                 "operation created", operation_type=operation_type.value
             )
@@ -159,108 +134,55 @@ class OperationsService:
                     details={"operation_id": operation_id, "status": op.status.value},
                 )
             now = self._clock()
-            op.status = OperationStatus.RUNNING
-            op.started_at = now
-            self._touch(op, now)
-            self._persist_now(op)
+            started = self._record(op, now, status=OperationStatus.RUNNING, started_at=now)
             operation_logger(operation_id).info("operation started")
-            return op.model_copy(deep=True)
+            return started.model_copy(deep=True)
 
     def update_progress(
         self,
         operation_id: str,
-        percentage: float,
-        current_step: str | None = None,
+        update: ProgressUpdate,
         *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
         parameters: Mapping[str, Any] | None = None,
-    ) -> Operation:
-        """Record progress; ``parameters`` (if given) merge into metadata in the same change."""
-        with self._lock:
-            op = self._apply_progress(
-                operation_id,
-                percentage,
-                current_step,
-                items_processed,
-                items_total,
-                context,
-                parameters,
-            )
-            return op.model_copy(deep=True)
-
-    def report_progress(
-        self,
-        operation_id: str,
-        percentage: float,
-        current_step: str | None = None,
-        *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
     ) -> int:
-        """``update_progress`` for hot loops: same rules, returns only the new version
-        (copying the whole operation back costs more than the update itself)."""
-        with self._lock:
-            return self._apply_progress(
-                operation_id,
-                percentage,
-                current_step,
-                items_processed,
-                items_total,
-                context,
-                None,
-            ).version
-
-    def _apply_progress(
-        self,
-        operation_id: str,
-        percentage: float,
-        current_step: str | None,
-        items_processed: int | None,
-        items_total: int | None,
-        context: Mapping[str, Any] | None,
-        parameters: Mapping[str, Any] | None,
-    ) -> Operation:
+        """Record progress (``parameters``, if given, merge into metadata in the same
+        change); returns the operation's new version. Hot path: no copy is made."""
+        percentage = update.percentage
         if not isinstance(percentage, int | float) or not math.isfinite(percentage):
             raise InvalidRequestError(f"percentage must be a finite number, got {percentage!r}")
         if percentage < 0 or percentage > 100:
             raise InvalidRequestError(f"percentage must be within [0, 100], got {percentage}")
-        op = self._require(operation_id)
-        self._refuse_if_terminal(op, "update progress of")
-        if op.status is not OperationStatus.RUNNING:
-            raise ConflictError(
-                f"Operation {operation_id} is not running (status {op.status.value})",
-                code="operation_not_running",
-                details={"operation_id": operation_id},
+        with self._lock:
+            op = self._index.open_operation(operation_id) or self._require(operation_id)
+            self._refuse_if_terminal(op, "update progress of")
+            if op.status is not OperationStatus.RUNNING:
+                raise ConflictError(
+                    f"Operation {operation_id} is not running (status {op.status.value})",
+                    code="operation_not_running",
+                    details={"operation_id": operation_id},
+                )
+            last = op.progress
+            progress = OperationProgress.model_construct(
+                percentage=max(last.percentage, min(float(percentage), RUNNING_PROGRESS_CAP)),
+                current_step=(
+                    update.current_step if update.current_step is not None else last.current_step
+                ),
+                items_processed=update.items_processed,
+                items_total=update.items_total,
+                context=dict(update.context) if update.context is not None else last.context,
             )
-        capped = min(float(percentage), RUNNING_PROGRESS_CAP)
-        op.progress = OperationProgress(
-            percentage=max(op.progress.percentage, capped),
-            current_step=current_step if current_step is not None else op.progress.current_step,
-            items_processed=items_processed,
-            items_total=items_total,
-            context=dict(context) if context is not None else op.progress.context,
-        )
-        if parameters:
-            op.metadata.parameters.update(parameters)
-        self._touch(op, self._clock())
-        if parameters:
-            self._persist_now(op)
-        else:
-            self._persist_later(op)
-        return op
+            changes: dict[str, Any] = {"progress": progress}
+            if parameters:
+                changes["metadata"] = _merged(op.metadata, parameters)
+            return self._record(op, self._clock(), **changes).version
 
     def update_parameters(self, operation_id: str, parameters: Mapping[str, Any]) -> Operation:
         """Merge ``parameters`` into ``metadata.parameters``."""
         with self._lock:
             op = self._require(operation_id)
             self._refuse_if_terminal(op, "change metadata of")
-            op.metadata.parameters.update(parameters)
-            self._touch(op, self._clock())
-            self._persist_now(op)
-            return op.model_copy(deep=True)
+            changed = self._record(op, self._clock(), metadata=_merged(op.metadata, parameters))
+            return changed.model_copy(deep=True)
 
     def complete(
         self,
@@ -282,21 +204,23 @@ class OperationsService:
                     details={"operation_id": operation_id},
                 )
             now = self._clock()
-            op.status = OperationStatus.COMPLETED
-            op.progress = op.progress.model_copy(
+            progress = op.progress.model_copy(
                 update={
                     "percentage": 100.0,
                     "current_step": current_step or op.progress.current_step,
                     "context": dict(context) if context is not None else op.progress.context,
                 }
             )
-            op.result_summary = dict(result_summary or {})
-            op.metadata.parameters.update(parameters or {})
-            op.completed_at = now
-            self._touch(op, now)
-            self._settle(op)
+            done = self._end(
+                op,
+                now,
+                status=OperationStatus.COMPLETED,
+                progress=progress,
+                result_summary=dict(result_summary or {}),
+                metadata=_merged(op.metadata, parameters),
+            )
             operation_logger(operation_id).info("operation completed")
-            return op.model_copy(deep=True)
+            return done.model_copy(deep=True)
 
     def fail(
         self,
@@ -309,17 +233,16 @@ class OperationsService:
         with self._lock:
             op = self._require(operation_id)
             self._refuse_if_terminal(op, "fail")
-            now = self._clock()
-            op.status = OperationStatus.FAILED
-            op.error_message = error_message
+            changes: dict[str, Any] = {
+                "status": OperationStatus.FAILED,
+                "error_message": error_message,
+                "metadata": _merged(op.metadata, parameters),
+            }
             if result_summary is not None:
-                op.result_summary = dict(result_summary)
-            op.metadata.parameters.update(parameters or {})
-            op.completed_at = now
-            self._touch(op, now)
-            self._settle(op)
+                changes["result_summary"] = dict(result_summary)
+            failed = self._end(op, self._clock(), **changes)
             operation_logger(operation_id).warning("operation failed", error=error_message)
-            return op.model_copy(deep=True)
+            return failed.model_copy(deep=True)
 
     def cancel(self, operation_id: str, reason: str = "Cancelled by user") -> Operation:
         """Ask an operation (and its non-terminal children) to stop.
@@ -333,7 +256,7 @@ class OperationsService:
                 return op.model_copy(deep=True)
             self._refuse_if_terminal(op, "cancel")
             self._cancel_tree(op, reason)
-            return op.model_copy(deep=True)
+            return self._require(operation_id).model_copy(deep=True)
 
     def finish_cancelled(
         self,
@@ -352,12 +275,12 @@ class OperationsService:
             summary = dict(result_summary or {})
             if stopped_at:
                 summary.setdefault("stopped_at", stopped_at)
-            op.metadata.parameters.update(parameters or {})
             # A worker may stop on its own (no cancel() before): its children must not
             # outlive it, and a later cancel() of a cancelled parent no longer cascades.
             self._cancel_children(op, "Parent operation was cancelled")
-            self._mark_cancelled(op, summary)
-            return op.model_copy(deep=True)
+            op = self._require(operation_id)
+            cancelled = self._mark_cancelled(op, summary, _merged(op.metadata, parameters))
+            return cancelled.model_copy(deep=True)
 
     # ------------------------------------------------------------------ reads
     def get(self, operation_id: str) -> Operation:
@@ -372,100 +295,72 @@ class OperationsService:
         parent_operation_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> tuple[list[Operation], int]:
-        """Newest first; returns the page and the total number matching."""
+    ) -> tuple[list[OperationSummary], int]:
+        """Summaries, newest first; returns the page and the total number matching."""
         if limit < 0 or offset < 0:
             raise InvalidRequestError("limit and offset must not be negative")
+        query = OperationQuery(status, operation_type, parent_operation_id, limit, offset)
+        if self._index.only_open_can_match(query):
+            with self._lock:
+                return self._index.query_open(query)
+        page = self._index.store_page(query)  # outside the lock: disk time
         with self._lock:
-            if status is None and operation_type is None and parent_operation_id is None:
-                end = max(len(self._order) - offset, 0)
-                newest_first = reversed(self._order[max(end - limit, 0) : end])
-                page = [self._ops[i].model_copy(deep=True) for _, i in newest_first]
-                return page, len(self._order)
-            candidates: Iterable[str]
-            if status in (OperationStatus.PENDING, OperationStatus.RUNNING):
-                self._open = {i for i in self._open if not self._ops[i].is_terminal}
-                candidates = sorted(self._open, key=self._creation_key, reverse=True)
-            elif parent_operation_id is not None:
-                candidates = reversed(self._children.get(parent_operation_id, []))
-            elif operation_type is not None:
-                of_type = self._by_type.get(operation_type, [])
-                if status is None:
-                    end = max(len(of_type) - offset, 0)
-                    newest_first = reversed(of_type[max(end - limit, 0) : end])
-                    page = [self._ops[i].model_copy(deep=True) for _, i in newest_first]
-                    return page, len(of_type)
-                candidates = (operation_id for _, operation_id in reversed(of_type))
-            else:
-                candidates = (operation_id for _, operation_id in reversed(self._order))
-            page, total = [], 0
-            for op in map(self._ops.__getitem__, candidates):
-                if (
-                    (status is None or op.status is status)
-                    and (operation_type is None or op.operation_type is operation_type)
-                    and (parent_operation_id in (None, op.parent_operation_id))
-                ):
-                    if offset <= total < offset + limit:
-                        page.append(op.model_copy(deep=True))
-                    total += 1
-            return page, total
+            return self._index.overlay(page), self._index.total(query)
 
-    def children(self, operation_id: str) -> list[Operation]:
+    def children(self, operation_id: str, limit: int = 100) -> list[OperationSummary]:
+        """The newest ``limit`` children, oldest first (a cycle's training, then backtest)."""
         with self._lock:
             self._require(operation_id)
-            kids = self._children.get(operation_id, [])
-            return [self._ops[i].model_copy(deep=True) for i in kids]
+        page, _ = self.list_operations(parent_operation_id=operation_id, limit=limit)
+        return page[::-1]
+
+    def open_operations(self) -> list[Operation]:
+        """Every pending or running operation, oldest first."""
+        with self._lock:
+            return [op.model_copy(deep=True) for op in self._index.open_operations()]
+
+    def count_open(self, status: OperationStatus | None = None) -> int:
+        with self._lock:
+            return sum(
+                1 for op in self._index.open_operations() if status is None or op.status is status
+            )
 
     def token(self, operation_id: str) -> CancellationToken:
         with self._lock:
             op = self._require(operation_id)
-            token = self._tokens.setdefault(operation_id, CancellationToken())
+            token = self._tokens.get(operation_id) or CancellationToken()
+            if not op.is_terminal:
+                self._tokens[operation_id] = token
             if op.cancel_requested or op.status is OperationStatus.CANCELLED:
                 token.cancel("Cancelled")
             return token
 
     def wait_for_change(self, operation_id: str, after_version: int, timeout: float) -> Operation:
         """Block (in a thread) until the operation's version exceeds ``after_version``."""
+
+        def changed() -> bool:
+            live = self._index.cached(operation_id)
+            return live is None or live.version > after_version or live.is_terminal
+
         with self._changed:
-            self._changed.wait_for(
-                lambda: (
-                    self._require(operation_id).version > after_version
-                    or self._require(operation_id).is_terminal
-                ),
-                timeout=timeout,
-            )
+            self._require(operation_id)
+            self._changed.wait_for(changed, timeout=timeout)
             return self._require(operation_id).model_copy(deep=True)
 
     # ------------------------------------------------------------------ shutdown
-    def flush(self) -> None:
-        with self._lock:
-            ids = set(self._dirty)
-            self._dirty.clear()
-            batch = [self._ops[i].model_copy(deep=True) for i in ids if i in self._ops]
-        try:
-            self._store.save_many(batch)
-        except Exception:
-            with self._lock:
-                self._dirty |= ids  # retried on the next pass; memory stays authoritative
-            raise
-
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._stop.set()
             for timer in self._timers.values():
                 timer.cancel()
             self._changed.notify_all()
-        if self._flusher is not None:
-            self._flusher.join(timeout=2)
-        self.flush()
         self._store.close()
 
     # ------------------------------------------------------------------ internals
     def _require(self, operation_id: str) -> Operation:
-        op = self._ops.get(operation_id)
+        op = self._index.cached(operation_id) or self._index.load(operation_id)
         if op is None:
             raise OperationNotFoundError(operation_id)
         return op
@@ -478,47 +373,41 @@ class OperationsService:
                 details={"operation_id": op.operation_id, "status": op.status.value},
             )
 
-    def _creation_key(self, operation_id: str) -> tuple[datetime, str]:
-        return (self._ops[operation_id].created_at, operation_id)
-
-    def _touch(self, op: Operation, now: datetime) -> None:
-        op.updated_at = now
-        op.version += 1
+    def _record(self, op: Operation, now: datetime, **changes: Any) -> Operation:
+        """Make ``changes`` the operation's next version: keep it, persist it, wake waiters."""
+        new = op.model_copy(update={**changes, "updated_at": now, "version": op.version + 1})
+        self._index.put(new)
+        self._store.save_many([new])
         self._changed.notify_all()
+        return new
 
-    def _persist_now(self, op: Operation) -> None:
-        self._dirty.discard(op.operation_id)
-        self._store.save_many([op.model_copy(deep=True)])
-
-    def _persist_later(self, op: Operation) -> None:
-        if self._flush_interval <= 0:
-            self._persist_now(op)
-        else:
-            self._dirty.add(op.operation_id)
-
-    def _settle(self, op: Operation) -> None:
+    def _end(self, op: Operation, now: datetime, **changes: Any) -> Operation:
+        """Record a terminal change; the operation's cancel timer and token are done with."""
         timer = self._timers.pop(op.operation_id, None)
         if timer is not None:
             timer.cancel()
-        self._persist_now(op)
+        self._tokens.pop(op.operation_id, None)
+        return self._record(op, now, completed_at=now, **changes)
 
     def _cancel_children(self, op: Operation, reason: str) -> None:
-        for child in [self._ops[i] for i in self._children.get(op.operation_id, [])]:
-            if not child.is_terminal:
-                self._cancel_tree(child, reason)
+        for child in self._index.open_children(op.operation_id):
+            live = self._index.open_operation(child.operation_id)
+            if live is not None:  # an earlier sibling's cascade may have ended it
+                self._cancel_tree(live, reason)
 
     def _cancel_tree(self, op: Operation, reason: str) -> None:
         self._cancel_children(op, reason)
+        op = self._require(op.operation_id)
+        if op.is_terminal:
+            return
         if op.status is OperationStatus.PENDING:
             self._tokens.setdefault(op.operation_id, CancellationToken()).cancel(reason)
             self._mark_cancelled(op, {"stopped_at": "before it started"})
             return
         if op.cancel_requested:
             return
-        op.cancel_requested = True
         self._tokens.setdefault(op.operation_id, CancellationToken()).cancel(reason)
-        self._touch(op, self._clock())
-        self._persist_now(op)
+        self._record(op, self._clock(), cancel_requested=True)
         operation_logger(op.operation_id).info("cancel requested", reason=reason)
         if not self._closed:
             timer = threading.Timer(self._grace, self._force_cancel, args=(op.operation_id,))
@@ -528,9 +417,9 @@ class OperationsService:
 
     def _force_cancel(self, operation_id: str) -> None:
         with self._lock:
-            op = self._ops.get(operation_id)
             self._timers.pop(operation_id, None)
-            if op is None or op.is_terminal:
+            op = self._index.open_operation(operation_id)
+            if op is None:
                 return
             self._mark_cancelled(
                 op,
@@ -541,41 +430,52 @@ class OperationsService:
             )
             operation_logger(operation_id).warning("cancel not acknowledged in time; forced")
 
-    def _mark_cancelled(self, op: Operation, summary: dict[str, Any]) -> None:
-        now = self._clock()
-        op.status = OperationStatus.CANCELLED
-        op.cancel_requested = True
-        op.result_summary = {**(op.result_summary or {}), **summary}
-        op.completed_at = now
-        self._touch(op, now)
-        self._settle(op)
+    def _mark_cancelled(
+        self,
+        op: Operation,
+        summary: dict[str, Any],
+        metadata: OperationMetadata | None = None,
+    ) -> Operation:
+        cancelled = self._end(
+            op,
+            self._clock(),
+            status=OperationStatus.CANCELLED,
+            cancel_requested=True,
+            result_summary={**(op.result_summary or {}), **summary},
+            metadata=metadata or op.metadata,
+        )
         operation_logger(op.operation_id).info("operation cancelled", **summary)
+        return cancelled
 
-    def _recover_interrupted(self) -> list[str]:
+    def _recover_interrupted(self, interrupted: list[Operation]) -> list[str]:
         now = self._clock()
-        recovered: list[str] = []
-        for op in self._ops.values():
-            if op.is_terminal:
-                continue
+        failed: list[Operation] = []
+        for op in interrupted:
             if op.status is OperationStatus.PENDING or op.started_at is None:
                 where = "before it started"
             else:
                 where = op.progress.current_step or "no step reported yet"
-            op.status = OperationStatus.FAILED
-            op.error_message = (
-                f"{RESTART_MESSAGE} (was {op.progress.percentage:.0f}% done: {where})"
+            failed.append(
+                op.model_copy(
+                    update={
+                        "status": OperationStatus.FAILED,
+                        "error_message": (
+                            f"{RESTART_MESSAGE} (was {op.progress.percentage:.0f}% done: {where})"
+                        ),
+                        "completed_at": now,
+                        "updated_at": now,
+                        "version": op.version + 1,
+                    }
+                )
             )
-            op.completed_at = now
-            op.updated_at = now
-            op.version += 1
-            recovered.append(op.operation_id)
-        if recovered:
-            self._store.save_many([self._ops[i] for i in recovered])
-        return recovered
+        if failed:
+            self._store.save_many(failed)
+        return [op.operation_id for op in failed]
 
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self._flush_interval):
-            try:
-                self.flush()
-            except Exception as exc:  # keep flushing; the next pass retries the same rows
-                operation_logger("-").error("progress flush failed", error=str(exc))
+
+def _merged(metadata: OperationMetadata, parameters: Mapping[str, Any] | None) -> OperationMetadata:
+    """The same metadata object when nothing changes (the store writes through only when
+    metadata really changed), else a new one with ``parameters`` merged in."""
+    if not parameters:
+        return metadata
+    return OperationMetadata(parameters={**metadata.parameters, **parameters})

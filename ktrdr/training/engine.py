@@ -18,7 +18,7 @@ from sklearn.neural_network import MLPClassifier
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import JobFailedError
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.dataset import CLASSES, Dataset, LabelArray, build_dataset
 from ktrdr.training.model_store import save_model
@@ -123,11 +123,13 @@ def train_strategy(
             stats = _epoch_stats(classifier, dataset, epoch)
             history.append(stats)
             reporter.report(
-                epoch / epochs * 100.0,
-                f"Epoch {epoch}/{epochs}",
-                items_processed=epoch,
-                items_total=epochs,
-                context={"total_epochs": epochs, **stats.to_dict()},
+                ProgressUpdate(
+                    epoch / epochs * 100.0,
+                    f"Epoch {epoch}/{epochs}",
+                    items_processed=epoch,
+                    items_total=epochs,
+                    context={"total_epochs": epochs, **stats.to_dict()},
+                )
             )
 
     final = history[-1]

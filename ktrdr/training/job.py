@@ -11,7 +11,7 @@ from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.execution import Executor, Job
 from ktrdr.operations.models import OperationType
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.engine import train_strategy
@@ -27,7 +27,7 @@ class TrainingJob:
 
     def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
         strategy = self.strategy
-        reporter.report(0.0, "Loading market data", context={"phase": "loading"})
+        reporter.report(ProgressUpdate(0.0, "Loading market data", context={"phase": "loading"}))
         bars = self.market.load(
             strategy.data.symbol,
             strategy.data.timeframe,

@@ -19,16 +19,17 @@ from ktrdr.cli.output import EXIT_CANCELLED
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.progress import progress
 
 
 class StubbornBackend:
     """A running cycle that accepts a DELETE (or hangs on it) but never ends."""
 
     def __init__(self, *, delete_hangs: bool) -> None:
-        service = OperationsService(InMemoryOperationStore(), flush_interval=0)
+        service = OperationsService(InMemoryOperationStore())
         op = service.create(OperationType.AGENT_RESEARCH)
         service.start(op.operation_id)
-        service.update_progress(op.operation_id, 20.0, "Training model...")
+        progress(service, op.operation_id, 20.0, "Training model...")
         self.operation = OperationPublic.from_domain(service.get(op.operation_id))
         service.close()
         self.delete_hangs = delete_hangs

@@ -14,6 +14,7 @@ import pytest
 
 from ktrdr.operations.models import OperationType
 from tests.support.live_backend import LiveBackend, env_without_ktrdr, free_port, run_ktrdr
+from tests.support.progress import progress
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         with backend.offline_service() as service:
             done = service.create(OperationType.TRAINING, parameters={"strategy": "rsi"})
             service.start(done.operation_id)
-            service.update_progress(done.operation_id, 90, "Epoch 10/10")
+            progress(service, done.operation_id, 90, "Epoch 10/10")
             service.complete(done.operation_id, {"accuracy": 0.61})
             failed = service.create(OperationType.BACKTESTING)
             service.start(failed.operation_id)

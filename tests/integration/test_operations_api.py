@@ -17,6 +17,7 @@ from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import RESTART_MESSAGE
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
+from tests.support.progress import progress
 
 API = "/api/v1"
 
@@ -36,7 +37,7 @@ def seed(backend: LiveBackend) -> Seeded:
     with backend.offline_service() as service:
         completed = service.create(OperationType.TRAINING, parameters={"epochs": 3})
         service.start(completed.operation_id)
-        service.update_progress(completed.operation_id, 80, "Epoch 3/3")
+        progress(service, completed.operation_id, 80, "Epoch 3/3")
         service.complete(completed.operation_id, {"accuracy": 0.58})
 
         failed = service.create(OperationType.BACKTESTING)
@@ -45,10 +46,10 @@ def seed(backend: LiveBackend) -> Seeded:
 
         parent = service.create(OperationType.AGENT_RESEARCH, parameters={"phase": "training"})
         service.start(parent.operation_id)
-        service.update_progress(parent.operation_id, 35, "Training")
+        progress(service, parent.operation_id, 35, "Training")
         child = service.create(OperationType.TRAINING, parent_operation_id=parent.operation_id)
         service.start(child.operation_id)
-        service.update_progress(child.operation_id, 42, "Epoch 42/100")
+        progress(service, child.operation_id, 42, "Epoch 42/100")
 
         pending = service.create(OperationType.BACKTESTING)
         return Seeded(

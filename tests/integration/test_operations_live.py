@@ -7,7 +7,7 @@ import time
 import httpx
 
 from ktrdr.operations.service import RESTART_MESSAGE
-from ktrdr.operations.store import SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
 from tests.conftest import BackendFactory
 
 
@@ -25,9 +25,11 @@ def test_restart_recovery_after_a_hard_kill(backend_factory: BackendFactory) -> 
     backend.kill()
 
     store = SqliteOperationStore(backend.data_dir / "ktrdr.db")
-    on_disk = {op.operation_id: op for op in store.load_all()}
+    on_disk = store.get(op_id)
     store.close()
-    assert on_disk[op_id].status.value == "running"  # what the dead process left behind
+    assert (
+        on_disk is not None and on_disk.status.value == "running"
+    )  # what the dead process left behind
 
     backend.start()
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=5) as http:

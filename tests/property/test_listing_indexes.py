@@ -1,23 +1,32 @@
-"""The service's indexed listing (children, open operations, creation order) answers exactly
-what a plain scan-filter-sort over every operation answers, for any history of changes."""
+"""The service's listing (open operations from memory, history through the store's indexes,
+totals from its tally) answers exactly what a plain scan-filter-sort over every operation
+answers, for any history of changes, on the in-memory and the SQLite store alike."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 from itertools import product
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ktrdr.errors import KtrdrError
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.store import InMemoryOperationStore, OperationStore
+from ktrdr.operations.summary import OperationSummary, summarize
+from ktrdr.operations.write_behind import WriteBehindStore
+from tests.support.progress import report
 from tests.support.reference import scan
 
 ACTIONS = st.lists(
     st.tuples(
-        st.sampled_from(["create", "child", "start", "complete", "fail", "cancel", "ack"]),
+        st.sampled_from(
+            ["create", "child", "start", "progress", "complete", "fail", "cancel", "ack"]
+        ),
         st.integers(min_value=0, max_value=3),  # which operation: mostly the same few
         st.sampled_from(list(OperationType)),
         st.sampled_from([False, False, False, True]),  # the clock moves; often it does not
@@ -27,7 +36,7 @@ ACTIONS = st.lists(
 
 
 def reference(
-    ops: list[Operation],
+    ops: list[OperationSummary],
     status: OperationStatus | None,
     op_type: OperationType | None,
     parent: str | None,
@@ -35,14 +44,34 @@ def reference(
     return [op.operation_id for op in scan(ops, status, op_type, parent)]
 
 
-@given(ACTIONS, st.integers(min_value=0, max_value=5), st.integers(min_value=0, max_value=8))
+@given(
+    ACTIONS,
+    st.integers(min_value=0, max_value=5),
+    st.integers(min_value=0, max_value=8),
+    st.sampled_from(["memory", "sqlite", "coalesced"]),
+)
 def test_listing_matches_a_full_scan(
-    actions: list[tuple[str, int, OperationType, bool]], offset: int, limit: int
+    actions: list[tuple[str, int, OperationType, bool]], offset: int, limit: int, kind: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store: OperationStore
+        if kind == "memory":
+            store = InMemoryOperationStore()
+        else:
+            store = SqliteOperationStore(Path(tmp) / "o.db")
+        if kind == "coalesced":  # progress stays in memory: listings must show it anyway
+            store = WriteBehindStore(store, flush_interval=3600)
+        check_listing(store, actions, offset, limit)
+
+
+def check_listing(
+    store: OperationStore,
+    actions: list[tuple[str, int, OperationType, bool]],
+    offset: int,
+    limit: int,
 ) -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
-    service = OperationsService(
-        InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=60, clock=lambda: now[0]
-    )
+    service = OperationsService(store, cancel_grace_seconds=60, clock=lambda: now[0])
     ids: list[str] = []
     try:
         for action, pick, op_type, tick in actions:
@@ -56,6 +85,10 @@ def test_listing_matches_a_full_scan(
                     ids.append(service.create(op_type, parent_operation_id=target).operation_id)
                 elif action == "start":
                     service.start(target)
+                elif action == "progress":  # started first if need be
+                    if service.get(target).status is OperationStatus.PENDING:
+                        service.start(target)
+                    report(service, target, 10.0 + len(ids), "step")
                 elif action == "complete":
                     service.complete(target)
                 elif action == "fail":
@@ -67,7 +100,8 @@ def test_listing_matches_a_full_scan(
             except KtrdrError:
                 pass  # refused moves are part of the history too
 
-        everything = [service.get(i) for i in ids]
+        everything = [summarize(service.get(i)) for i in ids]
+        live = {row.operation_id: row for row in everything}
         parents = [None, *{op.parent_operation_id for op in everything} - {None}, "op_missing"]
         for status, op_type, parent in product(
             [None, *OperationStatus], [None, *OperationType], parents
@@ -82,6 +116,11 @@ def test_listing_matches_a_full_scan(
             )
             assert total == len(expected), (status, op_type, parent)
             assert [op.operation_id for op in page] == expected[offset : offset + limit]
+            # ...and each row is the live one, not a stale copy from before a change.
+            assert [(r.status, r.version, r.percentage) for r in page] == [
+                (live[i].status, live[i].version, live[i].percentage)
+                for i in expected[offset : offset + limit]
+            ]
         for op in everything:
             kids = reference(everything, None, None, op.operation_id)[::-1]
             assert [c.operation_id for c in service.children(op.operation_id)] == kids

@@ -33,6 +33,7 @@ from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.progress import progress, report
 
 PENDING = OperationStatus.PENDING
 RUNNING = OperationStatus.RUNNING
@@ -77,7 +78,7 @@ class OperationsMachine(RuleBasedStateMachine):
         super().__init__()
         self.store = InMemoryOperationStore()
         # A grace period far longer than any run: the machine acknowledges cancels itself.
-        self.service = OperationsService(self.store, flush_interval=0, cancel_grace_seconds=3600)
+        self.service = OperationsService(self.store, cancel_grace_seconds=3600)
         self.model: dict[str, ModelOp] = {}
         self.previous: dict[str, Operation] = {}
 
@@ -162,8 +163,8 @@ class OperationsMachine(RuleBasedStateMachine):
 
         def call() -> object:
             if hot:
-                return self.service.report_progress(op, percentage, "step")
-            return self.service.update_progress(op, percentage, "step", parameters=params)
+                return report(self.service, op, percentage, "step")
+            return progress(self.service, op, percentage, "step", parameters=params)
 
         if not math.isfinite(percentage) or not 0 <= percentage <= 100:
             self.expect_error(InvalidRequestError, call)
@@ -266,8 +267,9 @@ class OperationsMachine(RuleBasedStateMachine):
 
     @invariant()
     def contracts_hold_step_to_step(self) -> None:
-        now = {op.operation_id: op for op in self.service.list_operations(limit=10_000)[0]}
-        assert set(now) == set(self.model)
+        listed = {row.operation_id for row in self.service.list_operations(limit=10_000)[0]}
+        assert listed == set(self.model)
+        now = {op_id: self.service.get(op_id) for op_id in self.model}
         for op_id, op in now.items():
             pct = op.progress.percentage
             assert 0.0 <= pct <= 100.0
@@ -289,7 +291,9 @@ class OperationsMachine(RuleBasedStateMachine):
 
     @invariant()
     def a_cancelled_parent_has_no_live_children(self) -> None:
-        for op in self.service.list_operations(limit=10_000)[0]:
+        for row in self.service.list_operations(limit=10_000)[0]:
+            op = self.service.get(row.operation_id)
+            assert (row.status, row.version) == (op.status, op.version), "listing is stale"
             if not (op.cancel_requested or op.status is CANCELLED):
                 continue
             for child in self.service.children(op.operation_id):
@@ -299,7 +303,7 @@ class OperationsMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_store_holds_what_the_service_says(self) -> None:
-        stored = {op.operation_id: op for op in self.store.load_all()}
+        stored = {op_id: self.store.get(op_id) for op_id in self.model}
         assert stored == {op_id: self.service.get(op_id) for op_id in self.model}
 
 

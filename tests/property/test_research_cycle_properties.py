@@ -64,7 +64,7 @@ class ResearchCycles(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.store = RecordingStore()
-        self.service = OperationsService(self.store, flush_interval=0, cancel_grace_seconds=30)
+        self.service = OperationsService(self.store, cancel_grace_seconds=30)
         self.cycles: list[str] = []
 
     @rule(
@@ -103,7 +103,8 @@ class ResearchCycles(RuleBasedStateMachine):
     @invariant()
     def every_cycle_history_is_well_formed(self) -> None:
         for op_id in self.cycles:
-            check_cycle_history(self.store.history[op_id], self.service.children(op_id))
+            children = [self.service.get(c.operation_id) for c in self.service.children(op_id)]
+            check_cycle_history(self.store.history[op_id], children)
 
     def teardown(self) -> None:
         self.service.close()
@@ -126,7 +127,7 @@ class PhaseMachineWalk(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.store = RecordingStore()
-        self.service = OperationsService(self.store, flush_interval=0)
+        self.service = OperationsService(self.store)
         op = self.service.create(OperationType.AGENT_RESEARCH, parameters={"phase": "idle"})
         self.service.start(op.operation_id)
         self.machine = ResearchPhaseMachine(self.service, op.operation_id)

@@ -16,7 +16,7 @@ import httpx
 
 from ktrdr.client import KtrdrClient
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
 
 STARTUP_SECONDS = 20.0
 
@@ -61,7 +61,7 @@ class LiveBackend:
         marks operations left open as interrupted; read the file with sqlite3 to inspect
         what a crash left instead."""
         assert not self.running, "stop the backend first: the server owns its database"
-        service = OperationsService(SqliteOperationStore(self.db_path), flush_interval=0)
+        service = OperationsService(SqliteOperationStore(self.db_path))
         try:
             yield service
         finally:

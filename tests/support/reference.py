@@ -1,20 +1,21 @@
 """The plain answer to an operations listing: scan everything, filter, newest first.
 
 The service answers from indexes; this is what it must agree with (property tests) and
-what it is measured against (benchmarks.ops_listing).
+what the SQLite store's indexed queries must match too.
 """
 
 from __future__ import annotations
 
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.operations.summary import OperationSummary
 
 
 def scan(
-    ops: list[Operation],
+    ops: list[OperationSummary],
     status: OperationStatus | None = None,
     op_type: OperationType | None = None,
     parent: str | None = None,
-) -> list[Operation]:
+) -> list[OperationSummary]:
     matching = [
         op
         for op in ops

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from ktrdr.operations.progress import ProgressUpdate
 
 
 class RecordingReporter:
     def __init__(self) -> None:
         self.reports: list[dict[str, Any]] = []
 
-    def report(
-        self,
-        percentage: float,
-        current_step: str,
-        *,
-        items_processed: int | None = None,
-        items_total: int | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> None:
+    def report(self, update: ProgressUpdate) -> None:
         self.reports.append(
             {
-                "percentage": percentage,
-                "current_step": current_step,
-                "items_processed": items_processed,
-                "items_total": items_total,
-                "context": dict(context or {}),
+                "percentage": update.percentage,
+                "current_step": update.current_step,
+                "items_processed": update.items_processed,
+                "items_total": update.items_total,
+                "context": dict(update.context or {}),
             }
         )

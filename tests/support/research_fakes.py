@@ -20,6 +20,7 @@ from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
 from ktrdr.strategies.models import IndicatorSpec, StrategyConfig
+from tests.support.progress import progress
 
 ChildOutcome = Literal["complete", "fail", "cancel_parent"]
 DesignOutcome = Literal["ok", "invalid", "cancel_parent"]
@@ -112,8 +113,13 @@ class ScriptedLauncher:
         service.start(operation_id)
         halfway = len(steps) // 2
         for index, (done, label) in enumerate(steps):
-            service.update_progress(
-                operation_id, done / total * 100, label, items_processed=done, items_total=total
+            progress(
+                service,
+                operation_id,
+                done / total * 100,
+                label,
+                items_processed=done,
+                items_total=total,
             )
             if index == halfway and outcome == "cancel_parent":
                 service.cancel(self.parents[operation_id])

@@ -12,7 +12,7 @@ from ktrdr.backtesting import BacktestResult, run_backtest
 from ktrdr.data.bars import Bars
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.progress import NullProgressReporter
+from ktrdr.operations.progress import NullProgressReporter, ProgressUpdate
 from ktrdr.strategies.models import BacktestSpec
 from tests.support.reporting import RecordingReporter
 
@@ -22,8 +22,8 @@ class CancelOnFirstReport(RecordingReporter):
         super().__init__()
         self.token = token
 
-    def report(self, percentage: float, current_step: str, **kwargs: Any) -> None:
-        super().report(percentage, current_step, **kwargs)
+    def report(self, update: ProgressUpdate) -> None:
+        super().report(update)
         self.token.cancel()
 
 

@@ -12,7 +12,7 @@ from ktrdr.errors import JobFailedError
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.execution import JobResult, LocalExecutor
 from ktrdr.operations.models import OperationStatus, OperationType
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
 from tests.support.waiting import finished, wait_for
@@ -22,7 +22,7 @@ JOB_TIMEOUT = 10.0
 
 @pytest.fixture
 def service() -> Iterator[OperationsService]:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=60)
+    svc = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=60)
     yield svc
     svc.close()
 
@@ -46,7 +46,9 @@ def test_a_job_runs_to_completion(service: OperationsService, executor: LocalExe
         seen_status.append(service.get(op_id).status)
         for epoch in range(1, 5):
             token.raise_if_cancelled(f"Epoch {epoch}/4")
-            reporter.report(epoch * 25, f"Epoch {epoch}/4", items_processed=epoch, items_total=4)
+            reporter.report(
+                ProgressUpdate(epoch * 25, f"Epoch {epoch}/4", items_processed=epoch, items_total=4)
+            )
         return {"accuracy": 0.64, "epochs": 4}
 
     handle = executor.submit(op_id, job)
@@ -77,7 +79,7 @@ def test_a_job_that_stops_on_cancel_ends_cancelled_with_where(
     op_id = new_op(service)
 
     def job(reporter: ProgressReporter, token: CancellationToken) -> JobResult:
-        reporter.report(67, "Epoch 67/100")
+        reporter.report(ProgressUpdate(67, "Epoch 67/100"))
         raise CancellationRequested(where="Epoch 67/100", reason="Cancelled by user")
 
     executor.submit(op_id, job).wait(JOB_TIMEOUT)
@@ -108,7 +110,7 @@ def test_an_unexpected_exception_fails_with_type_and_message(
     op_id = new_op(service)
 
     def job(reporter: ProgressReporter, token: CancellationToken) -> JobResult:
-        reporter.report(10, "loading")
+        reporter.report(ProgressUpdate(10, "loading"))
         return {"x": 1 / 0}
 
     handle = executor.submit(op_id, job)
@@ -133,7 +135,7 @@ def test_cancel_through_the_service_reaches_the_job_quickly(
             if token.wait(0.01):
                 seen_after.append(time.monotonic() - cancelled_at[0])
                 raise CancellationRequested(where=f"Step {step}", reason=token.reason)
-            reporter.report(min(step, 90), f"Step {step}")
+            reporter.report(ProgressUpdate(min(step, 90), f"Step {step}"))
         return {}
 
     handle = executor.submit(op_id, job)
@@ -192,7 +194,7 @@ def test_a_job_that_ignores_the_cancel_still_ends_cancelled(
 
 
 def test_a_job_outliving_a_forced_cancel_changes_nothing() -> None:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=0.05)
+    svc = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=0.05)
     ex = LocalExecutor(svc, max_workers=1)
     try:
         op_id = new_op(svc)
@@ -200,9 +202,11 @@ def test_a_job_outliving_a_forced_cancel_changes_nothing() -> None:
 
         def job(reporter: ProgressReporter, token: CancellationToken) -> JobResult:
             started.set()
-            reporter.report(30, "Epoch 3/10")
+            reporter.report(ProgressUpdate(30, "Epoch 3/10"))
             go_on.wait(JOB_TIMEOUT)
-            reporter.report(40, "Epoch 4/10")  # dropped quietly: the operation has ended
+            reporter.report(
+                ProgressUpdate(40, "Epoch 4/10")
+            )  # dropped quietly: the operation has ended
             return {"accuracy": 0.9}
 
         handle = ex.submit(op_id, job)

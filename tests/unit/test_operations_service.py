@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ktrdr.errors import (
     ConflictError,
@@ -19,7 +20,11 @@ from ktrdr.errors import (
 )
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import RESTART_MESSAGE, RUNNING_PROGRESS_CAP, OperationsService
-from ktrdr.operations.store import InMemoryOperationStore, OperationStore, SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.store import InMemoryOperationStore, OperationQuery, OperationStore, Tally
+from ktrdr.operations.summary import OperationSummary
+from ktrdr.operations.write_behind import WriteBehindStore
+from tests.support.progress import progress, report
 
 TRAINING = OperationType.TRAINING
 BACKTESTING = OperationType.BACKTESTING
@@ -54,7 +59,7 @@ def store() -> InMemoryOperationStore:
 @pytest.fixture
 def service(store: InMemoryOperationStore) -> Iterator[OperationsService]:
     # A long grace: nothing is force-cancelled unless a test asks for it.
-    svc = OperationsService(store, flush_interval=0, cancel_grace_seconds=60)
+    svc = OperationsService(store, cancel_grace_seconds=60)
     yield svc
     svc.close()
 
@@ -65,7 +70,9 @@ def running(service: OperationsService, parent: str | None = None) -> Operation:
 
 
 def stored(store: InMemoryOperationStore, operation_id: str) -> Operation:
-    return next(op for op in store.load_all() if op.operation_id == operation_id)
+    op = store.get(operation_id)
+    assert op is not None, f"{operation_id} is not in the store"
+    return op
 
 
 # ----------------------------------------------------------------------------- lifecycle
@@ -88,7 +95,7 @@ def test_create_makes_a_pending_operation_and_persists_it(
 
 
 def test_ids_are_unique() -> None:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0)
+    svc = OperationsService(InMemoryOperationStore())
     try:
         ids = {svc.create(TRAINING).operation_id for _ in range(200)}
     finally:
@@ -98,7 +105,8 @@ def test_ids_are_unique() -> None:
 
 def test_returned_operations_are_copies(service: OperationsService) -> None:
     op = running(service)
-    op.progress.percentage = 77.0
+    with pytest.raises(ValidationError):
+        op.progress.percentage = 77.0  # type: ignore[misc]
     op.metadata.parameters["leak"] = True
     again = service.get(op.operation_id)
     assert again.progress.percentage == 0.0
@@ -120,8 +128,8 @@ def test_unknown_ids_raise_not_found(service: OperationsService) -> None:
     calls: list[Callable[[], object]] = [
         lambda: service.get("op_nope"),
         lambda: service.start("op_nope"),
-        lambda: service.update_progress("op_nope", 10),
-        lambda: service.report_progress("op_nope", 10),
+        lambda: progress(service, "op_nope", 10),
+        lambda: report(service, "op_nope", 10),
         lambda: service.update_parameters("op_nope", {"a": 1}),
         lambda: service.complete("op_nope"),
         lambda: service.fail("op_nope", "x"),
@@ -140,7 +148,8 @@ def test_unknown_ids_raise_not_found(service: OperationsService) -> None:
 
 def test_progress_is_recorded_while_running(service: OperationsService) -> None:
     op = running(service)
-    after = service.update_progress(
+    after = progress(
+        service,
         op.operation_id,
         42.5,
         "Epoch 3/10",
@@ -153,7 +162,7 @@ def test_progress_is_recorded_while_running(service: OperationsService) -> None:
     assert (after.progress.items_processed, after.progress.items_total) == (3, 10)
     assert after.progress.context == {"phase": "training"}
     # A report without a step or context keeps the previous ones.
-    kept = service.update_progress(op.operation_id, 50)
+    kept = progress(service, op.operation_id, 50)
     assert kept.progress.current_step == "Epoch 3/10"
     assert kept.progress.context == {"phase": "training"}
 
@@ -161,7 +170,7 @@ def test_progress_is_recorded_while_running(service: OperationsService) -> None:
 def test_progress_before_start_is_a_conflict(service: OperationsService) -> None:
     op = service.create(TRAINING)
     with pytest.raises(ConflictError) as info:
-        service.update_progress(op.operation_id, 10)
+        progress(service, op.operation_id, 10)
     assert info.value.code == "operation_not_running"
     assert service.get(op.operation_id).version == 1
 
@@ -169,12 +178,12 @@ def test_progress_before_start_is_a_conflict(service: OperationsService) -> None
 @pytest.mark.parametrize("value", [-0.001, -1, -1e300, 100.0001, 101, 1e300])
 def test_percentage_out_of_bounds_is_rejected(service: OperationsService, value: float) -> None:
     op = running(service)
-    service.update_progress(op.operation_id, 30)
+    progress(service, op.operation_id, 30)
     before = service.get(op.operation_id)
     with pytest.raises(InvalidRequestError):
-        service.update_progress(op.operation_id, value)
+        progress(service, op.operation_id, value)
     with pytest.raises(InvalidRequestError):
-        service.report_progress(op.operation_id, value)
+        report(service, op.operation_id, value)
     assert service.get(op.operation_id) == before
 
 
@@ -183,24 +192,24 @@ def test_non_finite_percentage_is_rejected(service: OperationsService, value: fl
     op = running(service)
     before = service.get(op.operation_id)
     with pytest.raises(InvalidRequestError):
-        service.update_progress(op.operation_id, value)
+        progress(service, op.operation_id, value)
     with pytest.raises(InvalidRequestError):
-        service.report_progress(op.operation_id, value)
+        report(service, op.operation_id, value)
     assert service.get(op.operation_id) == before
 
 
 def test_percentage_bounds_are_inclusive(service: OperationsService) -> None:
     op = running(service)
-    assert service.update_progress(op.operation_id, 0).progress.percentage == 0.0
-    assert service.update_progress(op.operation_id, 100).progress.percentage < 100.0
+    assert progress(service, op.operation_id, 0).progress.percentage == 0.0
+    assert progress(service, op.operation_id, 100).progress.percentage < 100.0
 
 
 def test_progress_never_decreases(service: OperationsService) -> None:
     op = running(service)
-    service.update_progress(op.operation_id, 60, "Epoch 6/10")
-    lower = service.update_progress(op.operation_id, 20, "Epoch 2/10 (replayed)")
+    progress(service, op.operation_id, 60, "Epoch 6/10")
+    lower = progress(service, op.operation_id, 20, "Epoch 2/10 (replayed)")
     assert lower.progress.percentage == 60.0
-    assert service.report_progress(op.operation_id, 10) == lower.version + 1
+    assert report(service, op.operation_id, 10) == lower.version + 1
     assert service.get(op.operation_id).progress.percentage == 60.0
 
 
@@ -208,10 +217,10 @@ def test_running_progress_is_capped_below_100_and_completion_sets_100(
     service: OperationsService,
 ) -> None:
     op = running(service)
-    capped = service.update_progress(op.operation_id, 100.0, "last epoch")
+    capped = progress(service, op.operation_id, 100.0, "last epoch")
     assert capped.progress.percentage == RUNNING_PROGRESS_CAP < 100.0
     assert capped.status is OperationStatus.RUNNING
-    service.update_progress(op.operation_id, 99.99)
+    progress(service, op.operation_id, 99.99)
     assert service.get(op.operation_id).progress.percentage < 100.0
 
     done = service.complete(op.operation_id, {"accuracy": 0.61})
@@ -224,7 +233,7 @@ def test_running_progress_is_capped_below_100_and_completion_sets_100(
 
 def test_completion_from_low_progress_still_reads_100(service: OperationsService) -> None:
     op = running(service)
-    service.update_progress(op.operation_id, 3)
+    progress(service, op.operation_id, 3)
     assert service.complete(op.operation_id).progress.percentage == 100.0
 
 
@@ -238,7 +247,7 @@ def test_complete_before_start_is_a_conflict(service: OperationsService) -> None
 
 def test_fail_records_the_message(service: OperationsService) -> None:
     op = running(service)
-    service.update_progress(op.operation_id, 40)
+    progress(service, op.operation_id, 40)
     failed = service.fail(op.operation_id, "training diverged", {"epoch": 4})
     assert failed.status is OperationStatus.FAILED
     assert failed.error_message == "training diverged"
@@ -257,7 +266,7 @@ def test_a_pending_operation_can_fail(service: OperationsService) -> None:
 
 def _terminal_operation(service: OperationsService, status: OperationStatus) -> Operation:
     op = running(service)
-    service.update_progress(op.operation_id, 25, "Epoch 1/4")
+    progress(service, op.operation_id, 25, "Epoch 1/4")
     if status is OperationStatus.COMPLETED:
         return service.complete(op.operation_id, {"ok": True})
     if status is OperationStatus.FAILED:
@@ -268,9 +277,9 @@ def _terminal_operation(service: OperationsService, status: OperationStatus) -> 
 
 MUTATORS: dict[str, Callable[[OperationsService, str], object]] = {
     "start": lambda s, i: s.start(i),
-    "update_progress": lambda s, i: s.update_progress(i, 50),
-    "update_progress_with_parameters": lambda s, i: s.update_progress(i, 50, parameters={"a": 1}),
-    "report_progress": lambda s, i: s.report_progress(i, 50),
+    "update_progress": lambda s, i: progress(s, i, 50),
+    "update_progress_with_parameters": lambda s, i: progress(s, i, 50, parameters={"a": 1}),
+    "report_progress": lambda s, i: report(s, i, 50),
     "update_parameters": lambda s, i: s.update_parameters(i, {"a": 1}),
     "complete": lambda s, i: s.complete(i, {"late": True}),
     "fail": lambda s, i: s.fail(i, "late failure"),
@@ -336,7 +345,7 @@ def test_cancel_of_a_running_operation_asks_the_worker(service: OperationsServic
     assert token.is_cancelled
     assert token.reason == "user pressed Ctrl+C"
     # The worker still reports until it reaches a checkpoint.
-    assert service.update_progress(op.operation_id, 30).progress.percentage == 30.0
+    assert progress(service, op.operation_id, 30).progress.percentage == 30.0
 
 
 def test_cancel_is_idempotent_while_cancelling_and_once_cancelled(
@@ -376,7 +385,7 @@ def test_cancel_of_a_completed_or_failed_operation_is_a_conflict(
 
 def test_finish_cancelled_records_where_the_work_stopped(service: OperationsService) -> None:
     op = running(service)
-    service.update_progress(op.operation_id, 67, "Epoch 67/100")
+    progress(service, op.operation_id, 67, "Epoch 67/100")
     service.cancel(op.operation_id)
     done = service.finish_cancelled(
         op.operation_id,
@@ -469,11 +478,11 @@ def test_tokens_handed_out_after_a_cancel_are_already_set(service: OperationsSer
 
 
 def test_unacknowledged_cancel_is_forced_after_the_grace_period() -> None:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=0.05)
+    svc = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=0.05)
     try:
         op = svc.create(TRAINING)
         svc.start(op.operation_id)
-        svc.update_progress(op.operation_id, 40, "Epoch 4/10")
+        progress(svc, op.operation_id, 40, "Epoch 4/10")
         svc.cancel(op.operation_id)
         assert wait_until(lambda: svc.get(op.operation_id).is_terminal, timeout=5)
         forced = svc.get(op.operation_id)
@@ -482,18 +491,18 @@ def test_unacknowledged_cancel_is_forced_after_the_grace_period() -> None:
         assert forced.completed_at is not None
         # The worker that never listened finds its operation closed.
         with pytest.raises(OperationFinishedError):
-            svc.update_progress(op.operation_id, 50)
+            progress(svc, op.operation_id, 50)
         assert svc.finish_cancelled(op.operation_id, stopped_at="Epoch 5/10") == forced
     finally:
         svc.close()
 
 
 def test_a_forced_cancel_without_a_step_names_the_percentage() -> None:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=0.05)
+    svc = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=0.05)
     try:
         op = svc.create(TRAINING)
         svc.start(op.operation_id)
-        svc.update_progress(op.operation_id, 12.4)
+        progress(svc, op.operation_id, 12.4)
         svc.cancel(op.operation_id)
         assert wait_until(lambda: svc.get(op.operation_id).is_terminal, timeout=5)
         assert svc.get(op.operation_id).result_summary == {"stopped_at": "12%", "forced": True}
@@ -502,7 +511,7 @@ def test_a_forced_cancel_without_a_step_names_the_percentage() -> None:
 
 
 def test_an_acknowledged_cancel_is_not_forced_later() -> None:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=0.1)
+    svc = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=0.1)
     try:
         op = svc.create(TRAINING)
         svc.start(op.operation_id)
@@ -520,12 +529,12 @@ def test_an_acknowledged_cancel_is_not_forced_later() -> None:
 
 @pytest.fixture
 def clocked() -> Iterator[OperationsService]:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, clock=SteppingClock())
+    svc = OperationsService(InMemoryOperationStore(), clock=SteppingClock())
     yield svc
     svc.close()
 
 
-def _ids(ops: Iterable[Operation]) -> list[str]:
+def _ids(ops: Iterable[Operation | OperationSummary]) -> list[str]:
     return [op.operation_id for op in ops]
 
 
@@ -597,13 +606,13 @@ def test_version_goes_up_by_exactly_one_per_change(service: OperationsService) -
 
     step(service.update_parameters(op.operation_id, {"a": 1}))
     step(service.start(op.operation_id))
-    step(service.update_progress(op.operation_id, 10, "one"))
-    step(service.update_progress(op.operation_id, 5, "lower still changes the step"))
-    step(service.report_progress(op.operation_id, 20))
-    step(service.update_progress(op.operation_id, 30, parameters={"b": 2}))
+    step(progress(service, op.operation_id, 10, "one"))
+    step(progress(service, op.operation_id, 5, "lower still changes the step"))
+    step(report(service, op.operation_id, 20))
+    step(progress(service, op.operation_id, 30, parameters={"b": 2}))
     step(service.update_parameters(op.operation_id, {"c": 3}))
     step(service.cancel(op.operation_id))
-    step(service.update_progress(op.operation_id, 35))
+    step(progress(service, op.operation_id, 35))
     step(service.finish_cancelled(op.operation_id, stopped_at="there"))
     assert versions == list(range(1, 12))
 
@@ -620,7 +629,7 @@ def test_rejected_calls_leave_the_version_alone(service: OperationsService) -> N
     before = service.get(op.operation_id)
     for bad in (math.nan, -5, 250):
         with pytest.raises(InvalidRequestError):
-            service.update_progress(op.operation_id, bad)
+            progress(service, op.operation_id, bad)
     with pytest.raises(ConflictError):
         service.start(op.operation_id)
     assert service.get(op.operation_id) == before
@@ -630,8 +639,8 @@ def test_update_parameters_merges(service: OperationsService) -> None:
     op = service.create(AGENT, parameters={"symbol": "SP500", "phase": "idle"})
     service.update_parameters(op.operation_id, {"phase": "designing", "seed": 7})
     service.start(op.operation_id)
-    merged = service.update_progress(
-        op.operation_id, 10, "Training", parameters={"training_op_id": "op_t"}
+    merged = progress(
+        service, op.operation_id, 10, "Training", parameters={"training_op_id": "op_t"}
     )
     assert merged.metadata.parameters == {
         "symbol": "SP500",
@@ -646,7 +655,7 @@ def test_update_parameters_merges(service: OperationsService) -> None:
 
 def test_wait_for_change_returns_the_newer_version(service: OperationsService) -> None:
     op = running(service)
-    timer = threading.Timer(0.05, service.update_progress, args=(op.operation_id, 40))
+    timer = threading.Timer(0.05, report, args=(service, op.operation_id, 40))
     timer.start()
     try:
         newer = service.wait_for_change(op.operation_id, op.version, timeout=5)
@@ -662,11 +671,11 @@ def test_wait_for_change_returns_the_newer_version(service: OperationsService) -
 
 
 def test_restart_marks_open_operations_failed(store: InMemoryOperationStore) -> None:
-    first = OperationsService(store, flush_interval=0, cancel_grace_seconds=60)
+    first = OperationsService(store, cancel_grace_seconds=60)
     done = running(first)
     done = first.complete(done.operation_id, {"accuracy": 0.7})
     mid = running(first)
-    first.update_progress(mid.operation_id, 40, "Epoch 4/10")
+    progress(first, mid.operation_id, 40, "Epoch 4/10")
     waiting = first.create(BACKTESTING)
     cancelling = running(first)
     first.cancel(cancelling.operation_id)
@@ -674,7 +683,7 @@ def test_restart_marks_open_operations_failed(store: InMemoryOperationStore) -> 
     before = {op.operation_id: op for op in first.list_operations()[0]}
     first.close()
 
-    second = OperationsService(store, flush_interval=0)
+    second = OperationsService(store)
     try:
         interrupted = {mid.operation_id, waiting.operation_id, cancelling.operation_id}
         assert set(second.recovered) == interrupted
@@ -692,7 +701,7 @@ def test_restart_marks_open_operations_failed(store: InMemoryOperationStore) -> 
     finally:
         second.close()
 
-    third = OperationsService(store, flush_interval=0)
+    third = OperationsService(store)
     try:
         assert third.recovered == []
     finally:
@@ -703,12 +712,12 @@ def test_progress_writes_are_coalesced_and_reads_stay_live(
     store: InMemoryOperationStore,
 ) -> None:
     # A flush interval far longer than the test: only close() may write progress.
-    svc = OperationsService(store, flush_interval=60)
+    svc = OperationsService(WriteBehindStore(store, flush_interval=60))
     try:
         op = running(svc)
         writes = store.writes
         for i in range(1, 1001):
-            svc.update_progress(op.operation_id, i / 10, f"step {i}")
+            progress(svc, op.operation_id, i / 10, f"step {i}")
             assert svc.get(op.operation_id).progress.current_step == f"step {i}"
         assert store.writes == writes
         assert stored(store, op.operation_id).progress.percentage == 0.0
@@ -721,12 +730,12 @@ def test_progress_writes_are_coalesced_and_reads_stay_live(
 
 
 def test_the_flusher_persists_progress_in_few_writes(store: InMemoryOperationStore) -> None:
-    svc = OperationsService(store, flush_interval=0.02)
+    svc = OperationsService(WriteBehindStore(store, flush_interval=0.02))
     try:
         op = running(svc)
         writes = store.writes
         for i in range(1, 2001):
-            svc.report_progress(op.operation_id, i / 40, f"bar {i}")
+            report(svc, op.operation_id, i / 40, f"bar {i}")
         latest = svc.get(op.operation_id)
         assert wait_until(lambda: stored(store, op.operation_id) == latest, timeout=5)
         flushes = store.writes - writes
@@ -736,12 +745,12 @@ def test_the_flusher_persists_progress_in_few_writes(store: InMemoryOperationSto
 
 
 def test_status_changes_write_through_at_once(store: InMemoryOperationStore) -> None:
-    svc = OperationsService(store, flush_interval=60)
+    svc = OperationsService(WriteBehindStore(store, flush_interval=60))
     try:
         op = running(svc)
-        svc.update_progress(op.operation_id, 50)
+        progress(svc, op.operation_id, 50)
         assert stored(store, op.operation_id).status is OperationStatus.RUNNING
-        svc.update_progress(op.operation_id, 60, parameters={"phase": "training"})
+        progress(svc, op.operation_id, 60, parameters={"phase": "training"})
         assert stored(store, op.operation_id).metadata.parameters == {"phase": "training"}
         done = svc.complete(op.operation_id)
         assert stored(store, op.operation_id) == done
@@ -757,8 +766,20 @@ class GatedFlushStore:
         self.flusher_waiting = threading.Event()
         self.release = threading.Event()
 
-    def load_all(self) -> list[Operation]:
-        return self.inner.load_all()
+    def load_open(self) -> list[Operation]:
+        return self.inner.load_open()
+
+    def get(self, operation_id: str) -> Operation | None:
+        return self.inner.get(operation_id)
+
+    def page(self, query: OperationQuery) -> list[OperationSummary]:
+        return self.inner.page(query)
+
+    def count(self, query: OperationQuery) -> int:
+        return self.inner.count(query)
+
+    def tally(self) -> Tally:
+        return self.inner.tally()
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         batch = list(operations)
@@ -780,10 +801,10 @@ def test_a_late_progress_flush_never_overwrites_a_newer_status(kind: str, tmp_pa
 
     memory = InMemoryOperationStore()
     gated = GatedFlushStore(open_store())
-    svc = OperationsService(gated, flush_interval=0.01)
+    svc = OperationsService(WriteBehindStore(gated, flush_interval=0.01))
     try:
         op = running(svc)
-        svc.update_progress(op.operation_id, 50, "half way")
+        progress(svc, op.operation_id, 50, "half way")
         # The flusher now holds a snapshot of the running operation, not yet written...
         assert gated.flusher_waiting.wait(timeout=5)
         done = svc.complete(op.operation_id, {"ok": True})
@@ -791,7 +812,7 @@ def test_a_late_progress_flush_never_overwrites_a_newer_status(kind: str, tmp_pa
         gated.release.set()  # ...and writes it after the completion went through.
         svc.close()
 
-    after_restart = OperationsService(open_store(), flush_interval=0)
+    after_restart = OperationsService(open_store())
     try:
         assert after_restart.recovered == []
         assert after_restart.get(op.operation_id) == done
@@ -800,10 +821,10 @@ def test_a_late_progress_flush_never_overwrites_a_newer_status(kind: str, tmp_pa
 
 
 def test_close_flushes_pending_progress(store: InMemoryOperationStore) -> None:
-    svc = OperationsService(store, flush_interval=60)
+    svc = OperationsService(WriteBehindStore(store, flush_interval=60))
     ops = [running(svc) for _ in range(3)]
     for n, op in enumerate(ops):
-        svc.update_progress(op.operation_id, 10 * (n + 1), f"op {n}")
+        progress(svc, op.operation_id, 10 * (n + 1), f"op {n}")
     svc.close()
     svc.close()  # closing twice is harmless
     for n, op in enumerate(ops):
@@ -830,9 +851,9 @@ def test_concurrent_progress_stays_monotonic(service: OperationsService) -> None
             for i in range(400):
                 # Interleaved values: the threads race up to ~80 out of order.
                 value = (i * 4 + n) / 20
-                versions[n].append(service.report_progress(op_id, value, f"t{n} i{i}"))
+                versions[n].append(report(service, op_id, value, f"t{n} i{i}"))
                 if i % 50 == 0:
-                    service.update_progress(op_id, max(0.0, value - 30))  # a stale report
+                    progress(service, op_id, max(0.0, value - 30))  # a stale report
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 

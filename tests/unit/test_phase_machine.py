@@ -26,7 +26,7 @@ TRIGGERS = [
 
 @pytest.fixture
 def service() -> OperationsService:
-    return OperationsService(InMemoryOperationStore(), flush_interval=0)
+    return OperationsService(InMemoryOperationStore())
 
 
 def _machine(service: OperationsService) -> ResearchPhaseMachine:

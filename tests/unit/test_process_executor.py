@@ -17,7 +17,7 @@ from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.execution import JobResult
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.process_executor import ProcessExecutor
-from ktrdr.operations.progress import ProgressReporter
+from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
 from tests.support.waiting import finished as _finished
@@ -41,11 +41,13 @@ class Epochs:
             token.raise_if_cancelled(f"Epoch {epoch - 1}/{self.epochs}")
             time.sleep(self.seconds_each)
             reporter.report(
-                100 * epoch / self.epochs,
-                f"Epoch {epoch}/{self.epochs}",
-                items_processed=epoch,
-                items_total=self.epochs,
-                context={"loss": 1 / epoch},
+                ProgressUpdate(
+                    100 * epoch / self.epochs,
+                    f"Epoch {epoch}/{self.epochs}",
+                    items_processed=epoch,
+                    items_total=self.epochs,
+                    context={"loss": 1 / epoch},
+                )
             )
         return {"epochs": self.epochs, "worker_pid": os.getpid()}
 
@@ -58,7 +60,7 @@ class Deaf:
 
     def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> JobResult:
         Path(self.pid_file).write_text(str(os.getpid()))
-        reporter.report(1, "Working without listening")
+        reporter.report(ProgressUpdate(1, "Working without listening"))
         time.sleep(60)
         return {}
 
@@ -74,7 +76,7 @@ class Raises:
 @dataclass(frozen=True)
 class KillsItself:
     def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> JobResult:
-        reporter.report(10, "About to die")
+        reporter.report(ProgressUpdate(10, "About to die"))
         time.sleep(0.3)  # reports are sent by a feeder thread; give it a moment
         os.kill(os.getpid(), signal.SIGKILL)
         return {}
@@ -88,7 +90,7 @@ def finished(
 
 @pytest.fixture
 def service() -> Iterator[OperationsService]:
-    svc = OperationsService(InMemoryOperationStore(), flush_interval=0, cancel_grace_seconds=0.5)
+    svc = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=0.5)
     yield svc
     svc.close()
 

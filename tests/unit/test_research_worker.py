@@ -24,7 +24,7 @@ def run_cycle(
     backtest: ChildOutcome = "complete",
 ) -> tuple[OperationsService, RecordingStore, Operation]:
     store = RecordingStore()
-    service = OperationsService(store, flush_interval=0)
+    service = OperationsService(store)
     parent = service.create(OperationType.AGENT_RESEARCH, parameters={"phase": "idle"})
     service.start(parent.operation_id)
     designer = FakeDesigner(service, design, parent_id=parent.operation_id)
@@ -75,7 +75,8 @@ def test_cancel_during_training_records_the_epoch_and_cancels_the_child() -> Non
     service, _, cycle = run_cycle(training="cancel_parent")
     assert cycle.status is OperationStatus.CANCELLED
     assert (cycle.result_summary or {})["stopped_at"] == "Training stopped at epoch 3/4"
-    (child,) = service.children(cycle.operation_id)
+    (row,) = service.children(cycle.operation_id)
+    child = service.get(row.operation_id)
     assert child.status is OperationStatus.CANCELLED
     assert (child.result_summary or {})["stopped_at"] == "Epoch 3/4"
 

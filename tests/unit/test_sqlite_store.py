@@ -21,7 +21,16 @@ from ktrdr.operations.models import (
     OperationType,
 )
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.store import SqliteOperationStore
+from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.store import OperationQuery
+from ktrdr.operations.write_behind import WriteBehindStore
+from tests.support.progress import report
+
+
+def all_rows(store: SqliteOperationStore) -> list[Operation]:
+    """Every stored operation, read back whole, newest first."""
+    rows = store.page(OperationQuery(limit=1_000_000))
+    return [op for row in rows if (op := store.get(row.operation_id)) is not None]
 
 
 @pytest.fixture
@@ -73,7 +82,7 @@ def test_the_file_is_created_in_wal_mode(store: SqliteOperationStore, db_path: P
 def test_round_trip_keeps_every_field(store: SqliteOperationStore) -> None:
     op = rich_operation()
     store.save_many([op])
-    (loaded,) = store.load_all()
+    (loaded,) = all_rows(store)
     assert loaded == op
     assert loaded.created_at.tzinfo is not None
     assert loaded.progress.context["nested"] == {"loss": [0.5, 0.4]}
@@ -98,7 +107,7 @@ def test_save_is_an_upsert_by_id(store: SqliteOperationStore, db_path: Path) -> 
     store.save_many([first, other])
     store.save_many([second])
     assert raw_rows(db_path, "SELECT COUNT(*) FROM operations") == [(2,)]
-    by_id = {op.operation_id: op for op in store.load_all()}
+    by_id = {op.operation_id: op for op in all_rows(store)}
     assert by_id == {"op_training_1": second, "op_training_2": other}
     assert store.writes == 3
 
@@ -108,17 +117,17 @@ def test_an_older_version_never_overwrites_a_newer_one(store: SqliteOperationSto
     older = rich_operation(version=4)
     store.save_many([newer])
     store.save_many([older])
-    assert store.load_all() == [newer]
+    assert all_rows(store) == [newer]
     # The same version may be written again (a retried flush).
     same = newer.model_copy(update={"error_message": "rewritten"})
     store.save_many([same])
-    assert store.load_all() == [same]
+    assert all_rows(store) == [same]
 
 
 def test_an_empty_batch_writes_nothing(store: SqliteOperationStore) -> None:
     store.save_many([])
     assert store.writes == 0
-    assert store.load_all() == []
+    assert all_rows(store) == []
 
 
 def test_a_reopened_store_sees_the_data(db_path: Path) -> None:
@@ -129,22 +138,22 @@ def test_a_reopened_store_sees_the_data(db_path: Path) -> None:
 
     again = SqliteOperationStore(db_path)
     try:
-        loaded = sorted(again.load_all(), key=lambda op: op.version)
+        loaded = sorted(all_rows(again), key=lambda op: op.version)
         assert loaded == ops
     finally:
         again.close()
 
 
 def test_a_service_on_a_reopened_file_sees_what_the_last_one_wrote(db_path: Path) -> None:
-    first = OperationsService(SqliteOperationStore(db_path), flush_interval=60)
+    first = OperationsService(WriteBehindStore(SqliteOperationStore(db_path), flush_interval=60))
     op = first.create(OperationType.BACKTESTING, parameters={"symbol": "NASDAQ"})
     first.start(op.operation_id)
-    first.update_progress(op.operation_id, 55, "Bar 2,750/5,000")  # flushed by close()
+    report(first, op.operation_id, 55, "Bar 2,750/5,000")  # flushed by close()
     trained = first.start(first.create(OperationType.TRAINING).operation_id)
     done = first.complete(trained.operation_id)
     first.close()
 
-    second = OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+    second = OperationsService(SqliteOperationStore(db_path))
     try:
         assert second.get(done.operation_id) == done
         interrupted = second.get(op.operation_id)
@@ -173,7 +182,7 @@ def test_writes_from_several_threads_all_land(store: SqliteOperationStore) -> No
     for t in threads:
         t.join(timeout=30)
     assert errors == []
-    assert sorted((op.operation_id, op.version) for op in store.load_all()) == [
+    assert sorted((op.operation_id, op.version) for op in all_rows(store)) == [
         (f"op_{n}", 50) for n in range(4)
     ]
 
@@ -196,18 +205,18 @@ def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(
 
     again = SqliteOperationStore(db_path)  # a closed (or dead) owner no longer blocks
     try:
-        assert [op.version for op in again.load_all()] == [3]
+        assert [op.version for op in all_rows(again)] == [3]
     finally:
         again.close()
 
 
 def test_a_refused_service_does_not_recover_the_owners_running_work(db_path: Path) -> None:
-    owner = OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+    owner = OperationsService(SqliteOperationStore(db_path))
     try:
         op = owner.create(OperationType.TRAINING)
         owner.start(op.operation_id)
         with pytest.raises(StoreInUseError):
-            OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+            OperationsService(SqliteOperationStore(db_path))
         assert owner.get(op.operation_id).status is OperationStatus.RUNNING
         assert raw_rows(db_path, "SELECT status FROM operations") == [("running",)]
     finally:
@@ -222,7 +231,7 @@ def test_a_row_this_version_cannot_read_is_refused_not_dropped(db_path: Path) ->
         conn.execute("UPDATE operations SET body = '{\"operation_id\": 1}'")
 
     with pytest.raises(ConfigurationError) as refused:
-        OperationsService(SqliteOperationStore(db_path), flush_interval=0)
+        OperationsService(SqliteOperationStore(db_path))
     assert refused.value.code == "store_unusable"
     assert "op_training_1" in refused.value.message
     assert raw_rows(db_path, "SELECT body FROM operations") == [('{"operation_id": 1}',)]

@@ -22,6 +22,7 @@ from ktrdr.agents.phases.table import (
 )
 from ktrdr.errors import ConflictError, OperationFinishedError
 from ktrdr.logging import operation_logger
+from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.service import OperationsService
 
 _TRANSITIONS: list[dict[str, Any]] = [
@@ -117,9 +118,11 @@ class ResearchPhaseMachine:
         operation_logger(self.operation_id).info("phase entered", phase=phase.value)
         self._service.update_progress(
             self.operation_id,
-            PHASE_PROGRESS[phase],
-            PHASE_STEP[phase],
-            context={"phase": phase.value, "child_op_id": child},
+            ProgressUpdate(
+                PHASE_PROGRESS[phase],
+                PHASE_STEP[phase],
+                context={"phase": phase.value, "child_op_id": child},
+            ),
             parameters=parameters,
         )
 

@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def health(runtime: RuntimeDep) -> Envelope[HealthPublic]:
-    active = runtime.service.list_operations(status=OperationStatus.RUNNING, limit=0)[1]
+    active = runtime.service.count_open(OperationStatus.RUNNING)
     return Envelope(
         data=HealthPublic(
             version=__version__,

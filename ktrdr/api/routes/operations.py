@@ -5,10 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ktrdr.api.deps import ServiceDep
-from ktrdr.api.schemas import Envelope, OperationPublic, PageEnvelope
+from ktrdr.api.schemas import Envelope, OperationPublic, OperationSummaryPublic, PageEnvelope
 from ktrdr.operations.models import OperationStatus, OperationType, utcnow
 
 router = APIRouter(prefix="/operations", tags=["operations"])
+
+# A single read lists this many of the newest children (a cycle has two).
+CHILDREN_SHOWN = 20
 
 
 @router.get("")
@@ -19,8 +22,10 @@ def list_operations(
     parent_operation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> PageEnvelope[OperationPublic]:
-    ops, total = service.list_operations(
+) -> PageEnvelope[OperationSummaryPublic]:
+    """Newest first, as summaries (id, kind, status, progress, phase, times, parent,
+    verdict and a few result numbers); GET one operation for everything."""
+    rows, total = service.list_operations(
         status=status,
         operation_type=operation_type,
         parent_operation_id=parent_operation_id,
@@ -29,7 +34,7 @@ def list_operations(
     )
     now = utcnow()
     return PageEnvelope(
-        data=[OperationPublic.from_domain(op, now=now) for op in ops],
+        data=[OperationSummaryPublic.from_domain(row, now) for row in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -39,11 +44,12 @@ def list_operations(
 @router.get("/{operation_id}")
 def get_operation(operation_id: str, service: ServiceDep) -> Envelope[OperationPublic]:
     op = service.get(operation_id)
-    children = service.children(operation_id)
-    return Envelope(data=OperationPublic.from_domain(op, children[-20:], now=utcnow()))
+    children = service.children(operation_id, limit=CHILDREN_SHOWN)
+    return Envelope(data=OperationPublic.from_domain(op, children, now=utcnow()))
 
 
 @router.delete("/{operation_id}")
 def cancel_operation(operation_id: str, service: ServiceDep) -> Envelope[OperationPublic]:
     op = service.cancel(operation_id, "Cancelled by request")
-    return Envelope(data=OperationPublic.from_domain(op, service.children(operation_id)))
+    children = service.children(operation_id, limit=CHILDREN_SHOWN)
+    return Envelope(data=OperationPublic.from_domain(op, children))
