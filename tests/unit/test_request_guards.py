@@ -9,12 +9,16 @@ import errno
 import json
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from ktrdr.api.errors import UnexpectedErrorMiddleware, error_response
+from ktrdr.api.errors import UnexpectedErrorMiddleware, error_response, install_error_handlers
 from ktrdr.api.guards import HostPolicy, same_origin, split_authority
 from ktrdr.api.strict_json import StrictJSONResponse, finite_only
+from ktrdr.strategies.models import StrategyConfig
 
 
 @pytest.mark.parametrize(
@@ -177,3 +181,62 @@ def test_an_error_after_the_response_started_still_propagates() -> None:
 
     with pytest.raises(OSError):
         asyncio.run(_run(UnexpectedErrorMiddleware(half), _SCOPE))
+
+
+# --- what the handlers make of errors a route lets through ----------------------------------
+
+
+def _app_raising(error: BaseException) -> Any:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/fail")
+    def fail() -> None:
+        raise error
+
+    app.add_middleware(UnexpectedErrorMiddleware)  # as ktrdr.api.app installs it
+    return app
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), 507, "insufficient_storage"),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), 507, "insufficient_storage"),
+        (OSError(errno.EFBIG, "File too large"), 507, "insufficient_storage"),
+        (OSError(errno.ENAMETOOLONG, "File name too long"), 422, "name_too_long"),
+        (ValueError("embedded null byte"), 422, "invalid_name"),
+        (PermissionError(errno.EACCES, "Permission denied"), 500, "internal_error"),
+        (ValueError("a bug"), 500, "internal_error"),
+        (KeyError("a bug"), 500, "internal_error"),
+    ],
+)
+def test_errors_a_route_lets_through_become_envelopes(
+    error: BaseException, status: int, code: str
+) -> None:
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=_app_raising(error))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/fail")
+
+    response = asyncio.run(call())
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_a_domain_model_refusing_input_inside_a_route_is_a_bounded_422() -> None:
+    with pytest.raises(ValidationError) as refused:  # what a route might let through
+        StrategyConfig.model_validate({f"k{i}": "v" * 1000 for i in range(500)})
+    error = refused.value
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=_app_raising(error))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/fail")
+
+    response = asyncio.run(call())
+    assert response.status_code == 422
+    body = response.json()["error"]
+    assert body["code"] == "validation_error"
+    assert len(body["details"]["errors"]) == 20 and body["details"]["more_errors"] > 400
+    assert len(response.content) < 5_000
