@@ -16,7 +16,8 @@ page could still reach it through the user's browser, and these checks stop both
 Body limits (413 ``body_too_large``) are enforced while the body arrives: a declared
 Content-Length over the limit is refused before reading, and a streamed body is read only
 until it passes the limit. This is plain ASGI (no ``BaseHTTPMiddleware``), so responses,
-including streamed ones, pass through untouched.
+including streamed ones, pass through untouched. A websocket handshake gets the Host and
+Origin checks too (closed with 1008 before it is accepted).
 """
 
 from __future__ import annotations
@@ -159,15 +160,16 @@ class RequestGuard:
         self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         scheme = str(scope.get("scheme", "http"))
-        server = scope.get("server")
-        own_port = server[1] if server and isinstance(server[1], int) else self.port
         host = headers.get("host")
-        if not self.hosts.allows(host, own_port, scheme):
+        if not self.hosts.allows(host, self._own_port(scope), scheme):
             shown = excerpt(host) if host is not None else "(none)"
             await error_response(
                 421,
@@ -222,6 +224,23 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(body, receive), send)
+
+    def _own_port(self, scope: Scope) -> int:
+        server = scope.get("server")
+        return server[1] if server and isinstance(server[1], int) else self.port
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No socket today; when one comes, a page of another origin or name must not open
+        it (browsers send both headers on the handshake): refused before it is accepted."""
+        headers = Headers(scope=scope)
+        scheme = "https" if scope.get("scheme") == "wss" else "http"
+        host, origin = headers.get("host"), headers.get("origin")
+        if not self.hosts.allows(host, self._own_port(scope), scheme) or (
+            origin is not None and not same_origin(origin, scheme, host or "")
+        ):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
 
     @staticmethod
     async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:

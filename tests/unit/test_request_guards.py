@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
 from ktrdr.api.errors import UnexpectedErrorMiddleware, error_response, install_error_handlers
-from ktrdr.api.guards import HostPolicy, same_origin, split_authority
+from ktrdr.api.guards import HostPolicy, RequestGuard, same_origin, split_authority
 from ktrdr.api.strict_json import StrictJSONResponse, finite_only
 from ktrdr.strategies.models import StrategyConfig
 
@@ -240,3 +240,37 @@ def test_a_domain_model_refusing_input_inside_a_route_is_a_bounded_422() -> None
     assert body["code"] == "validation_error"
     assert len(body["details"]["errors"]) == 20 and body["details"]["more_errors"] > 400
     assert len(response.content) < 5_000
+
+
+# --- a future websocket is guarded too -----------------------------------------------------
+
+
+def _ws_guard() -> tuple[RequestGuard, list[Message]]:
+    accepted: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        accepted.append({"type": "reached"})
+
+    guard = RequestGuard(
+        app, hosts=HostPolicy.build("127.0.0.1", ""), port=8000, max_body_bytes=1024
+    )
+    return guard, accepted
+
+
+@pytest.mark.parametrize(
+    ("headers", "reaches"),
+    [
+        ([(b"host", b"127.0.0.1:8000")], True),
+        ([(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")], True),
+        ([(b"host", b"evil.example:8000")], False),
+        ([(b"host", b"127.0.0.1:8000"), (b"origin", b"http://evil.example")], False),
+    ],
+)
+def test_websocket_handshakes_are_guarded(
+    headers: list[tuple[bytes, bytes]], reaches: bool
+) -> None:
+    guard, reached = _ws_guard()
+    scope: Scope = {"type": "websocket", "scheme": "ws", "path": "/ws", "headers": headers}
+    sent = asyncio.run(_run(guard, scope))
+    assert bool(reached) is reaches
+    assert sent == ([] if reaches else [{"type": "websocket.close", "code": 1008}])
