@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     llm_model_haiku: str | None = None
     llm_model_sonnet: str | None = None
     llm_model_opus: str | None = None
+    # Host names the backend answers to besides its own address (loopback and the bind
+    # host), comma-separated: "box.lan" (with the backend's port) or "box.lan:8443" (behind
+    # a proxy); "*" accepts any Host header, which gives up the DNS-rebinding defence.
+    allowed_hosts: str = ""
+    # Request body limits in bytes: every JSON request, and the CSV import whose file
+    # content travels inside its JSON body.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
 
     @property
     def database_path(self) -> Path:

@@ -8,10 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ktrdr import __version__
-from ktrdr.api.errors import install_error_handlers
+from ktrdr.api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from ktrdr.api.guards import HostPolicy, RequestGuard
 from ktrdr.api.routes import agent, backtests, data, health, operations, training
 from ktrdr.api.runtime import Runtime
+from ktrdr.api.strict_json import StrictJSONResponse
 from ktrdr.config import Settings, get_settings
+from ktrdr.data.scratch import sweep_stale
+from ktrdr.errors import ConfigurationError
 from ktrdr.logging import configure_logging, get_logger
 
 API_PREFIX = "/api/v1"
@@ -25,6 +29,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or Runtime.build(settings)
         app.state.runtime = rt
         log = get_logger("ktrdr.api")
+        swept = sweep_stale(settings.data_dir)
+        if swept:
+            log.info("removed temporary files left by earlier runs", count=len(swept))
         if rt.service.recovered:
             log.warning(
                 "operations interrupted by restart marked failed", count=len(rt.service.recovered)
@@ -42,8 +49,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Research cycles, trainings and backtests as watchable operations.",
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,
     )
     install_error_handlers(app)
     for module in (health, operations, training, backtests, agent, data):
         app.include_router(module.router, prefix=API_PREFIX)
+    try:
+        hosts = HostPolicy.build(settings.host, settings.allowed_hosts)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc), code="invalid_setting") from None
+    # Added innermost first: the guard runs inside the last-resort error catcher.
+    app.add_middleware(
+        RequestGuard,
+        hosts=hosts,
+        port=settings.port,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={f"{API_PREFIX}/data/import": settings.max_import_bytes},
+    )
+    app.add_middleware(UnexpectedErrorMiddleware)
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ktrdr.data.series_names import Symbol, Timeframe
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.summary import OperationSummary
+from ktrdr.strategies.models import MAX_EPOCHS
 
 T = TypeVar("T")
 
@@ -108,28 +110,70 @@ class OperationStarted(BaseModel):
     status: OperationStatus
 
 
+# --- request limits: every string a caller sends is bounded and checked here --------------
+MAX_PATH_LENGTH = 1_024
+MAX_FILENAME_LENGTH = 255  # also the longest path component most filesystems take
+# A strategy has eight sections; a mapping with far more keys is refused before it is read.
+MAX_STRATEGY_CONFIG_KEYS = 32
+MAX_AGENT_SEED = 2**31 - 1
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must not contain control characters (NUL, newline, escape, ...)")
+    return value
+
+
+def _path_like(value: str) -> str:
+    _no_control_characters(value)
+    parts = value.replace("\\", "/").split("/")
+    if any(len(part) > MAX_FILENAME_LENGTH for part in parts):
+        raise ValueError(f"each part of a path must be at most {MAX_FILENAME_LENGTH} characters")
+    return value
+
+
+def _file_name(value: str) -> str:
+    _no_control_characters(value)
+    if value in (".", "..") or "/" in value or "\\" in value:
+        raise ValueError("must be a file name, not '.', '..' or a path")
+    return value
+
+
+# A name or a path the caller gives: not empty, bounded, no control characters.
+PathText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH), AfterValidator(_path_like)
+]
+FileName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_FILENAME_LENGTH),
+    AfterValidator(_file_name),
+]
+
+
 class _Request(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TrainingStartRequest(_Request):
-    strategy: str | None = Field(
+    strategy: PathText | None = Field(
         default=None, description="Name of a shipped example or a path to a strategy YAML"
     )
     strategy_config: dict[str, Any] | None = Field(
-        default=None, description="A full strategy definition (instead of `strategy`)"
+        default=None,
+        max_length=MAX_STRATEGY_CONFIG_KEYS,
+        description="A full strategy definition (instead of `strategy`)",
     )
-    symbol: str | None = None
-    timeframe: str | None = None
-    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
+    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
     train_start: date | None = None
     train_end: date | None = None
 
 
 class BacktestStartRequest(_Request):
-    model: str = Field(description="A model directory, or a strategy name (its newest model)")
-    symbol: str | None = None
-    timeframe: str | None = None
+    model: PathText = Field(description="A model directory, or a strategy name (its newest model)")
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
     start_date: date | None = None
     end_date: date | None = None
     mode: Literal["long_flat", "long_short"] | None = None
@@ -141,10 +185,10 @@ class AgentTriggerRequest(_Request):
     model: Literal["haiku", "sonnet", "opus"] | None = Field(
         default=None, description="LLM designer; omitted = the built-in offline designer"
     )
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    symbol: str | None = None
-    timeframe: str | None = None
-    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    seed: int | None = Field(default=None, ge=0, le=MAX_AGENT_SEED)
+    symbol: Symbol | None = None
+    timeframe: Timeframe | None = None
+    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
 
 
 class AgentStatusPublic(BaseModel):
@@ -191,10 +235,12 @@ class SeriesDetailPublic(SeriesPublic):
 
 
 class DataImportRequest(_Request):
-    symbol: str
-    timeframe: str
-    csv_text: str = Field(description="The CSV file's content")
-    filename: str = "upload.csv"
+    symbol: Symbol
+    timeframe: Timeframe
+    csv_text: str = Field(description="The CSV file's content (KTRDR_MAX_IMPORT_BYTES)")
+    filename: FileName = Field(
+        default="upload.csv", description="Its file name, used in error messages"
+    )
 
 
 class ModelPublic(BaseModel):

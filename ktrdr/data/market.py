@@ -6,7 +6,8 @@ and unique, prices positive and finite, high/low enclosing open and close, volum
 
 Imports live in ``<data_dir>/market/<SYMBOL>_<timeframe>.csv`` (canonical ISO timestamps and
 round-trip float text), written atomically so a failed or interrupted import never leaves a
-half-written series behind and never replaces a good one.
+half-written series behind and never replaces a good one. The file being written lives in
+the data dir's scratch folder (``ktrdr.data.scratch``) until it is renamed into place.
 """
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ktrdr.data.bars import Bars, FloatArray, instant
+from ktrdr.data.scratch import scratch_dir
+from ktrdr.data.series_names import symbol_problem, timeframe_problem
 from ktrdr.errors import DataValidationError, InvalidRequestError, NotFoundError
 
 BUNDLED_TIMEFRAME = "1d"
 _BUNDLED_FILES = {"NASDAQ": "nasdaq.csv.gz", "SP500": "sp500.csv.gz"}
-
-TIMEFRAME_PATTERN = re.compile(r"^\d+(m|h|d|w)$")
-SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
 
 _DATE_COLUMNS = ("date", "timestamp", "datetime")
 _PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -370,23 +370,8 @@ class MarketData:
         return bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi)
 
     def import_csv(self, path: Path, symbol: str, timeframe: str) -> SeriesInfo:
-        """Validate a CSV and store it as ``symbol``/``timeframe``, replacing an earlier import."""
-        if not SYMBOL_PATTERN.match(symbol):
-            raise InvalidRequestError(
-                f"invalid symbol {symbol!r}: use 1-20 letters, digits, '.', '_' or '-'",
-                details={"symbol": symbol},
-            )
-        if not TIMEFRAME_PATTERN.match(timeframe):
-            raise InvalidRequestError(
-                f"invalid timeframe {timeframe!r}: use a count and a unit m|h|d|w, e.g. 1d, 15m",
-                details={"timeframe": timeframe},
-            )
-        symbol = symbol.upper()
-        if symbol in _BUNDLED_FILES:
-            raise InvalidRequestError(
-                f"{symbol} is a bundled series and cannot be replaced; import under another name",
-                details={"symbol": symbol},
-            )
+        """Validate a CSV file and store it as ``symbol``/``timeframe`` (see ``import_text``)."""
+        self._check_target(symbol, timeframe)
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -401,13 +386,36 @@ class MarketData:
         except UnicodeDecodeError as exc:
             line = raw.count(b"\n", 0, exc.start) + 1
             raise _bad_file(path.name, line, "not UTF-8 text", "bad_encoding") from None
-        bars = _parse_and_check(text, path.name, symbol, timeframe)
+        return self.import_text(text, path.name, symbol, timeframe)
+
+    def import_text(self, text: str, source: str, symbol: str, timeframe: str) -> SeriesInfo:
+        """Validate CSV text and store it as ``symbol``/``timeframe``, replacing an earlier
+        import; ``source`` names the text in error messages (e.g. the uploaded file's name)."""
+        symbol = self._check_target(symbol, timeframe)
+        bars = _parse_and_check(text.removeprefix("\ufeff"), source, symbol, timeframe)
         target = self._stored_path(symbol, timeframe)
-        _write_atomically(target, _to_csv(bars))
+        _write_atomically(target, _to_csv(bars), scratch_dir(self.data_dir))
         self._imported.pop(target, None)
         return SeriesInfo.of(self._load_imported(symbol, timeframe), "imported")
 
     # -- internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_target(symbol: str, timeframe: str) -> str:
+        """The symbol as stored (upper case), once symbol and timeframe pass the rules."""
+        for field, problem in (
+            ("symbol", symbol_problem(symbol)),
+            ("timeframe", timeframe_problem(timeframe)),
+        ):
+            if problem is not None:
+                raise InvalidRequestError(problem, details={"field": field})
+        symbol = symbol.upper()
+        if symbol in _BUNDLED_FILES:
+            raise InvalidRequestError(
+                f"{symbol} is a bundled series and cannot be replaced; import under another name",
+                details={"symbol": symbol},
+            )
+        return symbol
 
     def _series(self, symbol: str, timeframe: str) -> Bars:
         if symbol in _BUNDLED_FILES and timeframe == BUNDLED_TIMEFRAME:
@@ -436,7 +444,7 @@ class MarketData:
         keys = []
         for path in self.market_dir.glob("*.csv"):
             symbol, _, timeframe = path.stem.rpartition("_")
-            if SYMBOL_PATTERN.match(symbol) and TIMEFRAME_PATTERN.match(timeframe):
+            if symbol_problem(symbol) is None and timeframe_problem(timeframe) is None:
                 keys.append((symbol, timeframe))
         return sorted(keys)
 
@@ -453,14 +461,15 @@ class MarketData:
         return bars
 
 
-def _write_atomically(target: Path, content: str) -> None:
-    """Write a sibling temp file, fsync it, then rename over ``target`` in one step."""
+def _write_atomically(target: Path, content: str, scratch: Path) -> None:
+    """Write a temp file in ``scratch`` (same filesystem), fsync it, then rename it over
+    ``target`` in one step; on any failure the temp file is removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(
         "w",
         encoding="utf-8",
-        dir=target.parent,
-        prefix=f".{target.name}.",
+        dir=scratch,
+        prefix=f"{target.name}.",
         suffix=".tmp",
         delete=False,
     )

@@ -7,7 +7,6 @@ sets (named after the indicator, in the order of ``strategy.indicators``). Rows 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,101 +16,44 @@ from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import StrategyValidationError
 from ktrdr.indicators import technical
 from ktrdr.indicators.fuzzy import membership
-from ktrdr.strategies.models import IndicatorSpec, StrategyConfig
+from ktrdr.strategies.indicator_params import INDICATOR_DEFAULTS, Params
+from ktrdr.strategies.models import IndicatorSpec, StrategyConfig, feature_names, indicator_params
 
-Params = dict[str, float]
+# The strategy package owns what an indicator is (its types, parameters and rules, the
+# feature names); this package only computes. Re-exported here for existing callers.
+__all__ = [
+    "INDICATOR_DEFAULTS",
+    "FeatureMatrix",
+    "compute_features",
+    "compute_indicator",
+    "feature_names",
+    "indicator_params",
+]
 
-# Parameters that count bars: whole numbers >= 1.
-_BAR_COUNTS = ("period", "fast", "slow", "signal")
-
-
-@dataclass(frozen=True)
-class _Kind:
-    defaults: Params
-    compute: Callable[[Bars, Params], FloatArray]
+Computation = Callable[[Bars, Params], FloatArray]
 
 
 def _int(params: Params, name: str) -> int:
     return int(params[name])
 
 
-_KINDS: dict[str, _Kind] = {
-    "rsi": _Kind({"period": 14}, lambda b, p: technical.rsi(b.close, _int(p, "period"))),
-    "sma_cross": _Kind(
-        {"fast": 10, "slow": 30},
-        lambda b, p: technical.sma_cross(b.close, _int(p, "fast"), _int(p, "slow")),
+_COMPUTATIONS: dict[str, Computation] = {
+    "rsi": lambda b, p: technical.rsi(b.close, _int(p, "period")),
+    "sma_cross": lambda b, p: technical.sma_cross(b.close, _int(p, "fast"), _int(p, "slow")),
+    "ema_cross": lambda b, p: technical.ema_cross(b.close, _int(p, "fast"), _int(p, "slow")),
+    "macd": lambda b, p: technical.macd(
+        b.close, _int(p, "fast"), _int(p, "slow"), _int(p, "signal")
     ),
-    "ema_cross": _Kind(
-        {"fast": 12, "slow": 26},
-        lambda b, p: technical.ema_cross(b.close, _int(p, "fast"), _int(p, "slow")),
-    ),
-    "macd": _Kind(
-        {"fast": 12, "slow": 26, "signal": 9},
-        lambda b, p: technical.macd(b.close, _int(p, "fast"), _int(p, "slow"), _int(p, "signal")),
-    ),
-    "bollinger": _Kind(
-        {"period": 20, "k": 2.0},
-        lambda b, p: technical.bollinger(b.close, _int(p, "period"), p["k"]),
-    ),
-    "atr": _Kind(
-        {"period": 14},
-        lambda b, p: technical.atr(b.high, b.low, b.close, _int(p, "period")),
-    ),
-    "returns": _Kind({"period": 1}, lambda b, p: technical.returns(b.close, _int(p, "period"))),
-    "momentum": _Kind({"period": 10}, lambda b, p: technical.momentum(b.close, _int(p, "period"))),
+    "bollinger": lambda b, p: technical.bollinger(b.close, _int(p, "period"), p["k"]),
+    "atr": lambda b, p: technical.atr(b.high, b.low, b.close, _int(p, "period")),
+    "returns": lambda b, p: technical.returns(b.close, _int(p, "period")),
+    "momentum": lambda b, p: technical.momentum(b.close, _int(p, "period")),
 }
-
-INDICATOR_DEFAULTS: dict[str, Params] = {kind: dict(k.defaults) for kind, k in _KINDS.items()}
-"""Every indicator type with the parameters it takes and their defaults."""
-
-
-def indicator_params(spec: IndicatorSpec) -> Params:
-    """The spec's params merged over the defaults, checked (``StrategyValidationError``)."""
-    kind = _KINDS[spec.type]
-
-    def invalid(param: str, problem: str) -> StrategyValidationError:
-        return StrategyValidationError(
-            f"indicator {spec.name!r} ({spec.type}): {problem}",
-            details={"indicator": spec.name, "type": spec.type, "param": param},
-        )
-
-    unknown = sorted(set(spec.params) - set(kind.defaults))
-    if unknown:
-        takes = ", ".join(kind.defaults)
-        raise invalid(unknown[0], f"unknown parameter {unknown[0]!r} (it takes: {takes})")
-    params = {**kind.defaults, **spec.params}
-    for name, value in params.items():
-        if name in _BAR_COUNTS and (not math.isfinite(value) or value != int(value) or value < 1):
-            raise invalid(name, f"{name} must be a whole number of bars >= 1, got {value:g}")
-        if name == "k" and (not math.isfinite(value) or value <= 0):
-            raise invalid(name, f"k must be a positive number, got {value:g}")
-    if "fast" in params and params["fast"] >= params["slow"]:
-        raise invalid(
-            "fast", f"fast ({params['fast']:g}) must be shorter than slow ({params['slow']:g})"
-        )
-    return params
 
 
 def compute_indicator(spec: IndicatorSpec, bars: Bars) -> FloatArray:
     """One indicator's values for every bar (NaN during warm-up)."""
-    return _KINDS[spec.type].compute(bars, indicator_params(spec))
-
-
-def feature_names(strategy: StrategyConfig) -> list[str]:
-    """The feature columns a strategy produces, checking parameters and name clashes."""
-    for spec in strategy.indicators:
-        indicator_params(spec)
-    fuzzified = {feature.indicator for feature in strategy.fuzzy}
-    names = [f"{f.indicator}_{s.name}" for f in strategy.fuzzy for s in f.sets]
-    names += [spec.name for spec in strategy.indicators if spec.name not in fuzzified]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise StrategyValidationError(
-            f"strategy {strategy.name!r} produces repeated feature names: {', '.join(repeated)}"
-            " (rename an indicator or a fuzzy set)",
-            details={"features": repeated},
-        )
-    return names
+    return _COMPUTATIONS[spec.type](bars, indicator_params(spec))
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,13 +2,15 @@
 
 Whatever goes wrong is a ``StrategyValidationError`` a person can act on: a syntax error
 names its line and column, a schema error names the field (``indicators[1].params.period``)
-and, when the text has it, the line the field is on. Indicator parameters are checked here
-too, so a strategy that loads is a strategy that can compute its features.
+and, when the text has it, the line the field is on. The checks themselves are the
+strategy model's (``ktrdr.strategies.models``), the same for a file and an API request.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,10 +20,15 @@ import yaml
 from pydantic import ValidationError
 
 from ktrdr.errors import NotFoundError, StrategyValidationError
-from ktrdr.indicators.features import feature_names, indicator_params
+from ktrdr.excerpt import clip, excerpt
 from ktrdr.strategies.models import StrategyConfig
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+# A file with thousands of mistakes gets the first few spelled out and a count of the rest.
+MAX_REPORTED_ERRORS = 20
+MAX_FIELD_PART = 60
+MAX_STRATEGY_FILE_BYTES = 1024 * 1024
+MAX_PATH_LENGTH = 4096
 Location = tuple[str | int, ...]
 
 
@@ -42,29 +49,72 @@ def load_strategy(name_or_path: str) -> StrategyConfig:
         examples = list_examples()
         if name_or_path not in examples:
             raise NotFoundError(
-                f"no example strategy {name_or_path!r}; examples: {', '.join(examples)}"
+                f"no example strategy {excerpt(name_or_path)}; examples: {', '.join(examples)}"
                 " (or give a path to a .yaml/.yml/.json file)",
-                details={"name": name_or_path, "examples": examples},
+                details={"name": clip(name_or_path, MAX_FIELD_PART), "examples": examples},
             )
         folder = resources.files("ktrdr.strategies").joinpath("examples")
         text = folder.joinpath(f"{name_or_path}.yaml").read_text(encoding="utf-8")
         return parse_strategy(text, source=f"{name_or_path}.yaml")
 
+    shown = excerpt(name_or_path)
+    if "\x00" in name_or_path or len(name_or_path) > MAX_PATH_LENGTH:
+        raise StrategyValidationError(
+            f"{shown}: not a usable path (NUL byte or over {MAX_PATH_LENGTH:,} characters)",
+            details={"file": clip(name_or_path, MAX_FIELD_PART)},
+        )
     path = Path(name_or_path)
     if path.suffix.lower() not in _SUFFIXES:
         raise StrategyValidationError(
-            f"{path}: a strategy file must end in .yaml, .yml or .json",
-            details={"file": str(path)},
+            f"{shown}: a strategy file must end in .yaml, .yml or .json",
+            details={"file": clip(name_or_path, MAX_FIELD_PART)},
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"no such strategy file: {path}", details={"file": str(path)}) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StrategyValidationError(
-            f"{path}: cannot read the file ({exc})", details={"file": str(path)}
-        ) from None
+    text = read_strategy_file(path)
     return parse_strategy(text, source=path.name, is_json=path.suffix.lower() == ".json")
+
+
+def read_strategy_file(path: Path) -> str:
+    """The text of a strategy file: a regular file (not a FIFO or a device, which could
+    block or never end) of at most ``MAX_STRATEGY_FILE_BYTES``, in UTF-8."""
+    shown = excerpt(str(path))
+    details = {"file": clip(str(path), MAX_FIELD_PART)}
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise NotFoundError(f"no such strategy file: {shown}", details=details) from None
+    except OSError as exc:
+        raise StrategyValidationError(
+            f"{shown}: cannot read the file ({exc.strerror})", details=details
+        ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise StrategyValidationError(f"{shown}: not a regular file", details=details)
+        if info.st_size > MAX_STRATEGY_FILE_BYTES:
+            raise StrategyValidationError(
+                f"{shown}: {info.st_size:,} bytes is more than a strategy file may hold "
+                f"({MAX_STRATEGY_FILE_BYTES:,})",
+                details=details,
+            )
+        raw = b""
+        while len(raw) <= MAX_STRATEGY_FILE_BYTES:
+            chunk = os.read(fd, MAX_STRATEGY_FILE_BYTES + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    except OSError as exc:
+        raise StrategyValidationError(
+            f"{shown}: cannot read the file ({exc.strerror})", details=details
+        ) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_STRATEGY_FILE_BYTES:  # it grew while we read it
+        raise StrategyValidationError(f"{shown}: the file is too large", details=details)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StrategyValidationError(f"{shown}: not UTF-8 text", details=details) from None
 
 
 def parse_strategy(text: str, source: str = "<strategy>", is_json: bool = False) -> StrategyConfig:
@@ -77,20 +127,22 @@ def parse_strategy(text: str, source: str = "<strategy>", is_json: bool = False)
             details={"file": source},
         )
     try:
-        config = StrategyConfig.model_validate(raw)
+        return StrategyConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            (tuple(err["loc"]), err["msg"].removeprefix("Value error, ")) for err in exc.errors()
-        ]
-        raise _invalid(text, source, problems) from None
-    for index, spec in enumerate(config.indicators):
-        try:
-            indicator_params(spec)
-        except StrategyValidationError as exc:
-            where = ("indicators", index, "params", str(exc.details["param"]))
-            raise _invalid(text, source, [(where, exc.message)]) from None
-    feature_names(config)  # raises on feature names that clash
-    return config
+        raise _invalid(text, source, _problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> list[tuple[Location, str]]:
+    """Each error's location and message; an indicator parameter's error (whose name the
+    model puts in the error's context) points at ``indicators[i].params.<name>``."""
+    problems: list[tuple[Location, str]] = []
+    for err in exc.errors():
+        location: Location = tuple(err["loc"])
+        param = (err.get("ctx") or {}).get("param")
+        if err["type"] == "indicator_param" and isinstance(param, str):
+            location = (*location, "params", param)
+        problems.append((location, err["msg"].removeprefix("Value error, ")))
+    return problems
 
 
 def dump_strategy(config: StrategyConfig) -> str:
@@ -162,19 +214,26 @@ def _read_json(text: str, source: str) -> Any:
 
 
 def _field(location: Location) -> str:
-    """('indicators', 1, 'params') -> 'indicators[1].params'; the whole strategy is '(strategy)'."""
+    """('indicators', 1, 'params') -> 'indicators[1].params'; the whole strategy is '(strategy)'.
+
+    A part can be a key the user made up (an unknown field), so each is cut short."""
     text = ""
     for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        name = clip(str(part), MAX_FIELD_PART)
+        text += f"[{name}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text or "(strategy)"
 
 
-def _line_of(text: str, location: Location) -> int | None:
-    """The 1-based line of the deepest node on ``location`` in the text, if it can be found."""
+def _compose(text: str) -> yaml.Node | None:
     try:
-        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return None
+
+
+def _line_of(root: yaml.Node | None, location: Location) -> int | None:
+    """The 1-based line of the deepest node on ``location`` in the text, if it can be found."""
+    node = root
     line = node.start_mark.line + 1 if node is not None else None
     for part in location:
         child: yaml.Node | None = None
@@ -196,17 +255,24 @@ def _line_of(text: str, location: Location) -> int | None:
 def _invalid(
     text: str, source: str, problems: Sequence[tuple[Location, str]]
 ) -> StrategyValidationError:
+    """One error for all ``problems``; at most ``MAX_REPORTED_ERRORS`` are spelled out."""
+    root = _compose(text) if problems else None
+    shown = problems[:MAX_REPORTED_ERRORS]
     errors = [
-        {"field": _field(loc), "message": message, "line": _line_of(text, loc)}
-        for loc, message in problems
+        {"field": _field(loc), "message": clip(message, 200), "line": _line_of(root, loc)}
+        for loc, message in shown
     ]
     parts = [
         f"{e['field']}" + (f" (line {e['line']})" if e["line"] else "") + f": {e['message']}"
         for e in errors
     ]
-    return StrategyValidationError(
-        f"{source}: " + "; ".join(parts), details={"file": source, "errors": errors}
-    )
+    more = len(problems) - len(shown)
+    if more:
+        parts.append(f"and {more:,} more")
+    details: dict[str, Any] = {"file": source, "errors": errors}
+    if more:
+        details["more_errors"] = more
+    return StrategyValidationError(f"{source}: " + "; ".join(parts), details=details)
 
 
 __all__ = ["dump_strategy", "list_examples", "load_strategy", "parse_strategy"]

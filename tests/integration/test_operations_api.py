@@ -176,7 +176,7 @@ def test_unknown_ids_and_routes_are_json_404s(fresh: LiveBackend) -> None:
         status, body = get_json(http, "/")
         assert_error(status, body, 404, "not_found")
 
-        wrong_method = http.put(f"{API}/operations")
+        wrong_method = http.put(f"{API}/operations", json={})
         assert wrong_method.headers["content-type"].startswith("application/json")
         assert_error(wrong_method.status_code, wrong_method.json(), 405, "method_not_allowed")
 

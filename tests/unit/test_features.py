@@ -7,6 +7,7 @@ from typing import Any, get_args
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from ktrdr.data.bars import Bars
 from ktrdr.data.market import MarketData
@@ -19,7 +20,12 @@ from ktrdr.indicators import (
     trapezoid,
     triangular,
 )
-from ktrdr.strategies.models import IndicatorType, StrategyConfig
+from ktrdr.strategies.models import (
+    FuzzyFeatureSpec,
+    IndicatorSpec,
+    IndicatorType,
+    StrategyConfig,
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,22 +129,36 @@ def test_too_few_bars_names_the_slowest_feature(sp500: Bars) -> None:
 def test_bad_parameters_are_strategy_errors(
     sp500: Bars, indicator: dict[str, Any], message: str
 ) -> None:
-    config = strategy([{"name": "ind", **indicator}])
+    # The strategy model refuses them when it is built (the one check for files and API)...
+    with pytest.raises(ValidationError, match=message) as refused:
+        strategy([{"name": "ind", **indicator}])
+    error = refused.value.errors()[0]
+    assert "'ind'" in error["msg"]
+    assert error["ctx"]["indicator"] == "ind"
+    # ...and a config built without validation is still refused before anything is computed.
+    unchecked = StrategyConfig.model_construct(
+        name="test", indicators=[IndicatorSpec.model_construct(name="ind", **indicator)]
+    )
     with pytest.raises(StrategyValidationError, match=message) as caught:
-        compute_features(config, sp500)
+        compute_features(unchecked, sp500)
     assert "'ind'" in caught.value.message
     assert caught.value.details["indicator"] == "ind"
 
 
 def test_clashing_feature_names_are_rejected() -> None:
-    config = strategy(
-        [{"name": "rsi", "type": "rsi"}, {"name": "rsi_low", "type": "returns"}],
-        [
-            {
-                "indicator": "rsi",
-                "sets": [{"name": "low", "shape": "triangular", "points": [0, 1, 2]}],
-            }
-        ],
+    indicators = [{"name": "rsi", "type": "rsi"}, {"name": "rsi_low", "type": "returns"}]
+    fuzzy = [
+        {
+            "indicator": "rsi",
+            "sets": [{"name": "low", "shape": "triangular", "points": [0, 1, 2]}],
+        }
+    ]
+    with pytest.raises(ValidationError, match="repeated feature names: rsi_low"):
+        strategy(indicators, fuzzy)
+    unchecked = StrategyConfig.model_construct(
+        name="test",
+        indicators=[IndicatorSpec.model_validate(spec) for spec in indicators],
+        fuzzy=[FuzzyFeatureSpec.model_validate(feature) for feature in fuzzy],
     )
     with pytest.raises(StrategyValidationError, match="repeated feature names: rsi_low"):
-        feature_names(config)
+        feature_names(unchecked)

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -18,6 +16,7 @@ from ktrdr.api.schemas import (
     SeriesPublic,
     SeriesRangePublic,
 )
+from ktrdr.data.series_names import Symbol, Timeframe
 from ktrdr.training.model_store import list_models
 
 router = APIRouter(tags=["data"])
@@ -32,9 +31,9 @@ def list_series(runtime: RuntimeDep) -> Envelope[list[SeriesPublic]]:
 
 @router.get("/data/{symbol}")
 def show_series(
-    symbol: str,
+    symbol: Symbol,
     runtime: RuntimeDep,
-    timeframe: str = "1d",
+    timeframe: Timeframe = "1d",
     tail: Annotated[int, Query(ge=0, le=1000)] = 10,
     start: date | None = None,
     end: date | None = None,
@@ -82,10 +81,10 @@ def show_series(
 
 @router.post("/data/import", status_code=status.HTTP_201_CREATED)
 def import_series(request: DataImportRequest, runtime: RuntimeDep) -> Envelope[SeriesPublic]:
-    with tempfile.TemporaryDirectory(prefix="ktrdr-import-") as tmp:
-        path = Path(tmp) / Path(request.filename).name
-        path.write_text(request.csv_text, encoding="utf-8")
-        info = runtime.market.import_csv(path, request.symbol, request.timeframe)
+    """Validate and store an uploaded CSV (its size is bounded by KTRDR_MAX_IMPORT_BYTES)."""
+    info = runtime.market.import_text(
+        request.csv_text, request.filename, request.symbol, request.timeframe
+    )
     return Envelope(data=SeriesPublic(**info.model_dump()))
 
 
