@@ -78,6 +78,11 @@ class SqliteOperationStore:
         self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            # One backend owns the file (OwnerLock), so SQLite may too. In exclusive mode
+            # the WAL index lives in this process's heap instead of a memory-mapped -shm
+            # file: a full or unwritable filesystem then fails a write with an error
+            # instead of killing the process with SIGBUS on a page fault.
+            self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=5000")

@@ -115,6 +115,7 @@ def test_a_second_backend_on_the_same_data_dir_is_refused_and_touches_nothing(
         op = client.get_operation(op_id)
         assert op.status.value == "running", op
         client.cancel_operation(op_id)
+    backend.kill()  # the file is the backend's alone while it runs
     with closing(sqlite3.connect(backend.db_path)) as conn:
         (status,) = conn.execute(
             "SELECT status FROM operations WHERE operation_id = ?", (op_id,)

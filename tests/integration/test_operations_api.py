@@ -62,10 +62,16 @@ def seed(backend: LiveBackend) -> Seeded:
 
 
 def db_statuses(backend: LiveBackend) -> dict[str, str]:
-    """What the file itself says, read without running any recovery."""
+    """What the file itself says, read without running any recovery. A running backend
+    holds its file exclusively: it is stopped for the read and started again after."""
+    was_running = backend.running
+    if was_running:
+        backend.stop()
     uri = f"file:{backend.db_path}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as conn:
         rows = conn.execute("SELECT operation_id, status FROM operations").fetchall()
+    if was_running:
+        backend.start()
     return {str(op_id): str(status) for op_id, status in rows}
 
 

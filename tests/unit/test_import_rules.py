@@ -140,13 +140,39 @@ RULES: list[ImportRule] = [
     ImportRule("ktrdr", "starlette", ("ktrdr.api",), "the API is the only web edge"),
     ImportRule("ktrdr", "uvicorn", ("ktrdr.api",), "the API is the only web edge"),
     ImportRule("ktrdr", "typer", ("ktrdr.cli",), "the CLI is the only command-line edge"),
-    ImportRule("ktrdr", "rich", ("ktrdr.cli",), "the CLI is the only terminal edge"),
     ImportRule(
         "ktrdr",
-        "httpx",
-        ("ktrdr.client",),
-        "the client is the only HTTP caller",
-        pending="the CLI still uses httpx's timeout and error types (issue 10 item 4)",
+        "rich",
+        (
+            "ktrdr.cli.console",
+            "ktrdr.cli.tables",
+            "ktrdr.cli.views",
+            "ktrdr.cli.agent_view",
+        ),
+        "rich lives in the CLI's rendering modules only",
+    ),
+    ImportRule("ktrdr", "httpx", ("ktrdr.client",), "the client is the only HTTP caller"),
+    *(
+        ImportRule(domain, edge, (), "the domain knows no edge")
+        for domain in (
+            "ktrdr.operations",
+            "ktrdr.agents",
+            "ktrdr.training",
+            "ktrdr.backtesting",
+            "ktrdr.data",
+            "ktrdr.indicators",
+            "ktrdr.strategies",
+            "ktrdr.jobs",
+        )
+        for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client")
+    ),
+    ImportRule("ktrdr.client", "ktrdr.cli", (), "the client knows no terminal"),
+    ImportRule(
+        "ktrdr.client",
+        "ktrdr.api",
+        (),
+        "the client needs the wire contract, not the server",
+        pending="the wire models still live in ktrdr.api.schemas (issue 12 item 1)",
     ),
 ]
 

@@ -75,6 +75,13 @@ def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 def test_the_file_is_created_in_wal_mode(store: SqliteOperationStore, db_path: Path) -> None:
     assert db_path.is_file()
+    store.save_many([rich_operation()])
+    # The store holds the file exclusively while open: no memory-mapped -shm file (a
+    # full filesystem would turn its page faults into SIGBUS), and no foreign reader.
+    assert not db_path.with_name(db_path.name + "-shm").exists()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        raw_rows(db_path, "SELECT COUNT(*) FROM operations")
+    store.close()
     # WAL is a property of the file: a separate connection sees it too.
     assert raw_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
 
@@ -93,6 +100,7 @@ def test_indexed_columns_follow_the_body(store: SqliteOperationStore, db_path: P
     store.save_many([op])
     done = op.model_copy(update={"status": OperationStatus.COMPLETED, "version": 2})
     store.save_many([done])
+    store.close()
     rows = raw_rows(
         db_path,
         "SELECT operation_id, operation_type, status, parent_operation_id, version FROM operations",
@@ -106,10 +114,11 @@ def test_save_is_an_upsert_by_id(store: SqliteOperationStore, db_path: Path) -> 
     other = rich_operation("op_training_2")
     store.save_many([first, other])
     store.save_many([second])
-    assert raw_rows(db_path, "SELECT COUNT(*) FROM operations") == [(2,)]
     by_id = {op.operation_id: op for op in all_rows(store)}
     assert by_id == {"op_training_1": second, "op_training_2": other}
     assert store.writes == 3
+    store.close()
+    assert raw_rows(db_path, "SELECT COUNT(*) FROM operations") == [(2,)]
 
 
 def test_an_older_version_never_overwrites_a_newer_one(store: SqliteOperationStore) -> None:
@@ -197,11 +206,11 @@ def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(
     assert refused.value.code == "store_in_use"
     assert f"pid {os.getpid()}" in refused.value.message
     assert str(db_path) in refused.value.message
+    first.close()
     # The refused store touched nothing: the owner's row is as it wrote it.
     assert raw_rows(db_path, "SELECT operation_id, version FROM operations") == [
         ("op_training_1", 3)
     ]
-    first.close()
 
     again = SqliteOperationStore(db_path)  # a closed (or dead) owner no longer blocks
     try:
@@ -218,9 +227,9 @@ def test_a_refused_service_does_not_recover_the_owners_running_work(db_path: Pat
         with pytest.raises(StoreInUseError):
             OperationsService(SqliteOperationStore(db_path))
         assert owner.get(op.operation_id).status is OperationStatus.RUNNING
-        assert raw_rows(db_path, "SELECT status FROM operations") == [("running",)]
     finally:
         owner.close()
+    assert raw_rows(db_path, "SELECT status FROM operations") == [("running",)]
 
 
 def test_a_row_this_version_cannot_read_is_refused_not_dropped(db_path: Path) -> None:
