@@ -82,5 +82,12 @@ class StoreInUseError(ConfigurationError):
     code = "store_in_use"
 
 
+class StorageUnavailableError(KtrdrError):
+    """The operations database cannot be written right now (busy past its timeout, a full
+    disk): what needed it was not done, and nothing of it was kept."""
+
+    code = "storage_unavailable"
+
+
 class JobFailedError(KtrdrError):
     code = "job_failed"

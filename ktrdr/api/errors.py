@@ -31,6 +31,7 @@ from ktrdr.errors import (
     JobFailedError,
     KtrdrError,
     NotFoundError,
+    StorageUnavailableError,
 )
 from ktrdr.excerpt import clip
 from ktrdr.logging import get_logger
@@ -41,6 +42,7 @@ _STATUS_BY_ERROR: list[tuple[type[KtrdrError], int]] = [
     (InvalidRequestError, 422),
     (ConfigurationError, 400),
     (JobFailedError, 500),
+    (StorageUnavailableError, 503),
 ]
 
 MAX_MESSAGE_CHARS = 1_000

@@ -28,16 +28,18 @@ class Runtime:
     jobs: JobDependencies
     cycles: ResearchCycles
     store_description: str
+    write_behind: WriteBehindStore | None = None
     started_at: datetime = field(default_factory=utcnow)
     pid: int = field(default_factory=os.getpid)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         store: OperationStore
+        write_behind: WriteBehindStore | None = None
         if settings.ephemeral:
             store, description = InMemoryOperationStore(), "memory"
         else:
-            store = WriteBehindStore(
+            store = write_behind = WriteBehindStore(
                 SqliteOperationStore(settings.database_path),
                 flush_interval=settings.progress_flush_seconds,
             )
@@ -68,7 +70,12 @@ class Runtime:
             jobs=jobs,
             cycles=ResearchCycles(jobs, settings),
             store_description=description,
+            write_behind=write_behind,
         )
+
+    def store_problem(self) -> str | None:
+        """Why writes to the operations database fail right now, or None when they don't."""
+        return self.write_behind.degraded if self.write_behind is not None else None
 
     def close(self) -> None:
         for op in self.service.open_operations():

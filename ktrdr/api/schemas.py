@@ -99,6 +99,10 @@ class HealthPublic(BaseModel):
     version: str
     pid: int
     store: str
+    # "ok", or "degraded" while writes to the operations database fail (they are kept and
+    # retried; memory stays authoritative): ``store_problem`` says why.
+    store_status: str = "ok"
+    store_problem: str | None = None
     executor: str = Field(default="thread", description="thread|process, with job slots")
     started_at: datetime
     active_operations: int

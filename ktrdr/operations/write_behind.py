@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from ktrdr.errors import StorageUnavailableError
 from ktrdr.logging import get_logger
 from ktrdr.operations.models import Operation
 from ktrdr.operations.store import OperationQuery, OperationStore, Tally
@@ -125,7 +126,11 @@ class WriteBehindStore:
                     for op, was_known in zip(batch, known, strict=True):
                         if not was_known:
                             self._dirty.pop(op.operation_id, None)
-                raise
+                raise StorageUnavailableError(
+                    f"The operations database cannot be written ({type(exc).__name__}: "
+                    f"{exc}); nothing was started. Try again when it is writable.",
+                    details={"cause": f"{type(exc).__name__}: {exc}"},
+                ) from exc
             return
         with self._lock:
             for op in batch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +97,25 @@ def save_model(
     strategy_dir.mkdir(parents=True, exist_ok=True)
     staging = strategy_dir / f".{stamp}.tmp"
     staging.mkdir()
+    try:
+        _write_model_files(staging, strategy, classifier, scaler, feature_names, meta, now)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # never leave a partial model behind
+        raise
+    final = strategy_dir / stamp
+    staging.rename(final)
+    return final
+
+
+def _write_model_files(
+    staging: Path,
+    strategy: StrategyConfig,
+    classifier: MLPClassifier,
+    scaler: StandardScaler,
+    feature_names: list[str],
+    meta: dict[str, Any],
+    now: datetime,
+) -> None:
     joblib.dump(
         {"classifier": classifier, "scaler": scaler, "feature_names": feature_names},
         staging / MODEL_FILE,
@@ -110,9 +130,6 @@ def save_model(
         **meta,
     }
     (staging / META_FILE).write_text(json.dumps(full_meta, indent=2), encoding="utf-8")
-    final = strategy_dir / stamp
-    staging.rename(final)
-    return final
 
 
 def list_models(models_dir: Path) -> list[ModelInfo]:

@@ -106,7 +106,7 @@ def test_data_list_show_and_import(backend: LiveBackend, tmp_path: Path) -> None
 
 
 def test_agent_trigger_is_fire_and_forget_and_status_reports(backend: LiveBackend) -> None:
-    proc = ktrdr(backend, "agent", "trigger", "--seed", "1", "--epochs", "600", "--json")
+    proc = ktrdr(backend, "agent", "trigger", "--seed", "1", "--epochs", "300", "--json")
     assert proc.returncode == 0, proc.stderr
     op_id = json.loads(proc.stdout)["operation_id"]
     plain = ktrdr(backend, "agent", "trigger", "--seed", "2")

@@ -246,3 +246,22 @@ def test_a_row_this_version_cannot_read_is_refused_not_dropped(db_path: Path) ->
     assert raw_rows(db_path, "SELECT body FROM operations") == [('{"operation_id": 1}',)]
     # The refused service let go of the file: the next owner is not locked out.
     SqliteOperationStore(db_path).close()
+
+
+def test_the_same_file_named_another_way_is_still_refused(db_path: Path, tmp_path: Path) -> None:
+    first = SqliteOperationStore(db_path)
+    try:
+        alias_dir = tmp_path / "alias"
+        alias_dir.symlink_to(db_path.parent, target_is_directory=True)
+        spellings = [
+            alias_dir / db_path.name,  # through a symlinked directory
+            db_path.parent / ".." / db_path.parent.name / db_path.name,  # with a ..
+        ]
+        linked = tmp_path / "linked.db"
+        linked.symlink_to(db_path)  # a symlink to the file itself
+        spellings.append(linked)
+        for other in spellings:
+            with pytest.raises(StoreInUseError):
+                SqliteOperationStore(other)
+    finally:
+        first.close()
