@@ -34,27 +34,9 @@ class Settings(BaseSettings):
     # Progress updates reach SQLite at most this often per operation (reads are always live).
     progress_flush_seconds: float = Field(default=0.5, ge=0)
     ephemeral: bool = False
-    # Where trainings and backtests compute: "thread" (in the backend process), "process"
-    # (one worker process per job: every core, and the API never waits on the GIL) or
-    # "dask" (tasks on a Dask cluster: KTRDR_DASK_SCHEDULER).
-    executor: Literal["thread", "process", "dask"] = "thread"
-    # The Dask scheduler: tcp://HOST:8786 or tls://..., or "local" / "local:N" for a
-    # LocalCluster of N worker processes inside the backend.
-    dask_scheduler: str = "local"
-    # TLS for the Dask connection (else Dask's own config decides): CA, cert and key files.
-    dask_tls_ca_file: Path | None = None
-    dask_tls_cert: Path | None = None
-    dask_tls_key: Path | None = None
-    # BLAS/OpenMP threads a job may use (0 = leave the libraries' default), so the API
-    # always keeps a core.
-    job_threads: int = Field(default=1, ge=0, le=256)
-    # Research cycles that may run at once (a further trigger is a 409).
-    max_active_cycles: int = Field(default=1, ge=1, le=256)
-    # Required when the backend binds beyond loopback: every request but /health must
-    # carry "Authorization: Bearer <token>". A SecretStr: never printed or logged.
-    api_token: SecretStr | None = None
-    # A running operation with no progress report for this long shows as stalled.
-    stall_seconds: float = Field(default=30.0, gt=0)
+    # Where trainings and backtests compute: "thread" (in the backend process) or "process"
+    # (one worker process per job: every core, and the API never waits on the GIL).
+    executor: Literal["thread", "process"] = "thread"
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
     # How long a monitor retries a backend that stopped answering before it gives up.
