@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from ktrdr import __version__
 from ktrdr.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from ktrdr.api.guards import HostPolicy, RequestGuard
-from ktrdr.api.routes import agent, backtests, data, health, operations, training
+from ktrdr.api.routes import agent, backtests, data, health, operations, training, tree
 from ktrdr.api.runtime import Runtime
 from ktrdr.api.strict_json import StrictJSONResponse
 from ktrdr.config import Settings, get_settings
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         default_response_class=StrictJSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, operations, training, backtests, agent, data):
+    for module in (health, operations, tree, training, backtests, agent, data):
         app.include_router(module.router, prefix=API_PREFIX)
     try:
         hosts = HostPolicy.build(settings.host, settings.allowed_hosts)

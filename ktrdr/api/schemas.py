@@ -106,6 +106,29 @@ class HealthPublic(BaseModel):
     executor: str = Field(default="thread", description="thread|process, with job slots")
     started_at: datetime
     active_operations: int
+    watchers: int = 0  # requests held waiting for a change (long-polls)
+
+
+class ChangePublic(BaseModel):
+    """One significant change in a tree: ``kind`` created | status | phase | cancel_requested."""
+
+    tree_version: int
+    operation_id: str
+    kind: str
+    value: str
+    at: datetime
+
+
+class TreePublic(BaseModel):
+    """An operation and all its descendants (``operations[0]`` is the one asked for), the
+    tree's version (the sum of their versions) and the significant changes after the
+    ``since`` version the reader gave; ``complete`` False means older changes are gone
+    and only the current state is known."""
+
+    version: int
+    complete: bool
+    changes: list[ChangePublic]
+    operations: list[OperationPublic]
 
 
 class OperationStarted(BaseModel):

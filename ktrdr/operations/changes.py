@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from ktrdr.operations.models import Operation
+from ktrdr.operations.models import Operation, utcnow
 
 JOURNAL_LENGTH = 512  # significant changes kept per tree (a research cycle makes ~15)
 ENDED_TREES_KEPT = 256
@@ -35,6 +36,7 @@ class Change:
     operation_id: str
     kind: str
     value: str
+    at: datetime = field(default_factory=utcnow)
 
 
 class _Tree:

@@ -66,6 +66,11 @@ class OperationReads:
                 1 for op in self._index.open_operations() if status is None or op.status is status
             )
 
+    def watcher_count(self) -> int:
+        """How many watchers are registered (held long-polls)."""
+        with self._lock:
+            return self._feed.watcher_count()
+
     def watch(self, operation_id: str, wake: Wake) -> Callable[[], None]:
         """Call ``wake`` after every change in ``operation_id``'s tree until the returned
         function is called. ``wake`` runs under the service lock: it must only signal."""

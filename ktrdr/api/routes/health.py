@@ -25,5 +25,6 @@ def health(runtime: RuntimeDep) -> Envelope[HealthPublic]:
             executor=f"{runtime.settings.executor} x{runtime.settings.workers}",
             started_at=runtime.started_at,
             active_operations=active,
+            watchers=runtime.service.watcher_count(),
         )
     )

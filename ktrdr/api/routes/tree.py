@@ -1,0 +1,151 @@
+"""An operation tree in one request, and changes pushed by long-polling.
+
+``GET /operations/{id}/tree`` answers the operation with every descendant and an ETag made
+of the tree's version; ``If-None-Match`` with that ETag gets 304. With ``since=V&wait=S``
+the request is held until the tree's version passes V (then 200 with the changes since V)
+or for S seconds (then 304). The wait is a watcher on the service's change feed, woken by
+the change itself: no polling, and no thread is held while waiting.
+
+A status, phase, cancel request or new child is answered at once. A change of percentage
+only is held back up to ``PROGRESS_COALESCE_SECONDS`` (a later status change still goes at
+once), so one watcher gets at most ~10 progress answers a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from ktrdr.api.deps import ServiceDep
+from ktrdr.api.schemas import ChangePublic, Envelope, OperationPublic, TreePublic
+from ktrdr.operations.changes import OperationTree
+from ktrdr.operations.models import utcnow
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.summary import summarize
+
+router = APIRouter(prefix="/operations", tags=["operations"])
+
+MAX_WAIT_SECONDS = 60.0
+PROGRESS_COALESCE_SECONDS = 0.1
+
+
+def etag_of(operation_id: str, version: int) -> str:
+    return f'W/"{operation_id}:{version}"'
+
+
+def _public(tree: OperationTree) -> TreePublic:
+    now = utcnow()
+    nodes = tree.nodes
+    operations = [
+        OperationPublic.from_domain(
+            op,
+            [summarize(c) for c in nodes if c.parent_operation_id == op.operation_id],
+            now=now,
+        )
+        for op in nodes
+    ]
+    return TreePublic(
+        version=tree.version,
+        complete=tree.complete,
+        changes=[ChangePublic(**vars(c)) for c in tree.changes],
+        operations=operations,
+    )
+
+
+def _answer(operation_id: str, tree: OperationTree) -> Response:
+    body = Envelope(data=_public(tree)).model_dump_json()
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"ETag": etag_of(operation_id, tree.version), "Cache-Control": "no-cache"},
+    )
+
+
+def _not_modified(operation_id: str, version: int) -> Response:
+    return Response(status_code=304, headers={"ETag": etag_of(operation_id, version)})
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client goes away (a held request must not outlive its reader)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+@router.get(
+    "/{operation_id}/tree",
+    response_model=Envelope[TreePublic],
+    responses={304: {"description": "Nothing changed (If-None-Match, or the wait ran out)"}},
+)
+async def get_tree(
+    operation_id: str,
+    request: Request,
+    service: ServiceDep,
+    since: Annotated[int, Query(ge=0, description="the tree version you last saw")] = 0,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_SECONDS, description="hold up to this many seconds")
+    ] = 0.0,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    loop = asyncio.get_running_loop()
+    woke = asyncio.Event()
+
+    def wake() -> None:  # called from whichever thread changed the tree
+        try:
+            loop.call_soon_threadsafe(woke.set)
+        except RuntimeError:
+            pass  # the event loop is gone (shutting down): nobody to wake
+
+    unwatch = service.watch(operation_id, wake)
+    try:
+        tree = service.tree(operation_id, since)
+        if wait <= 0 or tree.version != since or tree.root.is_terminal:
+            if if_none_match == etag_of(operation_id, tree.version):
+                return _not_modified(operation_id, tree.version)
+            return _answer(operation_id, tree)
+        return await _held(operation_id, request, service, since, wait, woke)
+    finally:
+        unwatch()
+
+
+async def _held(
+    operation_id: str,
+    request: Request,
+    service: OperationsService,
+    since: int,
+    wait: float,
+    woke: asyncio.Event,
+) -> Response:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    answer_by: float | None = None  # set by a progress-only change: coalesce until then
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        while True:
+            until = deadline if answer_by is None else min(deadline, answer_by)
+            remaining = until - loop.time()
+            if remaining > 0 and not woke.is_set():
+                waiter = asyncio.ensure_future(woke.wait())
+                done, _ = await asyncio.wait(
+                    {waiter, gone}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                if gone in done:
+                    return Response(status_code=204)  # nobody is listening any more
+            woke.clear()
+            tree = service.tree(operation_id, since)
+            now = loop.time()
+            if tree.version != since:
+                if tree.changes or tree.root.is_terminal or not tree.complete:
+                    return _answer(operation_id, tree)
+                if answer_by is None:
+                    answer_by = min(deadline, now + PROGRESS_COALESCE_SECONDS)
+                if now >= answer_by:
+                    return _answer(operation_id, tree)
+            elif now >= deadline:
+                return _not_modified(operation_id, tree.version)
+    finally:
+        gone.cancel()
