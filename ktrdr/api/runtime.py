@@ -61,6 +61,7 @@ class Runtime:
             market=market,
             models_dir=settings.models_dir,
             backtests_dir=settings.backtests_dir,
+            strategies_dir=settings.data_dir / "strategies",
         )
         return cls(
             settings=settings,

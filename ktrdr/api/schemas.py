@@ -183,7 +183,8 @@ class _Request(BaseModel):
 
 class TrainingStartRequest(_Request):
     strategy: PathText | None = Field(
-        default=None, description="Name of a shipped example or a path to a strategy YAML"
+        default=None,
+        description="Name of a shipped example or of a file in the data dir's strategies folder",
     )
     strategy_config: dict[str, Any] | None = Field(
         default=None,

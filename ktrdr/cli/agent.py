@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.options import JsonOutput, NoAutostart, checked_operation_id
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
 from ktrdr.operations.models import OperationType
@@ -145,7 +145,10 @@ def results(
 
 @app.command("strategy")
 def strategy(
-    cycle_id: Annotated[str, typer.Argument(help="A completed research cycle's id.")],
+    cycle_id: Annotated[
+        str,
+        typer.Argument(help="A completed research cycle's id.", callback=checked_operation_id),
+    ],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the YAML here (default: print it)."),

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 from rich.console import Console
+from rich.segment import Segment
+
+from ktrdr.cli.output import reader_went_away, terminal_safe
+
+
+class TerminalSafeConsole(Console):
+    """A rich console whose printed text can hold no control characters.
+
+    Tables, live bars and outcome lines carry text from the backend; filtering each
+    segment just before it is written covers all of them at once. Segments rich marks as
+    control (the cursor moves of live redraws) are its own and pass untouched."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        safe = (
+            segment if segment.control else Segment(terminal_safe(segment.text), segment.style)
+            for segment in buffer
+        )
+        return super()._render_buffer(safe)
+
+    def on_broken_pipe(self) -> None:
+        # rich's own handling exits 1; a reader that stopped reading is not a failure.
+        self.quiet = True
+        reader_went_away()
 
 
 def stdout_console() -> Console:
     """Standard output as a rich console; no guessing colours into numbers or paths."""
-    return Console(file=sys.stdout, highlight=False)
+    return TerminalSafeConsole(file=sys.stdout, highlight=False)
 
 
 def live_suits(console: Console, no_color: str) -> bool:

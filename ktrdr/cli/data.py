@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
-from ktrdr.cli.output import EXIT_USAGE, fail, friendly_errors, print_json
+from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
 
 app = typer.Typer(help="List, inspect and import market data.", no_args_is_help=True)
 
@@ -25,9 +25,9 @@ def list_series(json_out: JsonOutput = False, no_autostart: NoAutostart = False)
     if json_out:
         print_json(series)
         return
-    typer.echo(f"{'SYMBOL':<12} {'TF':<5} {'BARS':>7}  {'FIRST':<19}  {'LAST':<19}  SOURCE")
+    echo(f"{'SYMBOL':<12} {'TF':<5} {'BARS':>7}  {'FIRST':<19}  {'LAST':<19}  SOURCE")
     for s in series:
-        typer.echo(
+        echo(
             f"{s['symbol']:<12} {s['timeframe']:<5} {s['bars']:>7,}  {s['first'][:19]:<19}  "
             f"{s['last'][:19]:<19}  {s['source']}"
         )
@@ -53,14 +53,15 @@ def show(
                 fail(f"--{name} {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE)
     with friendly_errors():
         from ktrdr.cli.backend import client_for
+        from ktrdr.client.http import path_segment
 
         with client_for(no_autostart) as client:
-            detail = client.get_data(f"/data/{symbol}", params)
+            detail = client.get_data(f"/data/{path_segment(symbol)}", params)
     if json_out:
         print_json(detail)
         return
     change = detail.get("change_1y")
-    typer.echo(
+    echo(
         f"{detail['symbol']} {detail['timeframe']} ({detail['source']}): {detail['bars']:,} bars "
         f"from {detail['first'][:10]} to {detail['last'][:10]}; last close "
         f"{detail['last_close']:,.2f}"
@@ -68,13 +69,13 @@ def show(
     )
     chosen = detail.get("selected")
     if chosen and (start or end):
-        typer.echo(
+        echo(
             f"Selected {chosen['first'][:10]} to {chosen['last'][:10]}: {chosen['bars']:,} bars, "
             f"{chosen['change']:+.1%} close to close, range {chosen['low']:,.2f}-"
             f"{chosen['high']:,.2f}"
         )
     for bar in detail["recent"]:
-        typer.echo(
+        echo(
             f"  {bar['timestamp'][:19]}  O {bar['open']:>10,.2f}  H {bar['high']:>10,.2f}  "
             f"L {bar['low']:>10,.2f}  C {bar['close']:>10,.2f}  V {bar['volume']:>14,.0f}"
         )
@@ -110,7 +111,7 @@ def import_csv(
     if json_out:
         print_json(info)
         return
-    typer.echo(
+    echo(
         f"Imported {info['symbol']} {info['timeframe']}: {info['bars']:,} bars "
         f"({info['first'][:10]} to {info['last'][:10]})"
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
-from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.cli.output import echo, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
@@ -78,7 +78,7 @@ def list_models(json_out: JsonOutput = False, no_autostart: NoAutostart = False)
         typer.echo("No trained models yet. Train one: ktrdr model train rsi_mean_reversion")
         return
     for m in models:
-        typer.echo(f"{m['name']:<40} {m['created_at'][:19]}  {m['path']}")
+        echo(f"{m['name']:<40} {m['created_at'][:19]}  {m['path']}")
 
 
 @app.command("examples")

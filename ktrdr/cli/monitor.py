@@ -12,7 +12,7 @@ import time
 
 from ktrdr.api.schemas import OperationPublic
 from ktrdr.cli.outcomes import outcome_lines
-from ktrdr.cli.output import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+from ktrdr.cli.output import EXIT_CANCELLED, EXIT_CANCELLED_ELSEWHERE, EXIT_FAILED, EXIT_OK
 from ktrdr.cli.views import Output, Renderer, renderer_for
 from ktrdr.client.errors import ClientError
 from ktrdr.client.follow import Follower, ViewState
@@ -135,13 +135,18 @@ class MonitorSession:
 
 
 def exit_code(state: ViewState, interrupted: bool) -> int:
-    """0 completed; 130 stopped with Ctrl+C; 1 failed, lost or given up."""
+    """0 completed; 130 stopped with Ctrl+C here; 3 cancelled from elsewhere (another
+    terminal, ``ktrdr ops cancel``, the API); 1 failed, lost or given up."""
     parent: OperationPublic | None = state.parent
     if state.lost or state.gave_up or parent is None:
         return EXIT_FAILED
     if parent.status is OperationStatus.COMPLETED:
         return EXIT_OK
-    return EXIT_CANCELLED if interrupted else EXIT_FAILED
+    if interrupted:
+        return EXIT_CANCELLED
+    if parent.status is OperationStatus.CANCELLED:
+        return EXIT_CANCELLED_ELSEWHERE
+    return EXIT_FAILED
 
 
 def run_monitor(
@@ -151,7 +156,7 @@ def run_monitor(
     output: Output = "auto",
     settings: Settings | None = None,
 ) -> int:
-    """Follow ``operation_id`` until it ends; returns the exit code (0, 1 or 130)."""
+    """Follow ``operation_id`` until it ends; returns the exit code (0, 1, 3 or 130)."""
     settings = settings or load_settings()
     renderer = renderer_for(output, no_color=settings.no_color)
     session = MonitorSession(

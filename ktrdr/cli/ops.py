@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart
-from ktrdr.cli.output import EXIT_USAGE, fail, friendly_errors, print_json
+from ktrdr.cli.options import JsonOutput, NoAutostart, OperationId, checked_operation_id
+from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, watch
 from ktrdr.operations.models import OperationStatus, OperationType
 
@@ -28,7 +28,10 @@ def list_ops(
     operation_type: Annotated[
         str | None, typer.Option("--type", help="Filter by type (agent_research, ...).")
     ] = None,
-    parent: Annotated[str | None, typer.Option(help="Only children of this operation.")] = None,
+    parent: Annotated[
+        str | None,
+        typer.Option(help="Only children of this operation.", callback=checked_operation_id),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     json_out: JsonOutput = False,
@@ -63,7 +66,7 @@ def list_ops(
 
 @app.command("show")
 def show(
-    operation_id: str, json_out: JsonOutput = False, no_autostart: NoAutostart = False
+    operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
     """Show one operation with its progress, metadata, result and children."""
     with friendly_errors():
@@ -82,7 +85,7 @@ def show(
 
 @app.command("cancel")
 def cancel(
-    operation_id: str, json_out: JsonOutput = False, no_autostart: NoAutostart = False
+    operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
     """Cancel an operation (and its running children)."""
     with friendly_errors():
@@ -94,12 +97,12 @@ def cancel(
         print_json(op.model_dump(mode="json"))
         return
     state = "cancelled" if op.status is OperationStatus.CANCELLED else "cancel requested"
-    typer.echo(f"{op.operation_id}: {state}")
+    echo(f"{op.operation_id}: {state}")
 
 
 @app.command("follow")
 def follow(
-    operation_id: str,
+    operation_id: OperationId,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
     no_autostart: NoAutostart = False,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
+
+# What an operation id can look like (the backend makes op_<type>_<date>_<time>_<hex>);
+# loose on purpose, so an unknown id is the backend's "not found", but never a path.
+OPERATION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+OPERATION_ID_EXAMPLE = "op_training_20250101_120000_1a2b3c4d"
 
 NoAutostart = Annotated[
     bool,
@@ -14,3 +20,22 @@ NoAutostart = Annotated[
     ),
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def checked_operation_id(value: str | None) -> str | None:
+    """A usage error (exit 2) for anything that cannot be an operation id, before it gets
+    near a URL: ``x/../op_y`` must not reach ``op_y``, and a control character or a
+    100,000-character id is the user's mistake, not an unexpected error. The value is not
+    echoed: it may be long or hold escape sequences."""
+    if value is not None and OPERATION_ID_SHAPE.fullmatch(value) is None:
+        raise typer.BadParameter(
+            f"not an operation id (ids look like {OPERATION_ID_EXAMPLE}: letters, digits "
+            "and underscores; see `ktrdr ops list`)"
+        )
+    return value
+
+
+OperationId = Annotated[
+    str,
+    typer.Argument(help="An operation id (from `ktrdr ops list`).", callback=checked_operation_id),
+]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +17,41 @@ from ktrdr.errors import InvalidRequestError, KtrdrError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_CANCELLED_ELSEWHERE = 3
 EXIT_CANCELLED = 130
+
+# C0 controls but newline and tab, DEL, and the C1 controls (0x80-0x9f, which some
+# terminals read as escape sequences too).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character shown as a visible escape (``\\x1b``), so
+    text from the backend (a message, a step, an LLM's words) can never move the cursor,
+    clear the screen or retitle the terminal. Every line the CLI prints passes here."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write(f"Error: {terminal_safe(message)}\n")
     raise typer.Exit(code)
+
+
+def reader_went_away() -> NoReturn:
+    """The reader of our output closed it (``ktrdr ops list | head -1``): that is its
+    choice, not our failure. Point stdout at /dev/null so no later flush can fail again,
+    and exit 0 without a word."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    finally:
+        os.close(devnull)
+    raise SystemExit(EXIT_OK)
+
+
+def echo(text: str) -> None:
+    """One line of text that may hold backend text, on stdout, made terminal-safe."""
+    typer.echo(terminal_safe(text))
 
 
 def exit_code_for(exc: KtrdrError) -> int:

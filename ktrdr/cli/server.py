@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.cli.output import friendly_errors, print_json, terminal_safe
 from ktrdr.config import load_settings
 
 app = typer.Typer(help="Run and manage the ktrdr backend.", no_args_is_help=True)
@@ -74,9 +74,12 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         sys.stdout.write(f"No ktrdr backend answers at {settings.base_url}\n")
     else:
         sys.stdout.write(
-            f"ktrdr backend {health.version} at {settings.base_url}: pid {health.pid}, "
-            f"store {health.store}, executor {health.executor}, "
-            f"{health.active_operations} running operation(s)\n"
+            terminal_safe(
+                f"ktrdr backend {health.version} at {settings.base_url}: pid {health.pid}, "
+                f"store {health.store}, executor {health.executor}, "
+                f"{health.active_operations} running operation(s)"
+            )
+            + "\n"
         )
     if health is None:
         raise typer.Exit(1)

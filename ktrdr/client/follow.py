@@ -191,10 +191,15 @@ class Follower:
 
 
 def _passed_between(before: str | None, after: str) -> list[str]:
-    if before not in RESEARCH_PHASES:
+    """The phases a cycle must have gone through to get from ``before`` to ``after``.
+
+    Only a move forward along the happy path (to a later phase, or to completed) implies
+    anything: a cycle that failed or was cancelled may have stopped in ``before`` itself,
+    so a jump to failed/cancelled (or anything unknown) passes nothing."""
+    if before not in RESEARCH_PHASES or after not in RESEARCH_PHASES:
         return []
     start = RESEARCH_PHASES.index(before) + 1
-    end = RESEARCH_PHASES.index(after) if after in RESEARCH_PHASES else len(RESEARCH_PHASES) - 1
+    end = RESEARCH_PHASES.index(after)
     return list(RESEARCH_PHASES[start:end])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from urllib.parse import quote
 
 import httpx
 
@@ -19,6 +20,7 @@ from ktrdr.client.errors import (
     BackendUnavailableError,
     api_error,
 )
+from ktrdr.errors import InvalidRequestError
 
 API_PREFIX = "/api/v1"
 # The in-process stand-ins tests may hand the async client instead of a network connection.
@@ -48,6 +50,14 @@ def _httpx_timeout(timeout: float | ClientTimeout) -> httpx.Timeout:
     # httpx reads connect=None as "wait forever", ours as "the same as the rest"
     connect = timeout.seconds if timeout.connect is None else timeout.connect
     return httpx.Timeout(timeout.seconds, connect=connect)
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one URL path segment: every ``/``, ``.``-dot run, ``?``, ``%`` and
+    control character escaped, so an id or a symbol can never name another resource."""
+    encoded = quote(value, safe="")
+    # "." and ".." are path steps even when nothing else needs escaping.
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 def _decode(response: httpx.Response) -> dict[str, Any]:
@@ -86,6 +96,11 @@ def _transport_error(base_url: str, exc: httpx.HTTPError) -> BackendUnavailableE
         f"Cannot reach the ktrdr backend at {base_url} ({type(exc).__name__})",
         details={"url": base_url},
     )
+
+
+def _invalid_url() -> InvalidRequestError:
+    # httpx refuses to build the URL (e.g. far too long); the input is the caller's.
+    return InvalidRequestError("the request cannot be sent: a name or id in it is not usable")
 
 
 def _list_params(
@@ -141,6 +156,8 @@ class KtrdrClient:
             response = self._http.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
             raise _transport_error(self.base_url, exc) from None
+        except httpx.InvalidURL:
+            raise _invalid_url() from None
         return _decode(response)
 
     def health(self) -> HealthPublic:
@@ -163,12 +180,12 @@ class KtrdrClient:
 
     def get_operation(self, operation_id: str) -> OperationPublic:
         return OperationPublic.model_validate(
-            self.request("GET", f"/operations/{operation_id}")["data"]
+            self.request("GET", f"/operations/{path_segment(operation_id)}")["data"]
         )
 
     def cancel_operation(self, operation_id: str) -> OperationPublic:
         return OperationPublic.model_validate(
-            self.request("DELETE", f"/operations/{operation_id}")["data"]
+            self.request("DELETE", f"/operations/{path_segment(operation_id)}")["data"]
         )
 
     def start(self, path: str, payload: dict[str, Any]) -> OperationStarted:
@@ -217,12 +234,14 @@ class AsyncKtrdrClient:
             response = await self._http.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
             raise _transport_error(self.base_url, exc) from None
+        except httpx.InvalidURL:
+            raise _invalid_url() from None
         return _decode(response)
 
     async def get_operation(self, operation_id: str) -> OperationPublic:
-        body = await self.request("GET", f"/operations/{operation_id}")
+        body = await self.request("GET", f"/operations/{path_segment(operation_id)}")
         return OperationPublic.model_validate(body["data"])
 
     async def cancel_operation(self, operation_id: str) -> OperationPublic:
-        body = await self.request("DELETE", f"/operations/{operation_id}")
+        body = await self.request("DELETE", f"/operations/{path_segment(operation_id)}")
         return OperationPublic.model_validate(body["data"])

@@ -13,10 +13,14 @@ from ktrdr.operations.service import OperationsService
 @dataclass(frozen=True)
 class JobDependencies:
     """The operations service records a job, the executor runs it, the market data feeds
-    it, and trained models and backtest details are written under the two directories."""
+    it, trained models and backtest details are written under the two directories, and
+    strategies named in requests are read from the third."""
 
     service: OperationsService
     executor: Executor
     market: MarketData
     models_dir: Path
     backtests_dir: Path
+    # Where strategies named in requests are looked for (besides the shipped examples);
+    # None: only the shipped examples.
+    strategies_dir: Path | None = None

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from ktrdr.errors import InvalidRequestError, NotFoundError, StrategyValidationError
 from ktrdr.jobs.dependencies import JobDependencies
-from ktrdr.jobs.strategy_files import read_strategy
+from ktrdr.jobs.strategy_files import read_named_strategy
 from ktrdr.operations.models import Operation, OperationType
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.job import TrainingJob
@@ -23,7 +24,7 @@ from ktrdr.training.job import TrainingJob
 
 @dataclass(frozen=True)
 class TrainingRequest:
-    """A strategy by name/path (``strategy``) or inline (``strategy_config``), and overrides."""
+    """A strategy by name (``strategy``) or inline (``strategy_config``), and overrides."""
 
     strategy: str | None = None
     strategy_config: dict[str, Any] | None = None
@@ -34,18 +35,18 @@ class TrainingRequest:
     train_end: date | None = None
 
 
-def build_strategy(request: TrainingRequest) -> StrategyConfig:
-    """The strategy to train, overrides applied and checked (errors name the field)."""
+def build_strategy(request: TrainingRequest, strategies_dir: Path | None = None) -> StrategyConfig:
+    """The strategy to train, overrides applied and checked (errors name the field).
+
+    ``strategy`` is a name (a shipped example or a file in ``strategies_dir``), never a
+    path on this machine: a request may come from anyone who can reach the API."""
     if (request.strategy is None) == (request.strategy_config is None):
         raise InvalidRequestError(
-            "Give exactly one of `strategy` (a name or path) or `strategy_config`",
+            "Give exactly one of `strategy` (a name) or `strategy_config`",
             details={"field": "strategy"},
         )
     if request.strategy is not None:
-        try:
-            base = read_strategy(request.strategy)
-        except NotFoundError as exc:
-            raise InvalidRequestError(exc.message, details={"field": "strategy"}) from None
+        base = read_named_strategy(request.strategy, strategies_dir)
     else:
         base = dict(request.strategy_config or {})
     data = dict(base.get("data") or {})
@@ -102,7 +103,7 @@ def submit_training(deps: JobDependencies, operation_id: str, strategy: Strategy
 def start_training(deps: JobDependencies, request: TrainingRequest) -> Operation:
     """Check the request (strategy, then that its bars exist), create the operation and
     submit its job. Nothing is created when the request is refused."""
-    strategy = build_strategy(request)
+    strategy = build_strategy(request, deps.strategies_dir)
     try:
         deps.market.load(
             strategy.data.symbol,

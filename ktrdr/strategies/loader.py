@@ -73,14 +73,24 @@ def load_strategy(name_or_path: str) -> StrategyConfig:
     return parse_strategy(text, source=path.name, is_json=path.suffix.lower() == ".json")
 
 
-def read_strategy_file(path: Path) -> str:
+def read_strategy_file(
+    path: Path,
+    *,
+    max_bytes: int = MAX_STRATEGY_FILE_BYTES,
+    follow_links: bool = True,
+    label: str | None = None,
+) -> str:
     """The text of a strategy file: a regular file (not a FIFO or a device, which could
-    block or never end) of at most ``MAX_STRATEGY_FILE_BYTES``, in UTF-8."""
-    shown = excerpt(str(path))
-    details = {"file": clip(str(path), MAX_FIELD_PART)}
+    block or never end) of at most ``max_bytes``, in UTF-8. ``follow_links=False`` refuses
+    a symbolic link as the last part of the path (for paths already resolved and checked);
+    ``label`` names the file in errors instead of its path."""
+    name = label if label is not None else str(path)
+    shown = excerpt(name)
+    details = {"file": clip(name, MAX_FIELD_PART)}
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise NotFoundError(f"no such strategy file: {shown}", details=details) from None
     except OSError as exc:
@@ -91,15 +101,15 @@ def read_strategy_file(path: Path) -> str:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise StrategyValidationError(f"{shown}: not a regular file", details=details)
-        if info.st_size > MAX_STRATEGY_FILE_BYTES:
+        if info.st_size > max_bytes:
             raise StrategyValidationError(
                 f"{shown}: {info.st_size:,} bytes is more than a strategy file may hold "
-                f"({MAX_STRATEGY_FILE_BYTES:,})",
+                f"({max_bytes:,})",
                 details=details,
             )
         raw = b""
-        while len(raw) <= MAX_STRATEGY_FILE_BYTES:
-            chunk = os.read(fd, MAX_STRATEGY_FILE_BYTES + 1 - len(raw))
+        while len(raw) <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - len(raw))
             if not chunk:
                 break
             raw += chunk
@@ -109,7 +119,7 @@ def read_strategy_file(path: Path) -> str:
         ) from None
     finally:
         os.close(fd)
-    if len(raw) > MAX_STRATEGY_FILE_BYTES:  # it grew while we read it
+    if len(raw) > max_bytes:  # it grew while we read it
         raise StrategyValidationError(f"{shown}: the file is too large", details=details)
     try:
         return raw.decode("utf-8")
@@ -130,6 +140,8 @@ def parse_strategy(text: str, source: str = "<strategy>", is_json: bool = False)
         return StrategyConfig.model_validate(raw)
     except ValidationError as exc:
         raise _invalid(text, source, _problems(exc)) from None
+    except RecursionError:
+        raise _too_deep(source) from None
 
 
 def _problems(exc: ValidationError) -> list[tuple[Location, str]]:
@@ -201,6 +213,8 @@ def _read_yaml(text: str, source: str) -> Any:
         raise StrategyValidationError(
             f"{source}: invalid YAML: {exc}", details={"file": source}
         ) from None
+    except RecursionError:
+        raise _too_deep(source) from None
 
 
 def _read_json(text: str, source: str) -> Any:
@@ -211,6 +225,18 @@ def _read_json(text: str, source: str) -> Any:
             f"{source} line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}",
             details={"file": source, "line": exc.lineno},
         ) from None
+    except RecursionError:
+        raise _too_deep(source) from None
+
+
+def _too_deep(source: str) -> StrategyValidationError:
+    # The parsers recurse once per level; a strategy is a few levels deep, so text that
+    # exhausts the interpreter's stack is not a strategy, whatever else it is.
+    return StrategyValidationError(
+        f"{source}: nested too deeply to be a strategy (lists or mappings inside each other "
+        "hundreds of levels down)",
+        details={"file": source},
+    )
 
 
 def _field(location: Location) -> str:
@@ -227,7 +253,7 @@ def _field(location: Location) -> str:
 def _compose(text: str) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
 
 

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from ktrdr.api.schemas import OperationPublic
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
 from ktrdr.client.follow import EventKind, Follower, ViewState, describe_stop
@@ -149,6 +151,34 @@ def test_skipped_phases_are_reported_in_order() -> None:
     final_events = out[-1][1]
     assert final_events.count(EventKind.PHASE_PASSED) == 2  # backtesting, assessing
     assert final_events[-1] is EventKind.FINISHED
+
+
+@pytest.mark.parametrize("before", ["designing", "training", "backtesting"])
+@pytest.mark.parametrize("end", ["failed", "cancelled"])
+def test_a_cycle_that_stops_early_passes_no_phases(before: str, end: str) -> None:
+    script = Script([cycle(before, 2), cycle(end, 3, status=end)])
+    out = run(script)
+    final_events = out[-1][1]
+    assert EventKind.PHASE_PASSED not in final_events
+    assert final_events == [EventKind.PHASE_CHANGED, EventKind.FINISHED]
+
+
+def test_phases_passed_are_only_those_between_on_the_happy_path() -> None:
+    script = Script([cycle("designing", 2), cycle("backtesting", 3), cycle("idle", 4)])
+    script.parent.append(cycle("completed", 5, status="completed"))
+    follower = Follower(script.fetch, clock=script.clock, sleep=script.sleep)
+
+    async def collect() -> list[tuple[EventKind, str | None]]:
+        seen: list[tuple[EventKind, str | None]] = []
+        async for _, events in follower.follow("cycle"):
+            seen += [(e.kind, e.detail) for e in events]
+        return seen
+
+    seen = asyncio.run(collect())
+    passed = [detail for kind, detail in seen if kind is EventKind.PHASE_PASSED]
+    # designing -> backtesting passed training; a move backwards (to idle) passes nothing;
+    # idle -> completed passed every phase in between.
+    assert passed == ["training", "designing", "training", "backtesting", "assessing"]
 
 
 def test_unchanged_snapshots_are_not_repeated_but_the_clock_ticks() -> None:

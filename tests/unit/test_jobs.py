@@ -118,7 +118,7 @@ def test_a_training_names_exactly_one_strategy(request_: TrainingRequest) -> Non
 
 
 def test_an_unknown_strategy_name_is_a_bad_request_naming_the_examples() -> None:
-    with pytest.raises(InvalidRequestError, match="no example strategy 'nope'") as info:
+    with pytest.raises(InvalidRequestError, match="no such strategy: .*rsi_mean_reversion") as info:
         build_strategy(TrainingRequest(strategy="nope"))
     assert info.value.details["field"] == "strategy"
 
