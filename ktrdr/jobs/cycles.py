@@ -33,7 +33,7 @@ from ktrdr.jobs.backtests import (
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.training import create_training, submit_training
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.strategies.models import StrategyConfig
+from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.strategies.window import fit_window, series_for_cycle
 
 SEED_RANGE = 1_000_000
@@ -163,5 +163,10 @@ class ResearchCycles:
         return ResearchStatus(active=True, cycle=cycle, child=child)
 
     def _fit_train_test_window(self, strategy: StrategyConfig) -> StrategyConfig:
-        bars = self._jobs.market.load(strategy.data.symbol, strategy.data.timeframe)
-        return fit_window(strategy, bars)
+        data = strategy.data
+        fitted = fit_window(strategy, self._jobs.market.load(data.symbol, data.timeframe))
+        training = self._jobs.market.load(
+            data.symbol, data.timeframe, fitted.data.train_start, fitted.data.train_end
+        )
+        check_training_size(fitted, len(training))  # a design with too many epochs fails here
+        return fitted

@@ -18,7 +18,7 @@ from ktrdr.errors import InvalidRequestError, NotFoundError, StrategyValidationE
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.strategy_files import read_named_strategy
 from ktrdr.operations.models import Operation, OperationType
-from ktrdr.strategies.models import StrategyConfig
+from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.training.job import TrainingJob
 
 
@@ -105,7 +105,7 @@ def start_training(deps: JobDependencies, request: TrainingRequest) -> Operation
     submit its job. Nothing is created when the request is refused."""
     strategy = build_strategy(request, deps.strategies_dir)
     try:
-        deps.market.load(
+        bars = deps.market.load(
             strategy.data.symbol,
             strategy.data.timeframe,
             strategy.data.train_start,
@@ -113,6 +113,7 @@ def start_training(deps: JobDependencies, request: TrainingRequest) -> Operation
         )
     except NotFoundError as exc:
         raise InvalidRequestError(exc.message, details={"field": "symbol"}) from None
+    check_training_size(strategy, len(bars))  # epochs x rows, known only now
     operation_id = create_training(deps, strategy)
     submit_training(deps, operation_id, strategy)
     return deps.service.get(operation_id)

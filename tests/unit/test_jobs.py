@@ -83,6 +83,21 @@ def test_a_training_for_an_unknown_symbol_creates_nothing(deps: JobDependencies)
     assert recorded(deps).jobs == []
 
 
+def test_a_training_too_big_for_its_bars_creates_nothing(
+    deps: JobDependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bound is on epochs x training rows, known only once the bars are loaded (the
+    # bundled daily series stay under the real bound; an imported hourly one need not).
+    monkeypatch.setattr("ktrdr.strategies.models.MAX_SAMPLE_EPOCHS", 10_000)
+    request = TrainingRequest(strategy=EXAMPLE, epochs=50)
+    with pytest.raises(StrategyValidationError) as info:
+        start_training(deps, request)
+    assert info.value.details["field"] == "model.epochs"
+    assert "row-epochs" in info.value.message
+    assert operation_count(deps) == 0
+    assert recorded(deps).jobs == []
+
+
 def test_a_good_training_request_creates_one_pending_operation_and_submits_its_job(
     deps: JobDependencies,
 ) -> None:
