@@ -159,13 +159,7 @@ class OperationsService(OperationReads):
             raise InvalidRequestError(f"percentage must be within [0, 100], got {percentage}")
         with self._lock:
             op = self._index.open_operation(operation_id) or self._require(operation_id)
-            self._refuse_if_terminal(op, "update progress of")
-            if op.status is not OperationStatus.RUNNING:
-                raise ConflictError(
-                    f"Operation {operation_id} is not running (status {op.status.value})",
-                    code="operation_not_running",
-                    details={"operation_id": operation_id},
-                )
+            self._refuse_unless_running(op, "update progress of", "it is not running")
             last = op.progress
             progress = OperationProgress.model_construct(
                 percentage=max(last.percentage, min(float(percentage), RUNNING_PROGRESS_CAP)),
@@ -201,13 +195,7 @@ class OperationsService(OperationReads):
         """End a running operation at 100 %; ``context``, when given, replaces the last one."""
         with self._lock:
             op = self._require(operation_id)
-            self._refuse_if_terminal(op, "complete")
-            if op.status is not OperationStatus.RUNNING:
-                raise ConflictError(
-                    f"Operation {operation_id} cannot complete before it starts",
-                    code="operation_not_running",
-                    details={"operation_id": operation_id},
-                )
+            self._refuse_unless_running(op, "complete", "it has not started")
             now = self._clock()
             progress = op.progress.model_copy(
                 update={
@@ -315,6 +303,16 @@ class OperationsService(OperationReads):
         if op.is_terminal:
             raise OperationFinishedError(
                 f"Cannot {action} operation {op.operation_id}: it is already {op.status.value}",
+                details={"operation_id": op.operation_id, "status": op.status.value},
+            )
+
+    @classmethod
+    def _refuse_unless_running(cls, op: Operation, action: str, why: str) -> None:
+        cls._refuse_if_terminal(op, action)
+        if op.status is not OperationStatus.RUNNING:
+            raise ConflictError(
+                f"Cannot {action} operation {op.operation_id}: {why} (status {op.status.value})",
+                code="operation_not_running",
                 details={"operation_id": op.operation_id, "status": op.status.value},
             )
 

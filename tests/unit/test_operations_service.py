@@ -22,10 +22,11 @@ from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.recovery import RESTART_MESSAGE
 from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
-from ktrdr.operations.store import InMemoryOperationStore, OperationQuery, OperationStore, Tally
+from ktrdr.operations.store import InMemoryOperationStore, OperationStore
 from ktrdr.operations.summary import OperationSummary
 from ktrdr.operations.write_behind import WriteBehindStore
 from tests.support.progress import progress, report
+from tests.support.stores import PassThroughStore
 
 TRAINING = OperationType.TRAINING
 BACKTESTING = OperationType.BACKTESTING
@@ -759,28 +760,13 @@ def test_status_changes_write_through_at_once(store: InMemoryOperationStore) -> 
         svc.close()
 
 
-class GatedFlushStore:
-    """Wraps a store and holds the background flusher inside ``save_many`` until released."""
+class GatedFlushStore(PassThroughStore):
+    """Holds the background flusher inside ``save_many`` until released."""
 
     def __init__(self, inner: OperationStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.flusher_waiting = threading.Event()
         self.release = threading.Event()
-
-    def load_open(self) -> list[Operation]:
-        return self.inner.load_open()
-
-    def get(self, operation_id: str) -> Operation | None:
-        return self.inner.get(operation_id)
-
-    def page(self, query: OperationQuery) -> list[OperationSummary]:
-        return self.inner.page(query)
-
-    def count(self, query: OperationQuery) -> int:
-        return self.inner.count(query)
-
-    def tally(self) -> Tally:
-        return self.inner.tally()
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         batch = list(operations)
@@ -788,9 +774,6 @@ class GatedFlushStore:
             self.flusher_waiting.set()
             self.release.wait(timeout=10)
         self.inner.save_many(batch)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])

@@ -22,10 +22,10 @@ from ktrdr.errors import StorageUnavailableError
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
-from ktrdr.operations.store import OperationQuery, OperationStore, Tally
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.operations.store import OperationStore
 from ktrdr.operations.write_behind import WriteBehindStore
 from tests.support.progress import report
+from tests.support.stores import PassThroughStore
 
 FAILURES: dict[str, Callable[[], Exception]] = {
     "busy": lambda: sqlite3.OperationalError("database is locked"),
@@ -33,35 +33,17 @@ FAILURES: dict[str, Callable[[], Exception]] = {
 }
 
 
-class FlakyStore:
+class FlakyStore(PassThroughStore):
     """A real store whose writes fail, the way SQLite or the OS fail them, while told to."""
 
     def __init__(self, inner: OperationStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.failure: str | None = None
 
     def save_many(self, operations: Iterable[Operation]) -> None:
         if self.failure is not None:
             raise FAILURES[self.failure]()
         self.inner.save_many(operations)
-
-    def load_open(self) -> list[Operation]:
-        return self.inner.load_open()
-
-    def get(self, operation_id: str) -> Operation | None:
-        return self.inner.get(operation_id)
-
-    def page(self, query: OperationQuery) -> list[OperationSummary]:
-        return self.inner.page(query)
-
-    def count(self, query: OperationQuery) -> int:
-        return self.inner.count(query)
-
-    def tally(self) -> Tally:
-        return self.inner.tally()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
