@@ -63,6 +63,11 @@ def _answer(operation_id: str, tree: OperationTree) -> Response:
     )
 
 
+def _significant(tree: OperationTree) -> bool:
+    """More than progress changed: answer at once."""
+    return bool(tree.changes) or tree.root.is_terminal or not tree.complete
+
+
 def _not_modified(operation_id: str, version: int) -> Response:
     return Response(status_code=304, headers={"ETag": etag_of(operation_id, version)})
 
@@ -102,11 +107,13 @@ async def get_tree(
     unwatch = service.watch(operation_id, wake)
     try:
         tree = service.tree(operation_id, since)
-        if wait <= 0 or tree.version != since or tree.root.is_terminal:
+        changed = tree.version != since
+        if wait <= 0 or tree.root.is_terminal or (changed and _significant(tree)):
             if if_none_match == etag_of(operation_id, tree.version):
                 return _not_modified(operation_id, tree.version)
             return _answer(operation_id, tree)
-        return await _held(operation_id, request, service, since, wait, woke)
+        # Nothing new, or progress only: hold it (progress at most every coalescing period).
+        return await _held(operation_id, request, service, since, wait, woke, changed)
     finally:
         unwatch()
 
@@ -118,10 +125,12 @@ async def _held(
     since: int,
     wait: float,
     woke: asyncio.Event,
+    progressed: bool,
 ) -> Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    answer_by: float | None = None  # set by a progress-only change: coalesce until then
+    # Set once progress is seen: answer then, unless something significant comes first.
+    answer_by = min(deadline, loop.time() + PROGRESS_COALESCE_SECONDS) if progressed else None
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         while True:
@@ -139,7 +148,7 @@ async def _held(
             tree = service.tree(operation_id, since)
             now = loop.time()
             if tree.version != since:
-                if tree.changes or tree.root.is_terminal or not tree.complete:
+                if _significant(tree):
                     return _answer(operation_id, tree)
                 if answer_by is None:
                     answer_by = min(deadline, now + PROGRESS_COALESCE_SECONDS)
