@@ -6,6 +6,8 @@ are frozen), so a snapshot handed to the store or to a reader never changes unde
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -54,6 +56,13 @@ class OperationMetadata(BaseModel):
 
     parameters: dict[str, Any] = Field(default_factory=dict)
 
+    def merged(self, parameters: Mapping[str, Any] | None) -> OperationMetadata:
+        """This same object when nothing changes (the store writes through only when
+        metadata really changed), else a new one with ``parameters`` merged in."""
+        if not parameters:
+            return self
+        return OperationMetadata(parameters={**self.parameters, **parameters})
+
 
 class Operation(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -76,3 +85,7 @@ class Operation(BaseModel):
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+
+def new_operation_id(operation_type: OperationType, now: datetime) -> str:
+    return f"op_{operation_type.value}_{now:%Y%m%d_%H%M%S}_{secrets.token_hex(4)}"

@@ -18,7 +18,6 @@ short and non-blocking, so it is safe from worker threads and the event loop ali
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -39,6 +38,7 @@ from ktrdr.operations.models import (
     OperationProgress,
     OperationStatus,
     OperationType,
+    new_operation_id,
     utcnow,
 )
 from ktrdr.operations.progress import ProgressUpdate
@@ -50,10 +50,6 @@ from ktrdr.operations.store import OperationStore
 RUNNING_PROGRESS_CAP = 99.9
 # Trees are shallow (a cycle and its jobs); a deeper chain is a bug, not a reason to loop.
 MAX_DEPTH = 16
-
-
-def new_operation_id(operation_type: OperationType, now: datetime) -> str:
-    return f"op_{operation_type.value}_{now:%Y%m%d_%H%M%S}_{secrets.token_hex(4)}"
 
 
 class OperationsService(OperationReads):
@@ -172,7 +168,7 @@ class OperationsService(OperationReads):
             )
             changes: dict[str, Any] = {"progress": progress}
             if parameters:
-                changes["metadata"] = _merged(op.metadata, parameters)
+                changes["metadata"] = op.metadata.merged(parameters)
             return self._record(op, self._clock(), **changes).version
 
     def update_parameters(self, operation_id: str, parameters: Mapping[str, Any]) -> Operation:
@@ -180,7 +176,7 @@ class OperationsService(OperationReads):
         with self._lock:
             op = self._require(operation_id)
             self._refuse_if_terminal(op, "change metadata of")
-            changed = self._record(op, self._clock(), metadata=_merged(op.metadata, parameters))
+            changed = self._record(op, self._clock(), metadata=op.metadata.merged(parameters))
             return changed.model_copy(deep=True)
 
     def complete(
@@ -210,7 +206,7 @@ class OperationsService(OperationReads):
                 status=OperationStatus.COMPLETED,
                 progress=progress,
                 result_summary=dict(result_summary or {}),
-                metadata=_merged(op.metadata, parameters),
+                metadata=op.metadata.merged(parameters),
             )
             operation_logger(operation_id).info("operation completed")
             return done.model_copy(deep=True)
@@ -229,7 +225,7 @@ class OperationsService(OperationReads):
             changes: dict[str, Any] = {
                 "status": OperationStatus.FAILED,
                 "error_message": error_message,
-                "metadata": _merged(op.metadata, parameters),
+                "metadata": op.metadata.merged(parameters),
             }
             if result_summary is not None:
                 changes["result_summary"] = dict(result_summary)
@@ -272,7 +268,7 @@ class OperationsService(OperationReads):
             # outlive it, and a later cancel() of a cancelled parent no longer cascades.
             self._cancel_children(op, "Parent operation was cancelled")
             op = self._require(operation_id)
-            cancelled = self._mark_cancelled(op, summary, _merged(op.metadata, parameters))
+            cancelled = self._mark_cancelled(op, summary, op.metadata.merged(parameters))
             return cancelled.model_copy(deep=True)
 
     # ------------------------------------------------------------------ cancellation
@@ -410,11 +406,3 @@ class OperationsService(OperationReads):
             path.append(node)
             parent = node.parent_operation_id
         return path
-
-
-def _merged(metadata: OperationMetadata, parameters: Mapping[str, Any] | None) -> OperationMetadata:
-    """The same metadata object when nothing changes (the store writes through only when
-    metadata really changed), else a new one with ``parameters`` merged in."""
-    if not parameters:
-        return metadata
-    return OperationMetadata(parameters={**metadata.parameters, **parameters})
