@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ktrdr.api.deps import ServiceDep
 from ktrdr.api.schemas import Envelope, OperationPublic, OperationSummaryPublic, PageEnvelope
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/operations", tags=["operations"])
 CHILDREN_SHOWN = 20
 
 
-@router.get("")
+@router.get("", response_model=PageEnvelope[OperationSummaryPublic])
 def list_operations(
     service: ServiceDep,
     status: OperationStatus | None = None,
@@ -22,7 +22,7 @@ def list_operations(
     parent_operation_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> PageEnvelope[OperationSummaryPublic]:
+) -> Response:
     """Newest first, as summaries (id, kind, status, progress, phase, times, parent,
     verdict and a few result numbers); GET one operation for everything."""
     rows, total = service.list_operations(
@@ -33,12 +33,15 @@ def list_operations(
         offset=offset,
     )
     now = utcnow()
-    return PageEnvelope(
+    page: PageEnvelope[OperationSummaryPublic] = PageEnvelope(
         data=[OperationSummaryPublic.from_domain(row, now) for row in rows],
         total=total,
         limit=limit,
         offset=offset,
     )
+    # Built and typed here already: serialise once instead of letting the framework
+    # validate the whole page again (a third of a listing's time at 100 rows).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{operation_id}")
