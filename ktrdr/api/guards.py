@@ -63,7 +63,8 @@ def split_authority(value: str) -> tuple[str, int | None] | None:
     return host, int(port_text)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Loopback by name or address; any other host name may resolve to anything."""
     if host == "localhost":
         return True
     try:
@@ -119,7 +120,7 @@ class HostPolicy:
             return True
         # No port in Host means the scheme's default port.
         effective = port if port is not None else _DEFAULT_PORTS.get(scheme)
-        return effective == own_port and (_is_loopback(host) or host in self.names)
+        return effective == own_port and (is_loopback(host) or host in self.names)
 
 
 def same_origin(origin: str, scheme: str, host_header: str) -> bool:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import uvicorn
 
 from ktrdr.api.app import create_app
+from ktrdr.api.guards import is_loopback
 from ktrdr.api.runtime import Runtime
 from ktrdr.config import Settings
 from ktrdr.logging import configure_logging, get_logger
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 def serve(settings: Settings) -> None:

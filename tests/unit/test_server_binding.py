@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ktrdr.api.server import is_loopback
+from ktrdr.api.guards import is_loopback
 from ktrdr.config import Settings
 
 
