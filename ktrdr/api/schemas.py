@@ -136,6 +136,10 @@ class OperationStarted(BaseModel):
     operation_type: OperationType
     status: OperationStatus
 
+    @classmethod
+    def of(cls, op: Operation) -> OperationStarted:
+        return cls(operation_id=op.operation_id, operation_type=op.operation_type, status=op.status)
+
 
 # --- request limits: every string a caller sends is bounded and checked here --------------
 MAX_PATH_LENGTH = 1_024

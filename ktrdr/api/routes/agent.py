@@ -32,11 +32,7 @@ def trigger(
             model=body.model,
         )
     )
-    return Envelope(
-        data=OperationStarted(
-            operation_id=op.operation_id, operation_type=op.operation_type, status=op.status
-        )
-    )
+    return Envelope(data=OperationStarted.of(op))
 
 
 @router.get("/status")

@@ -25,8 +25,4 @@ def start_backtest(request: BacktestStartRequest, jobs: JobsDep) -> Envelope[Ope
             slippage=request.slippage,
         ),
     )
-    return Envelope(
-        data=OperationStarted(
-            operation_id=op.operation_id, operation_type=op.operation_type, status=op.status
-        )
-    )
+    return Envelope(data=OperationStarted.of(op))

@@ -24,8 +24,4 @@ def start_training(request: TrainingStartRequest, jobs: JobsDep) -> Envelope[Ope
             train_end=request.train_end,
         ),
     )
-    return Envelope(
-        data=OperationStarted(
-            operation_id=op.operation_id, operation_type=op.operation_type, status=op.status
-        )
-    )
+    return Envelope(data=OperationStarted.of(op))
