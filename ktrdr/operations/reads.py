@@ -14,8 +14,8 @@ from ktrdr.errors import InvalidRequestError, OperationNotFoundError
 from ktrdr.operations.changes import ChangeFeed, OperationTree, Wake
 from ktrdr.operations.index import OperationIndex
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.store import OperationQuery
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.operations.store import OperationQuery, creation_key
+from ktrdr.operations.summary import OperationSummary, summarize
 
 
 class OperationReads:
@@ -52,6 +52,17 @@ class OperationReads:
         """The newest ``limit`` children, oldest first (a cycle's training, then backtest)."""
         with self._lock:
             self._require(operation_id)
+            members = self._feed.members(operation_id)
+            if members is not None:
+                # A tree tracked since its creation knows its members: no listing query
+                # (a monitor asks on every poll); they are in memory unless long ended.
+                kids = [
+                    op
+                    for op in map(self._require, members)
+                    if op.parent_operation_id == operation_id
+                ]
+                kids.sort(key=creation_key)
+                return [summarize(op) for op in kids[-limit:]] if limit > 0 else []
         page, _ = self.list_operations(parent_operation_id=operation_id, limit=limit)
         return page[::-1]
 
