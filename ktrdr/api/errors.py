@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ktrdr.api.schemas import ErrorBody, ErrorEnvelope
 from ktrdr.api.strict_json import StrictJSONResponse
+from ktrdr.contract.operations import ErrorBody, ErrorEnvelope
 from ktrdr.errors import (
     ConfigurationError,
     ConflictError,

@@ -1,145 +1,16 @@
-"""Wire models shared by the API and the client (plain pydantic: no FastAPI here)."""
+"""What callers send the API (every string bounded and checked) and the data routes' answers.
+
+The operation models the client also reads live in ``ktrdr.contract``."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ktrdr.data.series_names import Symbol, Timeframe
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.summary import OperationSummary
 from ktrdr.strategies.models import MAX_EPOCHS
-
-T = TypeVar("T")
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class ErrorEnvelope(BaseModel):
-    success: bool = False
-    error: ErrorBody
-
-
-class Envelope(BaseModel, Generic[T]):
-    success: bool = True
-    data: T
-
-
-class PageEnvelope(BaseModel, Generic[T]):
-    success: bool = True
-    data: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
-class OperationChildPublic(BaseModel):
-    operation_id: str
-    operation_type: OperationType
-    status: OperationStatus
-    percentage: float
-
-
-class OperationPublic(Operation):
-    """An operation as served; ``children`` is filled on single-operation reads."""
-
-    children: list[OperationChildPublic] = Field(default_factory=list)
-    elapsed_seconds: float | None = None
-
-    @classmethod
-    def from_domain(
-        cls,
-        op: Operation,
-        children: list[OperationSummary] | None = None,
-        now: datetime | None = None,
-    ) -> OperationPublic:
-        return cls(
-            **op.model_dump(),
-            elapsed_seconds=_elapsed(op.started_at, op.completed_at, now or op.updated_at),
-            children=[
-                OperationChildPublic(
-                    operation_id=c.operation_id,
-                    operation_type=c.operation_type,
-                    status=c.status,
-                    percentage=c.percentage,
-                )
-                for c in children or []
-            ],
-        )
-
-
-class OperationSummaryPublic(OperationSummary):
-    """One row of a listing: the summary projection (the whole operation is one GET away)."""
-
-    elapsed_seconds: float | None = None
-
-    @classmethod
-    def from_domain(cls, row: OperationSummary, now: datetime) -> OperationSummaryPublic:
-        return cls(
-            **row.model_dump(),
-            elapsed_seconds=_elapsed(row.started_at, row.completed_at, now),
-        )
-
-
-def _elapsed(started: datetime | None, completed: datetime | None, now: datetime) -> float | None:
-    if started is None:
-        return None
-    return max(0.0, ((completed or now) - started).total_seconds())
-
-
-class HealthPublic(BaseModel):
-    service: str = "ktrdr"
-    status: str = "ok"
-    version: str
-    pid: int
-    store: str
-    # "ok", or "degraded" while writes to the operations database fail (they are kept and
-    # retried; memory stays authoritative): ``store_problem`` says why.
-    store_status: str = "ok"
-    store_problem: str | None = None
-    executor: str = Field(default="thread", description="thread|process, with job slots")
-    started_at: datetime
-    active_operations: int
-    watchers: int = 0  # requests held waiting for a change (long-polls)
-
-
-class ChangePublic(BaseModel):
-    """One significant change in a tree: ``kind`` created | status | phase | cancel_requested."""
-
-    tree_version: int
-    operation_id: str
-    kind: str
-    value: str
-    at: datetime
-
-
-class TreePublic(BaseModel):
-    """An operation and all its descendants (``operations[0]`` is the one asked for), the
-    tree's version (the sum of their versions) and the significant changes after the
-    ``since`` version the reader gave; ``complete`` False means older changes are gone
-    and only the current state is known."""
-
-    version: int
-    complete: bool
-    changes: list[ChangePublic]
-    operations: list[OperationPublic]
-
-
-class OperationStarted(BaseModel):
-    operation_id: str
-    operation_type: OperationType
-    status: OperationStatus
-
-    @classmethod
-    def of(cls, op: Operation) -> OperationStarted:
-        return cls(operation_id=op.operation_id, operation_type=op.operation_type, status=op.status)
-
 
 # --- request limits: every string a caller sends is bounded and checked here --------------
 MAX_PATH_LENGTH = 1_024
@@ -221,13 +92,6 @@ class AgentTriggerRequest(_Request):
     symbol: Symbol | None = None
     timeframe: Timeframe | None = None
     epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
-
-
-class AgentStatusPublic(BaseModel):
-    active: bool
-    phase: str | None = None
-    cycle: OperationPublic | None = None
-    child: OperationPublic | None = None
 
 
 class SeriesPublic(BaseModel):

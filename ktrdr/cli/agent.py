@@ -82,7 +82,7 @@ def status(
         with client_for(no_autostart) as client:
             data = client.get_data("/agent/status")
             base_url = client.base_url
-    from ktrdr.api.schemas import AgentStatusPublic
+    from ktrdr.contract.operations import AgentStatusPublic
 
     current = AgentStatusPublic.model_validate(data)
     if follow and current.cycle is not None:

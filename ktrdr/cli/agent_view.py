@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.api.schemas import AgentStatusPublic, OperationSummaryPublic
 from ktrdr.cli.figures import number, percent
+from ktrdr.contract.operations import AgentStatusPublic, OperationSummaryPublic
 from ktrdr.operations.models import OperationStatus
 
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ktrdr.api.schemas import HealthPublic
 from ktrdr.client.errors import ClientError
 from ktrdr.client.http import ClientTimeout, KtrdrClient
 from ktrdr.config import Settings, load_settings
+from ktrdr.contract.operations import HealthPublic
 from ktrdr.errors import ConfigurationError
 
 STARTUP_TIMEOUT_SECONDS = 30.0

@@ -10,7 +10,6 @@ import asyncio
 import signal
 import time
 
-from ktrdr.api.schemas import OperationPublic
 from ktrdr.cli.outcomes import outcome_lines
 from ktrdr.cli.output import EXIT_CANCELLED, EXIT_CANCELLED_ELSEWHERE, EXIT_FAILED, EXIT_OK
 from ktrdr.cli.views import Output, Renderer, renderer_for
@@ -18,6 +17,7 @@ from ktrdr.client.errors import ClientError
 from ktrdr.client.follow import Follower, ViewState
 from ktrdr.client.http import AsyncKtrdrClient, AsyncTransport, ClientTimeout
 from ktrdr.config import Settings, load_settings
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 
 # After Ctrl+C, how long to wait for the operation to reach a terminal state.

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ktrdr.api.schemas import OperationPublic
 from ktrdr.cli.figures import number, percent
 from ktrdr.client.follow import ViewState, describe_stop
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus, OperationType
 
 OutcomeLine = tuple[str, str]  # (text, rich style; "" for none)

@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.api.schemas import OperationPublic, OperationSummaryPublic
+from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.operations.models import OperationStatus
 
 STATUS_STYLE: dict[OperationStatus, str] = {

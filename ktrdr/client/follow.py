@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from ktrdr.agents.phases.table import CHILD_ID_KEY, ORDERED_PHASES
-from ktrdr.api.schemas import OperationPublic
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.stops import stopped_sentence
 

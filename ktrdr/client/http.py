@@ -8,17 +8,17 @@ from urllib.parse import quote
 
 import httpx
 
-from ktrdr.api.schemas import (
-    HealthPublic,
-    OperationPublic,
-    OperationStarted,
-    OperationSummaryPublic,
-)
 from ktrdr.client.errors import (
     ApiError,
     BackendTimeoutError,
     BackendUnavailableError,
     api_error,
+)
+from ktrdr.contract.operations import (
+    HealthPublic,
+    OperationPublic,
+    OperationStarted,
+    OperationSummaryPublic,
 )
 from ktrdr.errors import InvalidRequestError
 

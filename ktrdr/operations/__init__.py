@@ -1,25 +1,6 @@
-"""The domain of long work: operations, their store, service, progress and cancellation."""
+"""The domain of long work: operations, their store, service, progress and cancellation.
 
-from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.models import (
-    Operation,
-    OperationMetadata,
-    OperationProgress,
-    OperationStatus,
-    OperationType,
-)
-from ktrdr.operations.progress import NullProgressReporter, ProgressReporter
-from ktrdr.operations.service import OperationsService
-
-__all__ = [
-    "CancellationRequested",
-    "CancellationToken",
-    "NullProgressReporter",
-    "Operation",
-    "OperationMetadata",
-    "OperationProgress",
-    "OperationStatus",
-    "OperationType",
-    "OperationsService",
-    "ProgressReporter",
-]
+Import the module you need (``ktrdr.operations.models``, ``...service``): this package
+imports nothing itself, so a reader of the models (the client, the CLI) does not load the
+service, the stores and SQLite.
+"""

@@ -13,10 +13,10 @@ import time
 import httpx
 from rich.console import Console
 
-from ktrdr.api.schemas import Envelope, OperationPublic
 from ktrdr.cli.monitor import HARD_EXIT_CANCEL_WAIT_SECONDS, MonitorSession
 from ktrdr.cli.output import EXIT_CANCELLED
 from ktrdr.cli.views import PlainRenderer
+from ktrdr.contract.operations import Envelope, OperationPublic
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore

@@ -13,10 +13,10 @@ import json
 import httpx
 from rich.console import Console
 
-from ktrdr.api.schemas import Envelope, OperationPublic
 from ktrdr.cli.monitor import MonitorSession
 from ktrdr.cli.output import EXIT_FAILED, EXIT_OK
 from ktrdr.cli.views import JsonRenderer, LiveRenderer, PlainRenderer, Renderer, renderer_for
+from ktrdr.contract.operations import Envelope, OperationPublic
 from tests.support.snapshots import snapshot
 
 

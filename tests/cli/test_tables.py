@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from ktrdr.api.schemas import OperationPublic, OperationSummaryPublic
 from ktrdr.cli.agent_view import result_rows, results_table, results_view
 from ktrdr.cli.tables import operation_details, operations_table, tree_order
+from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.operations.summary import summarize
 from tests.support.snapshots import T0, snapshot
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ktrdr.api.schemas import OperationPublic
+from ktrdr.contract.operations import OperationPublic
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
 

@@ -10,7 +10,7 @@ import httpx
 
 from ktrdr.agents.phases import PHASE_PROGRESS, Phase
 from ktrdr.agents.phases.table import ORDERED_PHASES
-from ktrdr.api.schemas import OperationPublic
+from ktrdr.contract.operations import OperationPublic
 from tests.support.live_backend import LiveBackend
 
 TERMINAL = {"completed", "failed", "cancelled"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ktrdr.agents.phases import PHASE_PROGRESS, Phase, ResearchPhaseMachine
-from ktrdr.agents.phases.machine import IllegalPhaseTransitionError
+from ktrdr.agents.phases import PHASE_PROGRESS, Phase
+from ktrdr.agents.phases.machine import IllegalPhaseTransitionError, ResearchPhaseMachine
 from ktrdr.agents.phases.table import ORDERED_PHASES
 from ktrdr.agents.workers.research_worker import (
     AgentResearchWorker,

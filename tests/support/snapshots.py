@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ktrdr.api.schemas import OperationPublic
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationProgress, OperationStatus, OperationType
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ktrdr.api.schemas import OperationPublic
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
 from ktrdr.client.follow import EventKind, Follower, ViewState, describe_stop
+from ktrdr.contract.operations import OperationPublic
 from tests.support.snapshots import cycle, snapshot
 
 Step = OperationPublic | Exception | Callable[[], OperationPublic]

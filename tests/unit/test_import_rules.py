@@ -172,7 +172,16 @@ RULES: list[ImportRule] = [
         "ktrdr.api",
         (),
         "the client needs the wire contract, not the server",
-        pending="the wire models still live in ktrdr.api.schemas (issue 12 item 1)",
+    ),
+    ImportRule(
+        "ktrdr.cli",
+        "ktrdr.api",
+        ("ktrdr.cli.server",),
+        "the CLI reads the wire contract; only `server start` runs the API",
+    ),
+    *(
+        ImportRule("ktrdr.contract", edge, (), "the contract belongs to neither side")
+        for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client")
     ),
 ]
 

@@ -2,13 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ktrdr.agents.phases import (
-    PHASE_PROGRESS,
-    PHASE_STEP,
-    IllegalPhaseTransitionError,
-    Phase,
-    ResearchPhaseMachine,
-)
+from ktrdr.agents.phases import PHASE_PROGRESS, PHASE_STEP, Phase
+from ktrdr.agents.phases.machine import IllegalPhaseTransitionError, ResearchPhaseMachine
 from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore

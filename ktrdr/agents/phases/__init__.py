@@ -1,9 +1,14 @@
-"""The research cycle's phase machine (transitions) and its phase -> progress table."""
+"""A research cycle's phases: the table (order, percentages, steps, child-id keys) and the
+``transitions`` machine in ``ktrdr.agents.phases.machine``.
 
-from ktrdr.agents.phases.machine import IllegalPhaseTransitionError, ResearchPhaseMachine
+The package exports the table only, so the client and the CLI can read the phase order
+without loading the machine.
+"""
+
 from ktrdr.agents.phases.table import (
     ACTIVE_PHASES,
     CHILD_ID_KEY,
+    ORDERED_PHASES,
     PHASE_PROGRESS,
     PHASE_STEP,
     Phase,
@@ -12,9 +17,8 @@ from ktrdr.agents.phases.table import (
 __all__ = [
     "ACTIVE_PHASES",
     "CHILD_ID_KEY",
+    "ORDERED_PHASES",
     "PHASE_PROGRESS",
     "PHASE_STEP",
-    "IllegalPhaseTransitionError",
     "Phase",
-    "ResearchPhaseMachine",
 ]

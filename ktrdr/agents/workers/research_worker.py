@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from ktrdr.agents.design.assessment import AssessmentInput, assess
 from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
-from ktrdr.agents.phases import Phase, ResearchPhaseMachine
+from ktrdr.agents.phases import Phase
+from ktrdr.agents.phases.machine import ResearchPhaseMachine
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken

@@ -4,13 +4,8 @@ from fastapi import APIRouter, status
 
 from ktrdr.agents.workers.research_worker import CycleRequest
 from ktrdr.api.deps import CyclesDep
-from ktrdr.api.schemas import (
-    AgentStatusPublic,
-    AgentTriggerRequest,
-    Envelope,
-    OperationPublic,
-    OperationStarted,
-)
+from ktrdr.api.schemas import AgentTriggerRequest
+from ktrdr.contract.operations import AgentStatusPublic, Envelope, OperationPublic, OperationStarted
 from ktrdr.jobs.cycles import new_seed
 from ktrdr.operations.models import utcnow
 

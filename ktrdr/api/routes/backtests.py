@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ktrdr.api.deps import JobsDep
-from ktrdr.api.schemas import BacktestStartRequest, Envelope, OperationStarted
+from ktrdr.api.schemas import BacktestStartRequest
+from ktrdr.contract.operations import Envelope, OperationStarted
 from ktrdr.jobs import backtests
 from ktrdr.jobs.backtests import BacktestRequest
 

@@ -10,12 +10,12 @@ from ktrdr.api.deps import RuntimeDep
 from ktrdr.api.schemas import (
     BarPublic,
     DataImportRequest,
-    Envelope,
     ModelPublic,
     SeriesDetailPublic,
     SeriesPublic,
     SeriesRangePublic,
 )
+from ktrdr.contract.operations import Envelope
 from ktrdr.data.series_names import Symbol, Timeframe
 from ktrdr.training.model_store import list_models
 

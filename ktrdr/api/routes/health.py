@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from ktrdr import __version__
 from ktrdr.api.deps import RuntimeDep
-from ktrdr.api.schemas import Envelope, HealthPublic
+from ktrdr.contract.operations import Envelope, HealthPublic
 from ktrdr.operations.models import OperationStatus
 
 router = APIRouter(tags=["health"])

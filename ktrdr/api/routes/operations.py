@@ -5,7 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ktrdr.api.deps import ServiceDep
-from ktrdr.api.schemas import Envelope, OperationPublic, OperationSummaryPublic, PageEnvelope
+from ktrdr.contract.operations import (
+    Envelope,
+    OperationPublic,
+    OperationSummaryPublic,
+    PageEnvelope,
+)
 from ktrdr.operations.models import OperationStatus, OperationType, utcnow
 
 router = APIRouter(prefix="/operations", tags=["operations"])

@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ktrdr.api.deps import JobsDep
-from ktrdr.api.schemas import Envelope, OperationStarted, TrainingStartRequest
+from ktrdr.api.schemas import TrainingStartRequest
+from ktrdr.contract.operations import Envelope, OperationStarted
 from ktrdr.jobs import training
 from ktrdr.jobs.training import TrainingRequest
 

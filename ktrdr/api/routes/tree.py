@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from ktrdr.api.deps import ServiceDep
-from ktrdr.api.schemas import ChangePublic, Envelope, OperationPublic, TreePublic
+from ktrdr.contract.operations import ChangePublic, Envelope, OperationPublic, TreePublic
 from ktrdr.operations.changes import OperationTree
 from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ktrdr.api.schemas import OperationPublic
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationType
 
 TITLES: dict[OperationType, str] = {

@@ -11,11 +11,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.api.schemas import OperationPublic
 from ktrdr.cli import figures
 from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
 from ktrdr.client.follow import Event, ViewState
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 
 BAR_WIDTH = 36

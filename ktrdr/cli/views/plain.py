@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from ktrdr.api.schemas import OperationPublic
 from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
 from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status
+from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 
 
