@@ -81,6 +81,9 @@ class Operation(BaseModel):
     error_message: str | None = None
     cancel_requested: bool = False
     version: int = 1
+    # When the work last said anything (its start, or its latest progress report): a
+    # running operation whose last report is old is stalled, whatever its percentage.
+    last_progress_at: datetime | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -135,7 +135,9 @@ class OperationsService(OperationReads):
                     details={"operation_id": operation_id, "status": op.status.value},
                 )
             now = self._clock()
-            started = self._record(op, now, status=OperationStatus.RUNNING, started_at=now)
+            started = self._record(
+                op, now, status=OperationStatus.RUNNING, started_at=now, last_progress_at=now
+            )
             operation_logger(operation_id).info("operation started")
             return started.model_copy(deep=True)
 
@@ -166,10 +168,11 @@ class OperationsService(OperationReads):
                 items_total=update.items_total,
                 context=dict(update.context) if update.context is not None else last.context,
             )
-            changes: dict[str, Any] = {"progress": progress}
+            now = self._clock()
+            changes: dict[str, Any] = {"progress": progress, "last_progress_at": now}
             if parameters:
                 changes["metadata"] = op.metadata.merged(parameters)
-            return self._record(op, self._clock(), **changes).version
+            return self._record(op, now, **changes).version
 
     def update_parameters(self, operation_id: str, parameters: Mapping[str, Any]) -> Operation:
         """Merge ``parameters`` into ``metadata.parameters``."""
