@@ -11,7 +11,7 @@ import typer
 from ktrdr.cli.options import JsonOutput, NoAutostart, checked_operation_id
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
-from ktrdr.operations.models import OperationType
+from ktrdr.operations.kinds import OperationType
 
 app = typer.Typer(
     help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
