@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     # content travels inside its JSON body.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # The shared secret of a backend serving beyond loopback (required there): every
+    # request but /health carries it as "Authorization: Bearer ...". The CLI sends it too.
+    api_token: SecretStr | None = None
+
+    @property
+    def token(self) -> str | None:
+        """The API token's text (an empty KTRDR_API_TOKEN counts as none)."""
+        return self.api_token.get_secret_value() or None if self.api_token else None
 
     @property
     def database_path(self) -> Path:
