@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     executor: Literal["thread", "process"] = "thread"
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
+    # How many research cycles may be open at once; one more trigger is refused (409).
+    max_active_cycles: int = Field(default=1, ge=1, le=64)
     # How long a monitor retries a backend that stopped answering before it gives up.
     monitor_give_up_seconds: float = Field(default=180.0, gt=0)
     # Tracebacks instead of one-line errors in the CLI (KTRDR_DEBUG=1).
