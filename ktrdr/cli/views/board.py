@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli import figures
-from ktrdr.client.follow import ViewState
+from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.summary import summarize
@@ -40,16 +40,18 @@ def cycle_words(state: ViewState) -> tuple[str, str]:
         return ("connecting..." if state.connection.ok else "connection lost, retrying..."), (
             "dim" if state.connection.ok else "yellow"
         )
-    return outcome_words(cycle) if cycle.is_terminal else (f"{state.phase or 'starting'}", "cyan")
+    if cycle.is_terminal:
+        return outcome_words(cycle, state.child)
+    return f"{state.phase or 'starting'}", "cyan"
 
 
-def outcome_words(cycle: OperationPublic) -> tuple[str, str]:
+def outcome_words(cycle: OperationPublic, child: OperationPublic | None) -> tuple[str, str]:
     if cycle.status is OperationStatus.COMPLETED:
         row = summarize(cycle)
         sharpe = figures.number(row.headline.get("sharpe_ratio"))
         return f"✓ {row.verdict or 'completed'} · Sharpe {sharpe}", "green"
     if cycle.status is OperationStatus.CANCELLED:
-        return "cancelled", "magenta"
+        return f"cancelled · {describe_stop(cycle, child)}", "magenta"
     return f"✗ failed: {cycle.error_message or 'no reason given'}", "red"
 
 
