@@ -4,6 +4,8 @@ real producers' output, which must parse into the records with the keys written 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -406,3 +408,42 @@ def test_no_module_reads_result_or_context_keys_by_string() -> None:
 @pytest.mark.xfail(reason="converted by another change in progress", strict=False)
 def test_the_pending_modules_read_through_the_records_too() -> None:
     assert not key_reads(skip=set())
+
+
+# --- a renamed key is a type error ---------------------------------------------------------
+
+RENAMED_KEYS = """
+from ktrdr.contract.progress import TrainingProgressContext
+from ktrdr.contract.results import ResearchCycleSummary, TrainingSummary
+
+TrainingSummary(epochs_complete=3)
+ResearchCycleSummary(verdict="poor", sharpe=1.0)
+TrainingProgressContext(total_epoch=3)
+
+
+def shown(summary: ResearchCycleSummary) -> object:
+    return summary.win_ratio
+"""
+
+
+@pytest.mark.slow
+def test_mypy_refuses_a_renamed_key_where_it_is_written_and_where_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """What the records are for: the producers and readers of a key are checked by mypy
+    (the models forbid extra fields, so the pydantic plugin types their constructors)."""
+    snippet = tmp_path / "renamed_keys.py"
+    snippet.write_text(RENAMED_KEYS, encoding="utf-8")
+    root = KTRDR.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(root / "pyproject.toml"), str(snippet)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    for name in ("epochs_complete", "sharpe", "total_epoch", "win_ratio"):
+        assert f'"{name}"' in out, out
+    assert "Found 4 errors" in out, out
