@@ -84,10 +84,12 @@ def phase_trail(cycle: OperationPublic) -> str | None:
         reached, mark = (names.index(last), "✗ ") if last in names else (0, "")
     else:  # idle: nothing passed yet
         reached, mark = 0, ""
-    steps = [
-        f"✓ {p.value}" if i < reached else f"{mark}{p.value}" if i == reached else p.value
-        for i, p in enumerate(order)
-    ]
+    steps = []
+    for index, step in enumerate(order):
+        if index < reached:
+            steps.append(f"✓ {step.value}")
+        else:
+            steps.append(f"{mark if index == reached else ''}{step.value}")
     return " → ".join(steps)
 
 
