@@ -1,4 +1,5 @@
-"""Research cycles: start one (at most one at a time), and say how the current one is doing.
+"""Research cycles: start them (at most KTRDR_MAX_ACTIVE_CYCLES at once, one by default),
+and say how the current one is doing.
 
 A cycle runs in ``AgentResearchWorker``; this module picks its designer from Settings,
 gives it a child launcher that starts real trainings and backtests through
@@ -82,7 +83,7 @@ class LocalChildLauncher:
 
 
 class ResearchCycles:
-    """Triggers research cycles (one active at a time) and reports on them."""
+    """Triggers research cycles (up to ``max_active_cycles`` at once) and reports on them."""
 
     def __init__(self, jobs: JobDependencies, settings: Settings) -> None:
         self._jobs = jobs
@@ -91,14 +92,19 @@ class ResearchCycles:
         # Checking for an active cycle and creating one must be one step.
         self._lock = threading.Lock()
 
-    def active_cycle(self) -> Operation | None:
+    def active_cycles(self) -> list[Operation]:
+        """Every open research cycle, running ones first, newest first within each."""
+        found: list[Operation] = []
         for status in (OperationStatus.RUNNING, OperationStatus.PENDING):
             ops, _ = self._service.list_operations(
-                status=status, operation_type=OperationType.AGENT_RESEARCH, limit=1
+                status=status, operation_type=OperationType.AGENT_RESEARCH, limit=64
             )
-            if ops:
-                return self._service.get(ops[0].operation_id)
-        return None
+            found += [self._service.get(op.operation_id) for op in ops]
+        return found
+
+    def active_cycle(self) -> Operation | None:
+        active = self.active_cycles()
+        return active[0] if active else None
 
     def trigger(self, request: CycleRequest | None = None) -> Operation:
         request = request or CycleRequest(seed=new_seed())
@@ -111,13 +117,23 @@ class ResearchCycles:
             request.timeframe or DEFAULT_TIMEFRAME,
         )
         with self._lock:
-            active = self.active_cycle()
-            if active is not None:
+            active = self.active_cycles()
+            limit = self._settings.max_active_cycles
+            if len(active) >= limit:
+                first = active[0]
+                message = (
+                    f"A research cycle is already running: {first.operation_id}"
+                    if limit == 1
+                    else f"{len(active)} research cycles are already running, the most "
+                    f"this backend runs at once (KTRDR_MAX_ACTIVE_CYCLES={limit})"
+                )
                 raise CycleAlreadyActiveError(
-                    f"A research cycle is already running: {active.operation_id}",
+                    message,
                     details={
-                        "active_operation_id": active.operation_id,
-                        "phase": active.metadata.parameters.get("phase"),
+                        "active_operation_id": first.operation_id,
+                        "active_operation_ids": [op.operation_id for op in active],
+                        "phase": first.metadata.parameters.get("phase"),
+                        "max_active_cycles": limit,
                     },
                 )
             op = self._service.create(
