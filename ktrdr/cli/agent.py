@@ -215,8 +215,11 @@ def strategy(
             cycle = client.get_operation(cycle_id)
     if cycle.operation_type is not OperationType.AGENT_RESEARCH:
         fail(f"{cycle_id} is a {cycle.operation_type.value} operation, not a research cycle")
-    design = (cycle.result_summary or {}).get("strategy")
-    if not isinstance(design, dict):
+    from ktrdr.contract.results import research_cycle_summary_of
+
+    summary = research_cycle_summary_of(cycle)
+    design = summary.strategy if summary is not None else None
+    if design is None:
         fail(
             f"research cycle {cycle_id} is {cycle.status.value} and kept no strategy "
             "(only completed cycles record their design)"

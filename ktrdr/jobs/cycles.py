@@ -23,7 +23,7 @@ from ktrdr.agents.workers.research_worker import (
     CycleRequest,
 )
 from ktrdr.config import Settings
-from ktrdr.errors import CycleAlreadyActiveError
+from ktrdr.errors import CycleAlreadyActiveError, JobFailedError
 from ktrdr.jobs.backtests import (
     BacktestRequest,
     ResolvedBacktest,
@@ -34,6 +34,7 @@ from ktrdr.jobs.backtests import (
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.training import create_training, submit_training
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.results import TrainingSummary
 from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.strategies.window import fit_window, series_for_cycle
 
@@ -69,9 +70,10 @@ class LocalChildLauncher:
         submit_training(self.jobs, operation_id, strategy)
 
     def create_backtest(self, training_summary: Mapping[str, Any], parent_operation_id: str) -> str:
-        resolved = resolve_backtest(
-            self.jobs, BacktestRequest(model=str(training_summary["model_path"]))
-        )
+        trained = TrainingSummary.read(training_summary)
+        if trained is None or not trained.model_path:
+            raise JobFailedError("The training finished without recording where its model is")
+        resolved = resolve_backtest(self.jobs, BacktestRequest(model=trained.model_path))
         operation_id = create_backtest(self.jobs, resolved, parent_operation_id)
         self._backtests[operation_id] = resolved
         return operation_id
