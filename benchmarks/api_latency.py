@@ -6,7 +6,7 @@ thread cap, all in the same run.
 every core, which is what numpy and scikit-learn use when nobody limits them.
 
 python -m benchmarks.api_latency [--requests 500] [--executors thread,process]
-                                 [--caps capped,uncapped]
+                                 [--caps capped,uncapped] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -33,10 +33,23 @@ def sample(http: httpx.Client, op_id: str, count: int) -> list[float]:
     return latencies
 
 
+def finish(http: httpx.Client, op_id: str) -> None:
+    while http.get(f"/operations/{op_id}").json()["data"]["status"] in ("pending", "running"):
+        time.sleep(0.05)
+
+
 def measure(
-    executor: str, job_threads: int | None, requests: int
+    executor: str, job_threads: int | None, requests: int, rounds: int
 ) -> tuple[list[float], list[float], float]:
-    """(idle latencies, latencies while training, epochs/s trained meanwhile), one backend."""
+    """(idle latencies, latencies while training, epochs/s trained meanwhile), one backend.
+
+    Idle and busy windows alternate ``rounds`` times (a fresh training each busy window),
+    so a change in the machine's other load falls on both sides alike.
+    """
+    idle: list[float] = []
+    busy: list[float] = []
+    epochs, seconds = 0, 0.0
+    per_window = max(1, requests // rounds)
     with tempfile.TemporaryDirectory() as tmp:
         backend = LiveBackend(Path(tmp))
         backend.env["KTRDR_EXECUTOR"] = executor
@@ -49,32 +62,32 @@ def measure(
                     "/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 2}
                 )
                 warm_id = warm.json()["data"]["operation_id"]
-                while http.get(f"/operations/{warm_id}").json()["data"]["status"] in (
-                    "pending",
-                    "running",
-                ):
-                    time.sleep(0.05)
+                finish(http, warm_id)
                 sample(http, warm_id, 50)  # warm-up
-                idle = sample(http, warm_id, requests)
-
-                busy_id = http.post(
-                    "/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 100_000}
-                ).json()["data"]["operation_id"]
-                while (
-                    http.get(f"/operations/{busy_id}").json()["data"]["progress"]["items_processed"]
-                    or 0
-                ) < 5:
-                    time.sleep(0.02)
-                before = http.get(f"/operations/{busy_id}").json()["data"]["progress"]
-                window = time.perf_counter()
-                busy = sample(http, busy_id, requests)
-                window = time.perf_counter() - window
-                after = http.get(f"/operations/{busy_id}").json()["data"]["progress"]
-                http.delete(f"/operations/{busy_id}")
+                for _ in range(rounds):
+                    idle += sample(http, warm_id, per_window)
+                    busy_id = http.post(
+                        "/training/start",
+                        json={"strategy": "rsi_mean_reversion", "epochs": 100_000},
+                    ).json()["data"]["operation_id"]
+                    while (
+                        http.get(f"/operations/{busy_id}").json()["data"]["progress"][
+                            "items_processed"
+                        ]
+                        or 0
+                    ) < 5:
+                        time.sleep(0.02)
+                    before = http.get(f"/operations/{busy_id}").json()["data"]["progress"]
+                    window = time.perf_counter()
+                    busy += sample(http, busy_id, per_window)
+                    seconds += time.perf_counter() - window
+                    after = http.get(f"/operations/{busy_id}").json()["data"]["progress"]
+                    epochs += (after["items_processed"] or 0) - (before["items_processed"] or 0)
+                    http.delete(f"/operations/{busy_id}")
+                    finish(http, busy_id)
         finally:
             backend.stop()
-    epochs = (after["items_processed"] or 0) - (before["items_processed"] or 0)
-    return idle, busy, epochs / window
+    return idle, busy, epochs / seconds
 
 
 def main() -> None:
@@ -82,6 +95,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--executors", default="thread,process")
     parser.add_argument("--caps", default="capped,uncapped")
+    parser.add_argument("--rounds", type=int, default=3, help="idle/busy windows per case")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     threads_for = {"capped": None, "uncapped": cores}  # None: the setting's default
@@ -91,7 +105,9 @@ def main() -> None:
     for executor in args.executors.split(","):
         for cap in args.caps.split(","):
             case = f"{executor}, {cap}"
-            idle, busy, epochs_per_s = measure(executor, threads_for[cap], args.requests)
+            idle, busy, epochs_per_s = measure(
+                executor, threads_for[cap], args.requests, args.rounds
+            )
             ratio = percentile(busy, 99) / percentile(idle, 99)
             results[case] = {
                 "idle_ms": idle,
