@@ -5,8 +5,12 @@ the return of bar ``t + 1``. Changing position at a close costs
 ``(commission + slippage) * |change|`` of equity at that moment. The book is closed at the
 last bar's close, so every trade has an exit and the final liquidation is paid for.
 
-Equity is built chunk by chunk (vectorised inside a chunk, the running equity carried
-across) so long series report progress and can be cancelled between chunks.
+The per-bar work is whole-array numpy passes, each done once and shared (bar returns feed
+the strategy and the buy-and-hold benchmark, position changes feed costs and trades); only
+the running product, the equity, goes chunk by chunk (the running equity carried across)
+so long series report progress and can be cancelled between chunks. Results do not depend
+on the chunk size, bit for bit (tests/unit/test_backtest_reference.py checks the engine
+against a bar-by-bar loop).
 """
 
 from __future__ import annotations
@@ -211,7 +215,8 @@ def _growth_factors(
         factors[changes] *= 1.0 - cost * turnover
         # A short can lose more than everything; equity stops at zero (the account is
         # ruined). Without a short every factor is already >= 0 (1 + move >= 0 on positive
-        # prices, and costs stay below 0.2 a side), so the clamp is skipped.
+        # prices; BacktestSpec keeps commission + slippage below 0.2, so 1 - 2 x cost > 0)
+        # and the clamp is skipped.
         if np.any(decided[changes] < 0):
             np.maximum(factors, 0.0, out=factors)
     return factors
