@@ -127,7 +127,13 @@ def main() -> None:
                 (f"{case}: training p99 / idle p99", f"{ratio:.2f}x (goal <= 2x)"),
                 (f"{case}: training speed while sampled", f"{epochs_per_s:.1f} epochs/s"),
             ]
-            summary.append((case, f"p99 {ratio:.2f}x idle, {epochs_per_s:.1f} epochs/s"))
+            summary.append(
+                (
+                    case,
+                    f"training/idle p50 {median(busy) / median(idle):.2f}x, p99 {ratio:.2f}x; "
+                    f"{epochs_per_s:.1f} epochs/s",
+                )
+            )
     print(
         f"GET /operations/{{id}}, {args.requests} sequential keep-alive requests per case, "
         f"{cores} cores (capped = {max(1, cores - 1)} job thread(s), uncapped = {cores})"
