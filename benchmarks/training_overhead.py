@@ -11,9 +11,11 @@ so they share the machine's load, medians compared in the same run:
 
 Epoch time is measured between the first and the last epoch's report (the bare loop times
 the same epochs), so the one-off dataset build and model save do not blur it; both wall
-time and CPU time (``process_time``, which other processes' load does not inflate: the
-ratio's headline on a shared machine) are kept. All three run under the same BLAS/OpenMP
-thread cap a job gets (``KTRDR_JOB_THREADS``).
+time and CPU time are kept. CPU time is the training thread's own (``thread_time``: with
+BLAS capped to one thread all of the work runs there), which other processes' load and the
+service's background threads do not inflate: it is the ratio's headline on a shared
+machine (with --threads above 1, BLAS also works in other threads: read wall time then).
+All three run under the same BLAS/OpenMP thread cap a job gets (``KTRDR_JOB_THREADS``).
 
     python -m benchmarks.training_overhead [--epochs 150] [--repeats 5] [--threads N]
 """
@@ -48,7 +50,7 @@ Stamp = tuple[float, float]  # (wall, CPU) seconds
 
 
 def stamp() -> Stamp:
-    return time.perf_counter(), time.process_time()
+    return time.perf_counter(), time.thread_time()
 
 
 def per_epoch(stamps: list[Stamp]) -> Stamp:
