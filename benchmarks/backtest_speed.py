@@ -1,4 +1,12 @@
-"""Backtest speed: ktrdr's engine vs backtesting.py on the same SMA crossover, same data.
+"""Backtest speed: ktrdr's engine vs a plain numpy floor and backtesting.py, same SMA
+crossover, same data, same run.
+
+The floor is the same computation written as straight numpy (no validation, no chunks or
+progress, no result objects): the equity curve with costs, the trades, the nine metrics and
+the buy-and-hold benchmark, from the same positions. The goal is ktrdr >= 0.5x its speed.
+A bare "equity only" line (returns, costs, cumprod, final equity) is shown too, as the
+least work any backtest does. Signals (ktrdr's exact per-window SMA) are timed apart: they
+are the indicator layer's cost, not the engine's.
 
 backtesting.py is installed by this benchmark into its own venv (benchmarks/.venv-backtesting),
 never into ktrdr's dependencies. Both engines get the same bars: the bundled S&P 500 (5,031
@@ -16,6 +24,7 @@ import subprocess
 import tempfile
 import time
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +72,101 @@ def tiled(bars: Bars, total: int) -> Bars:
 def sma_positions(bars: Bars) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return (sma(bars.close, FAST) > sma(bars.close, SLOW)).astype(np.int64)
+
+
+def floor_run(close: np.ndarray, positions: np.ndarray, cost: float) -> dict[str, float]:
+    """The same outputs as run_backtest, as plain numpy (long/flat positions given)."""
+    capital, per_year = 100_000.0, 252.0
+    decided = positions.astype(np.int64)
+    decided[-1] = 0
+    held = np.concatenate(([0], decided[:-1]))
+    moves = np.concatenate(([0.0], close[1:] / close[:-1] - 1.0))
+    turnover = np.abs(np.diff(decided, prepend=0))
+    curve = np.concatenate(
+        ([capital], capital * np.cumprod((1.0 + held * moves) * (1.0 - cost * turnover)))
+    )
+    rets = curve[1:] / curve[:-1] - 1.0
+    changes = np.flatnonzero(turnover)
+    entries = changes[decided[changes] != 0]
+    exits = changes[np.searchsorted(changes, entries, side="right")]
+    gross = close[exits] / close[entries] - 1.0
+    trade_returns = (1.0 + gross) * (1.0 - cost) ** 2 - 1.0
+    losses = -trade_returns[trade_returns < 0].sum()
+    bh = 1.0 + moves
+    bh[0], bh[-1] = 1.0 - cost, bh[-1] * (1.0 - cost)
+    bh_curve = np.concatenate(([1.0], np.cumprod(bh)))
+
+    def drawdown(c: np.ndarray) -> float:
+        return float(np.max(1.0 - c / np.maximum.accumulate(c)))
+
+    return {
+        "final_equity": float(curve[-1]),
+        "trades": float(entries.size),
+        "total_return": float(curve[-1] / curve[0] - 1.0),
+        "annualised_return": float((curve[-1] / curve[0]) ** (per_year / rets.size) - 1.0),
+        "sharpe_ratio": float(rets.mean() / rets.std(ddof=1) * np.sqrt(per_year)),
+        "sortino_ratio": float(
+            rets.mean() / np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2)) * np.sqrt(per_year)
+        ),
+        "max_drawdown": drawdown(curve),
+        "win_rate": float(np.mean(trade_returns > 0)),
+        "profit_factor": float(trade_returns[trade_returns > 0].sum() / losses),
+        "exposure": float(np.count_nonzero(held[1:]) / (held.size - 1)),
+        "bh_total_return": float(bh_curve[-1] - 1.0),
+        "bh_sharpe_ratio": float((bh - 1.0).mean() / (bh - 1.0).std(ddof=1) * np.sqrt(per_year)),
+        "bh_max_drawdown": drawdown(bh_curve),
+    }
+
+
+def equity_only_run(close: np.ndarray, positions: np.ndarray, cost: float) -> float:
+    """The least any backtest does: held returns, costs on changes, cumprod, final equity."""
+    held = np.concatenate(([0], positions[:-1]))
+    moves = np.concatenate(([0.0], close[1:] / close[:-1] - 1.0))
+    turnover = np.abs(np.diff(positions, prepend=0))
+    return float(np.cumprod((1.0 + held * moves) * (1.0 - cost * turnover))[-1])
+
+
+def floor_comparison(bars: Bars) -> dict[str, float]:
+    """Engine vs floor on the same positions (signals computed once, outside the timings)."""
+    positions = sma_positions(bars)
+    spec = BacktestSpec(mode="long_flat", commission=COMMISSION, slippage=0.0)
+    token, reporter = CancellationToken(), NullProgressReporter()
+    chunk = max(2_000, len(bars) // 20)
+    out = run_backtest(bars, positions, spec, reporter=reporter, token=token, chunk_size=chunk)
+    floor = floor_run(bars.close, positions, COMMISSION)
+    # Same computation, same answer (up to rounding order): otherwise the floor proves nothing.
+    ours = {**out.metrics.to_dict(), "final_equity": out.final_equity}
+    for key in ("final_equity", "total_return", "sharpe_ratio", "max_drawdown", "win_rate"):
+        assert np.isclose(ours[key], floor[key], rtol=1e-9), (key, ours[key], floor[key])
+    assert ours["num_trades"] == floor["trades"]
+    assert np.isclose(out.benchmark["sharpe_ratio"], floor["bh_sharpe_ratio"], rtol=1e-9)
+    # Interleaved repeats, best of each: both see the same machine load.
+    engine, plain, bare = [], [], []
+    for _ in range(7):
+        engine.append(
+            timed(
+                lambda: run_backtest(
+                    bars, positions, spec, reporter=reporter, token=token, chunk_size=chunk
+                )
+            )
+        )
+        plain.append(timed(lambda: floor_run(bars.close, positions, COMMISSION)))
+        bare.append(timed(lambda: equity_only_run(bars.close, positions, COMMISSION)))
+    signals = best_of(lambda: sma_positions(bars), 3)
+    return {
+        "engine_seconds": min(engine),
+        "floor_seconds": min(plain),
+        "equity_only_seconds": min(bare),
+        "signals_seconds": signals,
+        "speed_vs_floor": min(plain) / min(engine),
+        "speed_vs_equity_only": min(bare) / min(engine),
+    }
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def ktrdr_run(bars: Bars, with_progress: bool) -> tuple[float, dict[str, float]]:
@@ -149,9 +253,24 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     rows: list[tuple[str, str]] = []
     for name, bars in cases.items():
+        versus = floor_comparison(bars)
+        rows += [
+            (
+                f"{name}: engine vs numpy floor",
+                f"{versus['engine_seconds'] * 1000:.1f} ms vs {versus['floor_seconds'] * 1000:.1f}"
+                f" ms: {versus['speed_vs_floor']:.2f}x the floor's speed (goal >= 0.5x)",
+            ),
+            (
+                f"{name}: engine vs equity-only numpy",
+                f"{versus['equity_only_seconds'] * 1000:.1f} ms: "
+                f"{versus['speed_vs_equity_only']:.2f}x its speed",
+            ),
+            (f"{name}: signals (2 SMAs)", f"{versus['signals_seconds'] * 1000:.1f} ms"),
+        ]
         plain, ours = ktrdr_run(bars, with_progress=False)
         reported, _ = ktrdr_run(bars, with_progress=True)
         entry = {
+            **versus,
             "bars": len(bars),
             "ktrdr_seconds": plain,
             "ktrdr_bars_per_s": len(bars) / plain,
@@ -162,7 +281,7 @@ def main() -> None:
         }
         rows.append(
             (
-                f"{name}: ktrdr",
+                f"{name}: ktrdr signals + engine",
                 f"{len(bars) / plain:,.0f} bars/s ({plain * 1000:.1f} ms), "
                 f"{ours['trades']} trades, final equity {ours['final_equity']:,.0f}",
             )

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Where trainings and backtests compute: "thread" (in the backend process) or "process"
     # (one worker process per job: every core, and the API never waits on the GIL).
     executor: Literal["thread", "process"] = "thread"
+    # BLAS/OpenMP threads each training/backtest may use. By default every core but one,
+    # which stays with the API so it answers while jobs compute.
+    job_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1), ge=1)
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
     # How many research cycles may be open at once; one more trigger is refused (409).

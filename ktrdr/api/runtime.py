@@ -50,10 +50,15 @@ class Runtime:
             from ktrdr.operations.process_executor import ProcessExecutor
 
             executor = ProcessExecutor(
-                service, max_workers=settings.workers, log_format=settings.log_format
+                service,
+                max_workers=settings.workers,
+                log_format=settings.log_format,
+                job_threads=settings.job_threads,
             )
         else:
-            executor = LocalExecutor(service, max_workers=settings.workers)
+            executor = LocalExecutor(
+                service, max_workers=settings.workers, job_threads=settings.job_threads
+            )
         market = MarketData(settings.data_dir)
         jobs = JobDependencies(
             service=service,

@@ -5,12 +5,17 @@ the return of bar ``t + 1``. Changing position at a close costs
 ``(commission + slippage) * |change|`` of equity at that moment. The book is closed at the
 last bar's close, so every trade has an exit and the final liquidation is paid for.
 
-Equity is built chunk by chunk (vectorised inside a chunk, the running equity carried
-across) so long series report progress and can be cancelled between chunks.
+The per-bar work is whole-array numpy passes, each done once and shared (bar returns feed
+the strategy and the buy-and-hold benchmark, position changes feed costs and trades); only
+the running product, the equity, goes chunk by chunk (the running equity carried across)
+so long series report progress and can be cancelled between chunks. Results do not depend
+on the chunk size, bit for bit (tests/unit/test_backtest_reference.py checks the engine
+against a bar-by-bar loop).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,28 +131,29 @@ def run_backtest(
 ) -> BacktestResult:
     """Replay ``positions`` (one of -1, 0, 1 per bar) over ``bars``; see the module docstring."""
     total = len(bars)
-    held_from_close = _checked_positions(bars, positions, spec)
+    decided = _checked_positions(bars, positions, spec)
     if chunk_size < 1:
         raise InvalidRequestError(
             "chunk_size must be at least 1", details={"chunk_size": chunk_size}
         )
     cost = spec.commission + spec.slippage
-    close = bars.close
-    # held[t]: the position carried through bar t, i.e. the one decided at the previous close.
-    held = np.empty_like(held_from_close)
-    held[0] = 0
-    held[1:] = held_from_close[:-1]
+    moves = _bar_returns(bars.close)
+    changes = _changes(decided)
+    factors = _growth_factors(moves, decided, changes, cost)
 
-    equity = np.empty(total, dtype=np.float64)
+    # curve[0] is the capital before the first bar; equity is a view of the rest, so the
+    # metrics get the whole curve without a copy.
+    curve = np.empty(total + 1, dtype=np.float64)
+    curve[0] = float(spec.initial_capital)
+    equity = curve[1:]
     carry = float(spec.initial_capital)
     token.raise_if_cancelled(where=f"Bar 0/{total:,}")
     for start in range(0, total, chunk_size):
         stop = min(start + chunk_size, total)
-        factors = _growth_factors(close, held_from_close, held, start, stop, cost)
         # Folding the carry into the first factor keeps the multiplication order identical to
         # a single pass, so the result does not depend on chunk_size at all.
-        factors[0] *= carry
-        np.cumprod(factors, out=equity[start:stop])
+        factors[start] *= carry
+        np.cumprod(factors[start:stop], out=equity[start:stop])
         carry = float(equity[stop - 1])
 
         where = f"Bar {stop:,}/{total:,}"
@@ -157,11 +163,11 @@ def run_backtest(
         if stop < total:
             token.raise_if_cancelled(where=where)
 
-    trades = _trades(bars, held_from_close, cost)
-    curve = np.concatenate(([float(spec.initial_capital)], equity))
-    metrics = compute_metrics(curve, trades.net_return, held[1:], bars_per_year=bars_per_year)
+    trades = _trades(bars, decided, changes, cost)
+    # held through bars 1..n-1 is the position decided at the close before each of them.
+    metrics = compute_metrics(curve, trades.net_return, decided[:-1], bars_per_year=bars_per_year)
     return BacktestResult(
-        benchmark=buy_and_hold(close, cost, bars_per_year),
+        benchmark=buy_and_hold(moves, cost, bars_per_year),
         symbol=bars.symbol,
         timeframe=bars.timeframe,
         mode=spec.mode,
@@ -173,45 +179,69 @@ def run_backtest(
     )
 
 
+def _bar_returns(close: FloatArray) -> FloatArray:
+    """``close[t] / close[t - 1] - 1`` per bar; 0 for the first bar (nothing was held)."""
+    moves = np.empty(close.size, dtype=np.float64)
+    moves[0] = 0.0
+    np.divide(close[1:], close[:-1], out=moves[1:])
+    moves[1:] -= 1.0
+    return moves
+
+
+def _changes(decided: IntArray) -> IntArray:
+    """Bars whose close changes the position (the one before the first bar is 0)."""
+    changed = np.empty(decided.size, dtype=np.bool_)
+    changed[0] = decided[0] != 0
+    np.not_equal(decided[1:], decided[:-1], out=changed[1:])
+    return np.flatnonzero(changed)
+
+
 def _growth_factors(
-    close: FloatArray,
-    held_from_close: IntArray,
-    held: IntArray,
-    start: int,
-    stop: int,
-    cost: float,
+    moves: FloatArray, decided: IntArray, changes: IntArray, cost: float
 ) -> FloatArray:
-    """Equity multipliers for bars [start, stop): the held position's return, less costs."""
-    previous_close = close[max(start - 1, 0) : stop - 1]
-    bar_returns = np.empty(stop - start, dtype=np.float64)
-    if start == 0:
-        bar_returns[0] = 0.0
-        bar_returns[1:] = close[1:stop] / previous_close - 1.0
-    else:
-        bar_returns[:] = close[start:stop] / previous_close - 1.0
-    turnover = np.abs(held_from_close[start:stop] - held[start:stop])
-    factors: FloatArray = (1.0 + held[start:stop] * bar_returns) * (1.0 - cost * turnover)
-    # A short can lose more than everything; equity stops at zero (the account is ruined).
-    np.maximum(factors, 0.0, out=factors)
+    """Equity multiplier per bar: ``(1 + held * move) * (1 - cost * |position change|)``.
+
+    Costs are applied only where the position changes (elsewhere the second term is exactly
+    1.0, so skipping it changes no bit), which turns a dense pass into a sparse one.
+    """
+    factors = np.empty(moves.size, dtype=np.float64)
+    factors[0] = 1.0  # nothing is held through the first bar
+    np.multiply(moves[1:], decided[:-1], out=factors[1:])
+    factors[1:] += 1.0
+    if changes.size:
+        # decided[-1] is always 0, so decided[changes - 1] reads 0 for a change at bar 0:
+        # exactly the flat position held before the first bar.
+        turnover = np.abs(decided[changes] - decided[changes - 1])
+        factors[changes] *= 1.0 - cost * turnover
+        # A short can lose more than everything; equity stops at zero (the account is
+        # ruined). Without a short every factor is already >= 0 (1 + move >= 0 on positive
+        # prices; BacktestSpec keeps commission + slippage below 0.2, so 1 - 2 x cost > 0)
+        # and the clamp is skipped.
+        if np.any(decided[changes] < 0):
+            np.maximum(factors, 0.0, out=factors)
     return factors
 
 
-def buy_and_hold(close: FloatArray, cost: float, bars_per_year: float) -> dict[str, float]:
+def buy_and_hold(moves: FloatArray, cost: float, bars_per_year: float) -> dict[str, float]:
     """Long from the first close to the last, paying ``cost`` on the way in and out.
 
-    Only the four numbers a verdict compares are computed, from the growth factors directly
-    (a long-only equity never reaches zero on positive prices, so factor - 1 is the return).
+    ``moves`` are the bar returns (``_bar_returns``). Only the four numbers a verdict
+    compares are computed, from the growth factors directly (a long-only equity never
+    reaches zero on positive prices, so factor - 1 is the return).
     """
-    total = close.size
-    decided = np.ones(total, dtype=np.int64)
-    decided[-1] = 0
-    held = np.concatenate(([0], decided[:-1]))
-    factors = _growth_factors(close, decided, held, 0, total, cost)
-    curve = np.concatenate(([1.0], np.cumprod(factors)))
+    # The factors _growth_factors gives an always-long position closed at the last bar:
+    # the entry cost at bar 0, 1 + move while held, the exit cost with the last bar's move.
+    factors = moves + 1.0
+    factors[0] = 1.0 - cost
+    factors[-1] *= 1.0 - cost
+    curve = np.empty(moves.size + 1, dtype=np.float64)
+    curve[0] = 1.0
+    np.cumprod(factors, out=curve[1:])
+    factors -= 1.0  # per-bar returns, for the Sharpe ratio
     return {
         "total_return": total_return(curve),
         "annualised_return": annualised_return(curve, bars_per_year),
-        "sharpe_ratio": sharpe_ratio(factors - 1.0, bars_per_year),
+        "sharpe_ratio": sharpe_ratio(factors, bars_per_year),
         "max_drawdown": max_drawdown(curve),
     }
 
@@ -226,22 +256,33 @@ def _checked_positions(bars: Bars, positions: npt.NDArray[Any], spec: BacktestSp
             f"positions must have one value per bar: got shape {raw.shape}, {total} bars",
             details={"positions_shape": list(raw.shape), "bars": total},
         )
-    if not np.all(np.isin(raw, (-1, 0, 1))):
+    if not _all_unit_steps(raw):
         raise InvalidRequestError("positions must each be -1, 0 or 1")
     close = bars.close
-    if not (np.all(np.isfinite(close)) and np.all(close > 0)):
+    # min > 0 is False for a NaN minimum; a finite maximum rules out +inf.
+    if not (close.min() > 0 and math.isfinite(float(close.max()))):
         raise InvalidRequestError("close prices must be finite and positive")
-    decided = raw.astype(np.int64)
+    decided: IntArray
     if spec.mode == "long_flat":
-        np.maximum(decided, 0, out=decided)
+        decided = np.maximum(raw, 0).astype(np.int64, copy=False)  # a new array either way
+    else:
+        decided = raw.astype(np.int64)
     decided[-1] = 0  # the book is closed at the last close
     return decided
 
 
-def _trades(bars: Bars, decided: IntArray, cost: float) -> TradeLog:
+def _all_unit_steps(raw: npt.NDArray[Any]) -> bool:
+    """Every value is -1, 0 or 1. Integers only need their range checked (two fast
+    reductions); anything else gets the exact membership test."""
+    if raw.dtype == np.bool_:
+        return True
+    if np.issubdtype(raw.dtype, np.integer):
+        return bool(raw.min() >= -1 and raw.max() <= 1)
+    return bool(np.all(np.isin(raw, (-1, 0, 1))))
+
+
+def _trades(bars: Bars, decided: IntArray, changes: IntArray, cost: float) -> TradeLog:
     """Every run of one non-zero position is a trade, entered and exited at a close."""
-    previous = np.concatenate(([0], decided[:-1]))
-    changes = np.flatnonzero(decided != previous)
     entries = changes[decided[changes] != 0]
     # The last position is always 0, so each entry has a later change that ends it.
     exits = changes[np.searchsorted(changes, entries, side="right")]

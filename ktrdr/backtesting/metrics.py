@@ -44,10 +44,14 @@ def sharpe_ratio(returns: FloatArray, bars_per_year: float) -> float:
     """Annualised Sharpe with a zero risk-free rate: mean / std(ddof=1) * sqrt(bars_per_year)."""
     if returns.size < 2:
         return 0.0
+    return _sharpe(returns, float(np.mean(returns)), bars_per_year)
+
+
+def _sharpe(returns: FloatArray, mean: float, bars_per_year: float) -> float:
     std = float(np.std(returns, ddof=1))
     if not std > 0:
         return 0.0
-    return _finite(float(np.mean(returns)) / std * math.sqrt(bars_per_year))
+    return _finite(mean / std * math.sqrt(bars_per_year))
 
 
 def sortino_ratio(returns: FloatArray, bars_per_year: float) -> float:
@@ -57,11 +61,16 @@ def sortino_ratio(returns: FloatArray, bars_per_year: float) -> float:
     """
     if returns.size < 2:
         return 0.0
+    return _sortino(returns, float(np.mean(returns)), bars_per_year)
+
+
+def _sortino(returns: FloatArray, mean: float, bars_per_year: float) -> float:
     downside = np.minimum(returns, 0.0)
-    downside_dev = math.sqrt(float(np.mean(downside * downside)))
+    np.multiply(downside, downside, out=downside)
+    downside_dev = math.sqrt(float(np.mean(downside)))
     if not downside_dev > 0:
         return 0.0
-    return _finite(float(np.mean(returns)) / downside_dev * math.sqrt(bars_per_year))
+    return _finite(mean / downside_dev * math.sqrt(bars_per_year))
 
 
 def max_drawdown(equity: FloatArray) -> float:
@@ -69,6 +78,15 @@ def max_drawdown(equity: FloatArray) -> float:
     if equity.size == 0:
         return 0.0
     peaks = np.maximum.accumulate(equity)
+    if peaks[0] > 0:
+        # Every peak is positive, so the largest fall is 1 - the smallest equity/peak ratio
+        # (1 - x is monotonic in floating point too: the same number as the masked form
+        # below, in three passes instead of six). A NaN in the curve takes the masked path.
+        np.divide(equity, peaks, out=peaks)
+        smallest = float(np.min(peaks))
+        if not math.isnan(smallest):
+            return _finite(1.0 - smallest)
+        peaks = np.maximum.accumulate(equity)
     with np.errstate(divide="ignore", invalid="ignore"):
         falls = np.where(peaks > 0, 1.0 - equity / peaks, 0.0)
     return _finite(float(np.max(falls)))
@@ -121,15 +139,23 @@ def compute_metrics(
     bars_per_year: float,
 ) -> BacktestMetrics:
     """All metrics at once. ``equity`` starts with the capital held before the first bar."""
-    # A ruined account (equity 0) turns later returns into 0/0; those bars earned nothing.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        returns = equity[1:] / equity[:-1] - 1.0 if equity.size > 1 else np.zeros(0)
-    returns = np.nan_to_num(returns, nan=0.0, posinf=0.0, neginf=0.0)
+    if equity.size > 1:
+        returns = np.empty(equity.size - 1, dtype=np.float64)
+        # A ruined account (equity 0) turns later returns into 0/0; those bars earned nothing.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(equity[1:], equity[:-1], out=returns)
+        returns -= 1.0
+        if not np.isfinite(returns).all():
+            np.nan_to_num(returns, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    else:
+        returns = np.zeros(0)
+    # One mean serves both ratios (each public function computes its own).
+    mean = float(np.mean(returns)) if returns.size >= 2 else 0.0
     return BacktestMetrics(
         total_return=total_return(equity),
         annualised_return=annualised_return(equity, bars_per_year),
-        sharpe_ratio=sharpe_ratio(returns, bars_per_year),
-        sortino_ratio=sortino_ratio(returns, bars_per_year),
+        sharpe_ratio=_sharpe(returns, mean, bars_per_year) if returns.size >= 2 else 0.0,
+        sortino_ratio=_sortino(returns, mean, bars_per_year) if returns.size >= 2 else 0.0,
         max_drawdown=max_drawdown(equity),
         win_rate=win_rate(trade_returns),
         num_trades=int(trade_returns.size),

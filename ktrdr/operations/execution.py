@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
+from ktrdr.operations.job_threads import cap_job_threads
 from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
@@ -114,10 +115,18 @@ class JobHandle:
 
 class LocalExecutor:
     """A thread pool in the backend process. numpy/scikit-learn release the GIL in their
-    heavy loops, so the API stays responsive while a job computes."""
+    heavy loops, so the API stays responsive while a job computes.
 
-    def __init__(self, service: OperationsService, max_workers: int = 4) -> None:
+    ``job_threads`` caps the BLAS/OpenMP threads of every job (None: the libraries'
+    default, every core). The BLAS part of that cap is process-wide, so it also holds for
+    the API's threads and for concurrent jobs: see ``ktrdr.operations.job_threads``.
+    """
+
+    def __init__(
+        self, service: OperationsService, max_workers: int = 4, job_threads: int | None = None
+    ) -> None:
         self._service = service
+        self._job_threads = job_threads
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ktrdr-job")
         # Self-managed work (a research cycle) mostly waits on its children: it gets its
         # own threads, so it never holds a compute slot its own child needs.
@@ -161,6 +170,7 @@ class LocalExecutor:
         reporter = OperationProgressReporter(self._service, operation_id)
         token = self._service.token(operation_id)
         try:
+            cap_job_threads(self._job_threads)
             outcome: JobOutcome = Completed(job(reporter, token))
         except CancellationRequested as stop:
             outcome = Stopped(stop.where, stop.reason)

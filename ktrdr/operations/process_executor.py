@@ -47,6 +47,7 @@ from ktrdr.operations.execution import (
     record_outcome,
     start_queued,
 )
+from ktrdr.operations.job_threads import cap_job_threads
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
@@ -113,7 +114,12 @@ def _exit_when_backend_dies(backend_pid: int) -> None:
 
 
 def _job_main(
-    job: Job, messages: Queue[_Message], stop: Event, log_format: str, backend_pid: int
+    job: Job,
+    messages: Queue[_Message],
+    stop: Event,
+    log_format: str,
+    backend_pid: int,
+    job_threads: int | None,
 ) -> None:
     """The job process: run the job, send its outcome as the last message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the backend's, not the job's
@@ -121,6 +127,9 @@ def _job_main(
     configure_logging(log_format)
     outcome: JobOutcome
     try:
+        # The fork server preloaded numpy and scikit-learn, so their pools are resized here
+        # rather than through OMP_NUM_THREADS and friends (read only when a library loads).
+        cap_job_threads(job_threads)
         outcome = Completed(dict(job(_QueueReporter(messages), _SharedToken(stop))))
     except CancellationRequested as exc:
         outcome = Stopped(exc.where)
@@ -148,9 +157,16 @@ class ProcessExecutor:
     progress stays at 0 until a slot frees)."""
 
     def __init__(
-        self, service: OperationsService, max_workers: int = 2, log_format: str = "console"
+        self,
+        service: OperationsService,
+        max_workers: int = 2,
+        log_format: str = "console",
+        job_threads: int | None = None,
     ) -> None:
         self._service = service
+        # BLAS/OpenMP threads per job process (None: every core); the process is the job's
+        # own, so unlike with threads the cap concerns that job alone.
+        self._job_threads = job_threads
         self._ctx = _context()
         self._log_format = log_format
         self._supervisors = ThreadPoolExecutor(
@@ -179,7 +195,7 @@ class ProcessExecutor:
         try:
             process = self._ctx.Process(  # type: ignore[attr-defined]
                 target=_job_main,
-                args=(job, messages, stop, self._log_format, os.getpid()),
+                args=(job, messages, stop, self._log_format, os.getpid(), self._job_threads),
                 name=f"ktrdr-job-{operation_id}",
                 daemon=True,
             )
