@@ -54,10 +54,14 @@ class Runtime:
                 max_workers=settings.workers,
                 log_format=settings.log_format,
                 job_threads=settings.job_threads,
+                orchestrations=settings.max_active_cycles,
             )
         else:
             executor = LocalExecutor(
-                service, max_workers=settings.workers, job_threads=settings.job_threads
+                service,
+                max_workers=settings.workers,
+                job_threads=settings.job_threads,
+                orchestrations=settings.max_active_cycles,
             )
         market = MarketData(settings.data_dir)
         jobs = JobDependencies(

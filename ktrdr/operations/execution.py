@@ -123,15 +123,21 @@ class LocalExecutor:
     """
 
     def __init__(
-        self, service: OperationsService, max_workers: int = 4, job_threads: int | None = None
+        self,
+        service: OperationsService,
+        max_workers: int = 4,
+        job_threads: int | None = None,
+        orchestrations: int = ORCHESTRATION_THREADS,
     ) -> None:
         self._service = service
         self._job_threads = job_threads
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ktrdr-job")
         # Self-managed work (a research cycle) mostly waits on its children: it gets its
         # own threads, so it never holds a compute slot its own child needs.
+        # ``orchestrations``: as many as cycles may be open at once, or one would wait,
+        # marked running, for another to end.
         self._orchestration = ThreadPoolExecutor(
-            max_workers=ORCHESTRATION_THREADS, thread_name_prefix="ktrdr-cycle"
+            max_workers=max(orchestrations, ORCHESTRATION_THREADS), thread_name_prefix="ktrdr-cycle"
         )
 
     def submit(self, operation_id: str, job: Job) -> JobHandle:

@@ -37,6 +37,7 @@ from ktrdr.errors import KtrdrError
 from ktrdr.logging import configure_logging
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.execution import (
+    ORCHESTRATION_THREADS,
     Completed,
     Failed,
     Job,
@@ -162,6 +163,7 @@ class ProcessExecutor:
         max_workers: int = 2,
         log_format: str = "console",
         job_threads: int | None = None,
+        orchestrations: int = ORCHESTRATION_THREADS,
     ) -> None:
         self._service = service
         # BLAS/OpenMP threads per job process (None: every core); the process is the job's
@@ -173,7 +175,7 @@ class ProcessExecutor:
             max_workers=max_workers, thread_name_prefix="ktrdr-proc"
         )
         # The research worker only waits on its children: a thread is the right home.
-        self._orchestration = LocalExecutor(service, max_workers=1)
+        self._orchestration = LocalExecutor(service, max_workers=1, orchestrations=orchestrations)
         self._processes: set[BaseProcess] = set()
         self._lock = threading.Lock()
 
