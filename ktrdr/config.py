@@ -34,11 +34,22 @@ class Settings(BaseSettings):
     # Progress updates reach SQLite at most this often per operation (reads are always live).
     progress_flush_seconds: float = Field(default=0.5, ge=0)
     ephemeral: bool = False
-    # Where trainings and backtests compute: "thread" (in the backend process) or "process"
-    # (one worker process per job: every core, and the API never waits on the GIL).
-    executor: Literal["thread", "process"] = "thread"
+    # Where trainings and backtests compute: "thread" (in the backend process), "process"
+    # (one worker process per job: every core, and the API never waits on the GIL) or
+    # "dask" (tasks on a Dask cluster: see dask_scheduler; needs the ``dask`` extra).
+    executor: Literal["thread", "process", "dask"] = "thread"
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
+    # The Dask cluster of the "dask" executor: "tcp://HOST:PORT" (or tls://) of a running
+    # scheduler, or "local" / "local:N" for a LocalCluster of N worker processes (default:
+    # ``workers``) started inside the backend.
+    dask_scheduler: str = "local"
+    # TLS towards the scheduler (all three, or none: then Dask's own config applies). A
+    # scheduler runs whatever a client sends it, so without TLS it belongs on a private
+    # network only.
+    dask_tls_ca_file: Path | None = None
+    dask_tls_cert: Path | None = None
+    dask_tls_key: Path | None = None
     # How long a monitor retries a backend that stopped answering before it gives up.
     monitor_give_up_seconds: float = Field(default=180.0, gt=0)
     # Tracebacks instead of one-line errors in the CLI (KTRDR_DEBUG=1).
