@@ -194,7 +194,9 @@ class ClusterConnection:
                 )
             return self._state, {}
         try:
-            info = client.scheduler_info(n_workers=-1)
+            # Straight from the scheduler: Client.scheduler_info() returns a cache that the
+            # client's own periodic refresh overwrites with a worker-less summary.
+            info = client.sync(client.scheduler.identity, n_workers=-1)  # type: ignore[union-attr]
         except Exception as exc:
             problem = f"The Dask scheduler at {self.address} does not answer: {exc}"
             self._state = ClusterState(self.address, "unavailable", problem=problem)

@@ -24,6 +24,7 @@ needs nothing but the scheduler (no route to the backend, no API token):
 from __future__ import annotations
 
 import json
+import pickle
 import tempfile
 import threading
 import time
@@ -175,10 +176,17 @@ class EventToken(CancellationToken):
         self._thread.join(timeout=1)
 
 
-def run_on_worker(operation_id: str, job: Job, output_fields: tuple[str, ...]) -> TaskResult:
-    """The Dask task: run ``job`` (a dataclass) with its ``output_fields`` directories in a
-    temporary directory here, and return its outcome with the files it wrote."""
+def run_on_worker(
+    operation_id: str, pickled_job: bytes, output_fields: tuple[str, ...]
+) -> TaskResult:
+    """The Dask task: run the job (a pickled dataclass) with its ``output_fields``
+    directories in a temporary directory here; return its outcome and the files it wrote.
+
+    The job travels as bytes so that only this thread unpickles it: the scheduler (which
+    unpickles task arguments) never imports the engines, and the worker's event loop keeps
+    answering heartbeats while the job's modules load."""
     worker = get_worker()
+    job = pickle.loads(pickled_job)  # a dataclass job (see ktrdr.cluster.cargo.pack)
     event = Event(cancel_event_name(operation_id), client=get_client())
 
     def send(message: Message) -> None:
@@ -189,7 +197,7 @@ def run_on_worker(operation_id: str, job: Job, output_fields: tuple[str, ...]) -
     send({"op": operation_id, "kind": "started"})
     with tempfile.TemporaryDirectory(prefix="ktrdr-job-") as tmp:
         workdirs = {name: Path(tmp) / name for name in output_fields}
-        placed: Job = replace(job, **workdirs)  # type: ignore[type-var]
+        placed: Job = replace(job, **workdirs)
         token = EventToken(event.is_set)
         reporter = ThrottledReporter(operation_id, send)
         outcome: JobOutcome

@@ -18,6 +18,7 @@ failing the operation it could not start, and the next submit connects again.
 
 from __future__ import annotations
 
+import pickle
 import queue
 import threading
 import time
@@ -119,7 +120,7 @@ class DaskExecutor:
         future = client.submit(
             run_on_worker,
             operation_id,
-            packed.job,
+            pickle.dumps(packed.job),
             packed.output_fields,
             key=f"ktrdr-job-{operation_id}",
             pure=False,

@@ -63,7 +63,7 @@ def test_a_training_then_a_backtest_run_on_the_cluster_with_monotonic_progress(
 ) -> None:
     training, seen = follow(
         deps.service,
-        start_training(deps, TrainingRequest(strategy="rsi_mean_reversion", epochs=12)).operation_id,
+        start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=12)).operation_id,
     )
     assert training.status is OperationStatus.COMPLETED, training.error_message
     assert seen == sorted(seen) and seen[-1] == 100.0
