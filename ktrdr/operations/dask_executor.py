@@ -150,14 +150,16 @@ class DaskExecutor:
         next_check = 0.0
         while not self._stopping.wait(MONITOR_SLICE_SECONDS):
             try:
-                self._drain_inbox()
-                if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + CLUSTER_CHECK_SECONDS
-                    self._check_cluster()
+                # Ends before starts: a worker's next job must not show as running while
+                # the one it just finished still does.
                 with self._lock:
                     jobs = list(self._jobs.values())
                 for job in jobs:
                     self._follow(job)
+                self._drain_inbox()
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + CLUSTER_CHECK_SECONDS
+                    self._check_cluster()
             except Exception as exc:  # the monitor must outlive any one bad moment
                 operation_logger("-").error("dask monitor error", error=repr(exc))
 

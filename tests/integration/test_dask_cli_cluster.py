@@ -22,7 +22,12 @@ pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 from tests.conftest import BackendFactory  # noqa: E402
 from tests.support import live_backend  # noqa: E402
-from tests.support.live_backend import LiveBackend, free_port  # noqa: E402
+from tests.support.live_backend import (  # noqa: E402
+    LiveBackend,
+    env_without_ktrdr,
+    free_port,
+    run_ktrdr,
+)
 
 TERMINAL = {"completed", "failed", "cancelled"}
 DASK = str(Path(sys.executable).parent / "dask")
@@ -174,6 +179,11 @@ def test_four_trainings_run_two_at_a_time_and_one_is_cancelled(
             assert (model / "model.joblib").is_file()
         assert statuses[0]["result_summary"]["stopped_at"].startswith("Epoch ")
         wait_until("both slots free again", lambda: health(http)["free_slots"] == 2, 10)
+    status = run_ktrdr(env_without_ktrdr(KTRDR_API_URL=dask_backend.url), "server", "status")
+    assert status.returncode == 0, status.stderr
+    assert f"executor dask at {dask_cli.address} (connected, 2 worker(s), 2 free slot(s))" in (
+        status.stdout
+    ), status.stdout
 
 
 def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_recovers(
@@ -218,25 +228,18 @@ def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_rec
         dask_cli.kill(dask_cli.workers[survivor])
         dask_cli.start_scheduler()
         dask_cli.start_worker()
-        wait_until("the scheduler back", lambda: _started(http), 30)
-        back = op(http, _wait_terminal(http, _started_id[0]))
+        started: list[str] = []
+
+        def start_one() -> bool:
+            reply = http.post("/training/start", json={"strategy": "rsi_mean_reversion"})
+            if reply.status_code == 503:  # not back yet
+                return False
+            assert reply.status_code == 202, reply.text
+            started.append(str(reply.json()["data"]["operation_id"]))
+            return True
+
+        wait_until("the scheduler back", start_one, 30)
+        wait_until("the new training", lambda: op(http, started[0])["status"] in TERMINAL)
+        back = op(http, started[0])
         assert back["status"] == "completed", back["error_message"]
         assert health(http)["cluster_status"] == "connected"
-
-
-_started_id: list[str] = []
-
-
-def _started(http: httpx.Client) -> bool:
-    """Try to start a training (503 while the scheduler is not back yet)."""
-    reply = http.post("/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 20})
-    if reply.status_code == 503:
-        return False
-    assert reply.status_code == 202, reply.text
-    _started_id.append(str(reply.json()["data"]["operation_id"]))
-    return True
-
-
-def _wait_terminal(http: httpx.Client, op_id: str, seconds: float = 60) -> str:
-    wait_until(f"{op_id} to end", lambda: op(http, op_id)["status"] in TERMINAL, seconds)
-    return op_id
