@@ -186,13 +186,7 @@ class ClusterConnection:
         """Ask the scheduler for its workers (monitor thread only: this is a round trip)."""
         client = self.current()
         if client is None:
-            if self._state.status == "connected":
-                self._state = ClusterState(
-                    self.address,
-                    "unavailable",
-                    problem=f"Lost the connection to the Dask scheduler at {self.address}",
-                )
-            return self._state, {}
+            return self.state, {}
         try:
             # Straight from the scheduler: Client.scheduler_info() returns a cache that the
             # client's own periodic refresh overwrites with a worker-less summary.
@@ -217,7 +211,16 @@ class ClusterConnection:
 
     @property
     def state(self) -> ClusterState:
+        if self._state.status == "connected" and self.current() is None:
+            self._state = self._lost()
         return self._state
+
+    def _lost(self) -> ClusterState:
+        return ClusterState(
+            self.address,
+            "unavailable",
+            problem=f"Lost the connection to the Dask scheduler at {self.address}",
+        )
 
     def close(self) -> None:
         with self._lock:

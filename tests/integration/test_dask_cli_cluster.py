@@ -20,7 +20,6 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
-from tests.conftest import BackendFactory  # noqa: E402
 from tests.support import live_backend  # noqa: E402
 from tests.support.live_backend import (  # noqa: E402
     LiveBackend,
@@ -80,25 +79,32 @@ class DaskCli:
             self.kill(proc)
 
 
-@pytest.fixture
-def dask_cli(tmp_path: Path) -> Iterator[DaskCli]:
-    cli = DaskCli(tmp_path)
+@pytest.fixture(scope="module")
+def dask_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCli]:
+    """One scheduler and two workers for the module (the faults test, last, breaks them):
+    the workers boot while the backend starts."""
+    cli = DaskCli(tmp_path_factory.mktemp("dask-cli"))
     cli.start_scheduler()
+    cli.start_worker()
+    cli.start_worker()
     yield cli
     cli.stop_all()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def dask_backend(
-    backend_factory: BackendFactory, dask_cli: DaskCli, monkeypatch: pytest.MonkeyPatch
-) -> LiveBackend:
-    # Importing Dask makes the backend's start slower than the default allowance on a
-    # busy machine.
-    monkeypatch.setattr(live_backend, "STARTUP_SECONDS", 60.0)
-    backend = backend_factory(start=False)
+    tmp_path_factory: pytest.TempPathFactory, dask_cli: DaskCli
+) -> Iterator[LiveBackend]:
+    backend = LiveBackend(tmp_path_factory.mktemp("dask-backend"))
     backend.env["KTRDR_EXECUTOR"] = "dask"
     backend.env["KTRDR_DASK_SCHEDULER"] = dask_cli.address
-    return backend.start()
+    # Importing Dask makes the backend's start slower than the default allowance on a
+    # busy machine.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(live_backend, "STARTUP_SECONDS", 60.0)
+        backend.start()
+    yield backend
+    backend.kill()
 
 
 def api(backend: LiveBackend) -> httpx.Client:
@@ -144,8 +150,6 @@ def running_epochs(http: httpx.Client, op_id: str, at_least: int) -> Callable[[]
 def test_four_trainings_run_two_at_a_time_and_one_is_cancelled(
     dask_cli: DaskCli, dask_backend: LiveBackend
 ) -> None:
-    dask_cli.start_worker()
-    dask_cli.start_worker()
     with api(dask_backend) as http:
         wait_until("two workers", lambda: health(http)["workers"] == 2)
         state = health(http)
@@ -157,9 +161,10 @@ def test_four_trainings_run_two_at_a_time_and_one_is_cancelled(
         most_running = 0
         cancelled_at: float | None = None
         while True:
+            # One listing is one consistent snapshot (four GETs in a row are not).
+            running = http.get("/operations", params={"status": "running"}).json()["total"]
+            most_running = max(most_running, running)
             statuses = [op(http, op_id) for op_id in ops]
-            running = [o for o in statuses if o["status"] == "running"]
-            most_running = max(most_running, len(running))
             last = statuses[0]
             if cancelled_at is None and last["status"] == "running":
                 if (last["progress"]["items_processed"] or 0) >= 2:
@@ -189,8 +194,7 @@ def test_four_trainings_run_two_at_a_time_and_one_is_cancelled(
 def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_recovers(
     dask_cli: DaskCli, dask_backend: LiveBackend
 ) -> None:
-    victim = dask_cli.start_worker()
-    survivor = dask_cli.start_worker()
+    victim, survivor = list(dask_cli.workers)
     with api(dask_backend) as http:
         wait_until("two workers", lambda: health(http)["workers"] == 2)
         first, second = train(http, 5000), train(http, 5000)
