@@ -165,6 +165,8 @@ class ClusterConnection:
                     host="127.0.0.1",
                     dashboard_address=None,
                     timeout=LOCAL_START_TIMEOUT_SECONDS,
+                    # The engines load as a worker starts, not in its first job.
+                    preload=["ktrdr.cluster.preload"],
                 )
             return Client(self._cluster, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
         return Client(
@@ -190,7 +192,11 @@ class ClusterConnection:
         try:
             # Straight from the scheduler: Client.scheduler_info() returns a cache that the
             # client's own periodic refresh overwrites with a worker-less summary.
-            info = client.sync(client.scheduler.identity, n_workers=-1)  # type: ignore[union-attr]
+            info = client.sync(
+                client.scheduler.identity,  # type: ignore[union-attr]
+                n_workers=-1,
+                callback_timeout=CONNECT_TIMEOUT_SECONDS,
+            )
         except Exception as exc:
             problem = f"The Dask scheduler at {self.address} does not answer: {exc}"
             self._state = ClusterState(self.address, "unavailable", problem=problem)

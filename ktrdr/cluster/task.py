@@ -64,6 +64,8 @@ class TaskResult:
     worker: str
     workdirs: dict[str, str] = field(default_factory=dict)
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    # The job's last report again: the event topic may deliver it after this result.
+    last_report: Message | None = None
 
 
 def progress_message(operation_id: str, update: ProgressUpdate) -> Message:
@@ -109,6 +111,7 @@ class ThrottledReporter:
         self._send = send
         self._interval = 1.0 / MAX_REPORTS_PER_SECOND
         self._pending: ProgressUpdate | None = None
+        self.last: Message | None = None
         self._last_sent = 0.0
         self._closed = False
         self._wake = threading.Condition()
@@ -136,7 +139,8 @@ class ThrottledReporter:
         update, self._pending = self._pending, None
         if update is not None:
             self._last_sent = time.monotonic()
-            self._send(progress_message(self._operation_id, update))
+            self.last = progress_message(self._operation_id, update)
+            self._send(self.last)
 
     def close(self) -> None:
         with self._wake:
@@ -159,7 +163,7 @@ class EventToken(CancellationToken):
 
     def _watch(self) -> None:
         failing_since: float | None = None
-        while not self._done.wait(CANCEL_POLL_SECONDS):
+        while not self._done.is_set():  # at once first: it may have been cancelled queued
             try:
                 if self._is_set():
                     self.cancel("Cancelled")
@@ -170,6 +174,7 @@ class EventToken(CancellationToken):
                 if time.monotonic() - failing_since > SCHEDULER_LOST_SECONDS:
                     self.cancel("Lost contact with the Dask scheduler")
                     return
+            self._done.wait(CANCEL_POLL_SECONDS)
 
     def stop(self) -> None:
         self._done.set()
@@ -186,15 +191,15 @@ def run_on_worker(
     unpickles task arguments) never imports the engines, and the worker's event loop keeps
     answering heartbeats while the job's modules load."""
     worker = get_worker()
-    job = pickle.loads(pickled_job)  # a dataclass job (see ktrdr.cluster.cargo.pack)
-    event = Event(cancel_event_name(operation_id), client=get_client())
 
     def send(message: Message) -> None:
         worker.log_event(PROGRESS_TOPIC, {**message, "worker": worker.address})
 
-    if event.is_set():  # cancelled while it waited for a worker
-        return TaskResult(Stopped("before it started"), worker.address)
+    # First thing, and with no round trip: the backend marks the operation running (or,
+    # if it was cancelled while queued, sets its Event, which the token reads at once).
     send({"op": operation_id, "kind": "started"})
+    job = pickle.loads(pickled_job)  # a dataclass job (see ktrdr.cluster.cargo.pack)
+    event = Event(cancel_event_name(operation_id), client=get_client())
     with tempfile.TemporaryDirectory(prefix="ktrdr-job-") as tmp:
         workdirs = {name: Path(tmp) / name for name in output_fields}
         placed: Job = replace(job, **workdirs)
@@ -218,6 +223,7 @@ def run_on_worker(
             worker.address,
             workdirs={name: str(path) for name, path in workdirs.items()},
             files=files,
+            last_report=reporter.last,
         )
 
 

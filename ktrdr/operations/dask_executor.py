@@ -229,7 +229,11 @@ class DaskExecutor:
         if status == "finished":
             try:
                 result: TaskResult = job.future.result(timeout=RESULT_TIMEOUT_SECONDS)
-                job.worker = job.worker or result.worker
+                if job.worker is None:  # its "started" is still on the way
+                    job.worker = result.worker
+                    start_queued(self._service, job.operation_id)
+                if result.last_report is not None:
+                    job.reporter.report(update_from_message(result.last_report))
                 outcome = store_outputs(
                     result.outcome, job.packed.output_dirs, result.workdirs, result.files
                 )

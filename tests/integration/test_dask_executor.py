@@ -1,7 +1,8 @@
 """The Dask executor on a LocalCluster (2 worker processes, 1 thread each, loopback): real
 trainings and a real backtest run on the cluster through the OperationsService, with
 monotonic progress, a cancel that lands within a second, and an imported series that
-trains there exactly as a bundled one (its bars travel with the job)."""
+trains there exactly as a bundled one (its bars travel with the job); and a scheduler
+that cannot be reached fails the job quickly instead of leaving it pending."""
 
 from __future__ import annotations
 
@@ -16,14 +17,17 @@ pytest.importorskip("distributed", reason="the dask extra is not installed")
 from ktrdr.cluster.connection import ClusterConnection  # noqa: E402
 from ktrdr.data.csv_series import to_csv  # noqa: E402
 from ktrdr.data.market import MarketData  # noqa: E402
+from ktrdr.errors import ClusterUnavailableError  # noqa: E402
 from ktrdr.jobs.backtests import BacktestRequest, start_backtest  # noqa: E402
 from ktrdr.jobs.dependencies import JobDependencies  # noqa: E402
-from ktrdr.jobs.training import TrainingRequest, start_training  # noqa: E402
+from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training  # noqa: E402
 from ktrdr.operations.dask_executor import DaskExecutor  # noqa: E402
-from ktrdr.operations.models import Operation, OperationStatus  # noqa: E402
+from ktrdr.operations.models import Operation, OperationStatus, OperationType  # noqa: E402
 from ktrdr.operations.service import OperationsService  # noqa: E402
 from ktrdr.operations.store import InMemoryOperationStore  # noqa: E402
+from ktrdr.training.job import TrainingJob  # noqa: E402
 from ktrdr.training.model_store import load_model  # noqa: E402
+from tests.support.live_backend import free_port  # noqa: E402
 
 JOB_TIMEOUT = 90.0  # the first job also waits for the LocalCluster to start
 
@@ -124,3 +128,36 @@ def test_an_imported_series_trains_on_the_cluster(deps: JobDependencies, tmp_pat
     assert seen == sorted(seen)
     assert op.metadata.parameters["symbol"] == "MYSP"
     assert Path((op.result_summary or {})["model_path"]).is_relative_to(deps.models_dir)
+
+
+def test_an_unreachable_scheduler_fails_the_job_fast_and_the_executor_says_so(
+    tmp_path: Path,
+) -> None:
+    service = OperationsService(InMemoryOperationStore())
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    began = time.monotonic()
+    executor = DaskExecutor(service, ClusterConnection(address))
+    assert time.monotonic() - began < 1.0  # the backend does not wait for its cluster
+    try:
+        op = service.create(OperationType.TRAINING)
+        began = time.monotonic()
+        with pytest.raises(ClusterUnavailableError, match=address) as raised:
+            executor.submit(
+                op.operation_id,
+                TrainingJob(
+                    build_strategy(TrainingRequest("rsi_mean_reversion")),
+                    MarketData(tmp_path),
+                    tmp_path / "models",
+                ),
+            )
+        assert time.monotonic() - began < 10.0  # bounded by the connect timeout
+        assert raised.value.code == "cluster_unavailable"
+        failed = service.get(op.operation_id)
+        assert failed.status is OperationStatus.FAILED  # not left pending
+        assert address in (failed.error_message or "")
+        state = executor.cluster
+        assert (state.status, state.scheduler, state.workers) == ("unavailable", address, 0)
+        assert state.problem and address in state.problem
+    finally:
+        executor.shutdown()
+        service.close()
