@@ -84,7 +84,7 @@ class Runtime:
         """The Dask cluster as last seen, or None for the thread and process executors."""
         if self.settings.executor != "dask":
             return None
-        from ktrdr.operations.dask_executor import DaskExecutor
+        from ktrdr.cluster.executor import DaskExecutor
 
         return self.executor.cluster if isinstance(self.executor, DaskExecutor) else None
 
@@ -104,7 +104,7 @@ class Runtime:
 
 def _dask_executor(service: OperationsService, settings: Settings) -> Executor:
     try:
-        from ktrdr.operations.dask_executor import build_dask_executor
+        from ktrdr.cluster.executor import build_dask_executor
     except ImportError as exc:
         raise ConfigurationError(
             f"KTRDR_EXECUTOR=dask needs Dask: pip install 'ktrdr[dask]' ({exc})",
