@@ -213,12 +213,13 @@ class DaskExecutor:
         if job.token.is_cancelled and not job.cancel_sent:
             self._signal_cancel(job)
         if job.lost is not None:
-            self._signal_cancel(job)
-            job.future.cancel()
+            if not job.cancel_sent:
+                self._signal_cancel(job)
+            self._release(job)  # no retry elsewhere: its progress would start over
             self._finish(job, Failed(job.lost))
             return
         if job.worker is None and self._service.get(job.operation_id).is_terminal:
-            job.future.cancel()  # cancelled (or failed) while it waited for a worker
+            self._release(job)  # cancelled (or failed) while it waited for a worker
             self._finish(job, None)
             return
         if job.future.done():
@@ -272,10 +273,21 @@ class DaskExecutor:
 
     def _signal_cancel(self, job: _ClusterJob) -> None:
         job.cancel_sent = True
+        if not _reachable(job):
+            return  # no scheduler: the job's token stops it when it cannot reach one either
         try:
             job.event.set()
-        except Exception as exc:  # the scheduler is gone: the job stops on its own then
+        except Exception as exc:
             operation_logger(job.operation_id).info("cancel not delivered", error=str(exc))
+
+    def _release(self, job: _ClusterJob) -> None:
+        """Drop the task on the cluster (a call to a lost scheduler would wait for its
+        connect timeout, so none is made then)."""
+        if _reachable(job):
+            try:
+                job.future.cancel()
+            except Exception as exc:
+                operation_logger(job.operation_id).info("task not released", error=str(exc))
 
     def shutdown(self) -> None:
         self._stopping.set()
@@ -284,14 +296,15 @@ class DaskExecutor:
             jobs = list(self._jobs.values())
             self._jobs.clear()
         for job in jobs:
-            try:
-                job.future.cancel()
-            except Exception:  # the client may be gone already
-                pass
+            self._release(job)
             if not job.handle_future.done():
                 job.handle_future.set_result(None)
         self._orchestration.shutdown()
         self._connection.close()
+
+
+def _reachable(job: _ClusterJob) -> bool:
+    return bool(job.future.client.status == "running")
 
 
 def _worker_died(worker: str) -> str:
