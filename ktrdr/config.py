@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     dask_tls_ca_file: Path | None = None
     dask_tls_cert: Path | None = None
     dask_tls_key: Path | None = None
+    # How many research cycles may be open at once; one more trigger is refused (409).
+    max_active_cycles: int = Field(default=1, ge=1, le=64)
     # How long a monitor retries a backend that stopped answering before it gives up.
     monitor_give_up_seconds: float = Field(default=180.0, gt=0)
     # Tracebacks instead of one-line errors in the CLI (KTRDR_DEBUG=1).
