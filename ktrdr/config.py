@@ -34,14 +34,25 @@ class Settings(BaseSettings):
     # Progress updates reach SQLite at most this often per operation (reads are always live).
     progress_flush_seconds: float = Field(default=0.5, ge=0)
     ephemeral: bool = False
-    # Where trainings and backtests compute: "thread" (in the backend process) or "process"
-    # (one worker process per job: every core, and the API never waits on the GIL).
-    executor: Literal["thread", "process"] = "thread"
+    # Where trainings and backtests compute: "thread" (in the backend process), "process"
+    # (one worker process per job: every core, and the API never waits on the GIL) or
+    # "dask" (tasks on a Dask cluster: see dask_scheduler; needs the ``dask`` extra).
+    executor: Literal["thread", "process", "dask"] = "thread"
     # BLAS/OpenMP threads each training/backtest may use. By default every core but one,
     # which stays with the API so it answers while jobs compute.
     job_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1), ge=1)
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
+    # The Dask cluster of the "dask" executor: "tcp://HOST:PORT" (or tls://) of a running
+    # scheduler, or "local" / "local:N" for a LocalCluster of N worker processes (default:
+    # ``workers``) started inside the backend.
+    dask_scheduler: str = "local"
+    # TLS towards the scheduler (all three, or none: then Dask's own config applies). A
+    # scheduler runs whatever a client sends it, so without TLS it belongs on a private
+    # network only.
+    dask_tls_ca_file: Path | None = None
+    dask_tls_cert: Path | None = None
+    dask_tls_key: Path | None = None
     # How many research cycles may be open at once; one more trigger is refused (409).
     max_active_cycles: int = Field(default=1, ge=1, le=64)
     # How long a monitor retries a backend that stopped answering before it gives up.

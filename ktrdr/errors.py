@@ -11,7 +11,9 @@
     │   └── StrategyValidationError a strategy definition that cannot be used
     ├── ConfigurationError          the installation lacks something (e.g. an API key)
     │   └── StoreInUseError         another backend holds the operations database
-    └── JobFailedError              real work failed (training diverged, file unreadable...)
+    ├── JobFailedError              real work failed (training diverged, file unreadable...)
+    ├── StorageUnavailableError     the operations database cannot be written right now
+    └── ClusterUnavailableError     the Dask scheduler cannot be reached: no job can start
 
 Services raise these; only ``ktrdr.api`` maps them to HTTP statuses and only ``ktrdr.cli``
 turns them into messages and exit codes. Cancellation is a status, not an error: see
@@ -91,3 +93,10 @@ class StorageUnavailableError(KtrdrError):
 
 class JobFailedError(KtrdrError):
     code = "job_failed"
+
+
+class ClusterUnavailableError(KtrdrError):
+    """The compute cluster (the Dask scheduler) cannot be reached right now: the job was
+    not started. The backend keeps trying on the next submit."""
+
+    code = "cluster_unavailable"

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ktrdr.api.strict_json import StrictJSONResponse
 from ktrdr.contract.operations import ErrorBody, ErrorEnvelope
 from ktrdr.errors import (
+    ClusterUnavailableError,
     ConfigurationError,
     ConflictError,
     InvalidRequestError,
@@ -43,6 +44,7 @@ _STATUS_BY_ERROR: list[tuple[type[KtrdrError], int]] = [
     (ConfigurationError, 400),
     (JobFailedError, 500),
     (StorageUnavailableError, 503),
+    (ClusterUnavailableError, 503),
 ]
 
 MAX_MESSAGE_CHARS = 1_000

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ktrdr.config import Settings
 from ktrdr.data.market import MarketData
-from ktrdr.errors import ConflictError
+from ktrdr.errors import ConfigurationError, ConflictError
 from ktrdr.jobs.cycles import ResearchCycles
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.operations.execution import Executor, LocalExecutor
@@ -17,6 +18,9 @@ from ktrdr.operations.service import OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
 from ktrdr.operations.write_behind import WriteBehindStore
+
+if TYPE_CHECKING:
+    from ktrdr.cluster.connection import ClusterState
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Runtime:
                 job_threads=settings.job_threads,
                 orchestrations=settings.max_active_cycles,
             )
+        elif settings.executor == "dask":
+            executor = _dask_executor(service, settings)
         else:
             executor = LocalExecutor(
                 service,
@@ -83,6 +89,14 @@ class Runtime:
             write_behind=write_behind,
         )
 
+    def cluster_state(self) -> ClusterState | None:
+        """The Dask cluster as last seen, or None for the thread and process executors."""
+        if self.settings.executor != "dask":
+            return None
+        from ktrdr.cluster.executor import DaskExecutor
+
+        return self.executor.cluster if isinstance(self.executor, DaskExecutor) else None
+
     def store_problem(self) -> str | None:
         """Why writes to the operations database fail right now, or None when they don't."""
         return self.write_behind.degraded if self.write_behind is not None else None
@@ -95,3 +109,14 @@ class Runtime:
                 pass  # it ended meanwhile
         self.executor.shutdown()
         self.service.close()
+
+
+def _dask_executor(service: OperationsService, settings: Settings) -> Executor:
+    try:
+        from ktrdr.cluster.executor import build_dask_executor
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"KTRDR_EXECUTOR=dask needs Dask: pip install 'ktrdr[dask]' ({exc})",
+            code="dask_not_installed",
+        ) from None
+    return build_dask_executor(service, settings)

@@ -75,14 +75,22 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     elif health is None:
         sys.stdout.write(f"No ktrdr backend answers at {settings.base_url}\n")
     else:
+        executor = health.executor
+        if health.scheduler is not None:
+            executor = f"dask at {health.scheduler} ({health.cluster_status}"
+            if health.cluster_status == "connected":
+                executor += f", {health.workers} worker(s), {health.free_slots} free slot(s)"
+            executor += ")"
         sys.stdout.write(
             terminal_safe(
                 f"ktrdr backend {health.version} at {settings.base_url}: pid {health.pid}, "
-                f"store {health.store}, executor {health.executor}, "
+                f"store {health.store}, executor {executor}, "
                 f"{health.active_operations} running operation(s)"
             )
             + "\n"
         )
+        if health.cluster_problem:
+            sys.stdout.write(terminal_safe(f"  cluster: {health.cluster_problem}") + "\n")
     if health is None:
         raise typer.Exit(1)
 

@@ -102,7 +102,16 @@ class HealthPublic(BaseModel):
     # retried; memory stays authoritative): ``store_problem`` says why.
     store_status: str = "ok"
     store_problem: str | None = None
-    executor: str = Field(default="thread", description="thread|process, with job slots")
+    executor: str = Field(default="thread", description="thread|process|dask, with job slots")
+    # Where jobs run, named apart: the executor kind, and for "dask" the scheduler's
+    # address, its workers and the job slots (worker threads) free right now (None
+    # until the scheduler has been reached). ``cluster_problem`` says why it cannot be.
+    executor_name: str = "thread"
+    scheduler: str | None = None
+    cluster_status: str | None = None
+    cluster_problem: str | None = None
+    workers: int | None = None
+    free_slots: int | None = None
     started_at: datetime
     active_operations: int
     watchers: int = 0  # requests held waiting for a change (long-polls)

@@ -15,6 +15,11 @@ def health(runtime: RuntimeDep) -> Envelope[HealthPublic]:
     """Answers from memory only, so it stays fast while the database is slow or full."""
     active = runtime.service.count_open(OperationStatus.RUNNING)
     problem = runtime.store_problem()
+    settings = runtime.settings
+    cluster = runtime.cluster_state()
+    executor = f"{settings.executor} x{settings.workers}"
+    if cluster is not None:
+        executor = f"dask {cluster.scheduler}"
     return Envelope(
         data=HealthPublic(
             version=__version__,
@@ -22,7 +27,13 @@ def health(runtime: RuntimeDep) -> Envelope[HealthPublic]:
             store=runtime.store_description,
             store_status="degraded" if problem else "ok",
             store_problem=problem,
-            executor=f"{runtime.settings.executor} x{runtime.settings.workers}",
+            executor=executor,
+            executor_name=settings.executor,
+            scheduler=cluster.scheduler if cluster else None,
+            cluster_status=cluster.status if cluster else None,
+            cluster_problem=cluster.problem if cluster else None,
+            workers=cluster.workers if cluster else settings.workers,
+            free_slots=cluster.free_slots if cluster else None,
             started_at=runtime.started_at,
             active_operations=active,
             watchers=runtime.service.watcher_count(),
