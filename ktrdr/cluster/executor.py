@@ -104,6 +104,10 @@ class DaskExecutor:
 
     # -- submitting ----------------------------------------------------------------------
 
+    def ensure_available(self) -> None:
+        """``ClusterUnavailableError`` unless the scheduler answers (reconnecting if need be)."""
+        self._connection.client()
+
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         """Send ``job`` to the cluster; its operation stays pending until a worker starts it.
 

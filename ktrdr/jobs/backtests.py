@@ -129,6 +129,7 @@ def start_backtest(deps: JobDependencies, request: BacktestRequest) -> Operation
         resolved = resolve_backtest(deps, request)
     except NotFoundError as exc:
         raise InvalidRequestError(exc.message, details={"field": "symbol"}) from None
+    deps.executor.ensure_available()
     operation_id = create_backtest(deps, resolved)
     submit_backtest(deps, operation_id, resolved)
     return deps.service.get(operation_id)

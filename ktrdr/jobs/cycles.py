@@ -116,6 +116,7 @@ class ResearchCycles:
             request.symbol or DEFAULT_SYMBOL,
             request.timeframe or DEFAULT_TIMEFRAME,
         )
+        self._jobs.executor.ensure_available()  # its children would have nowhere to run
         with self._lock:
             active = self.active_cycles()
             limit = self._settings.max_active_cycles

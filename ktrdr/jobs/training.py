@@ -114,6 +114,7 @@ def start_training(deps: JobDependencies, request: TrainingRequest) -> Operation
     except NotFoundError as exc:
         raise InvalidRequestError(exc.message, details={"field": "symbol"}) from None
     check_training_size(strategy, len(bars))  # epochs x rows, known only now
+    deps.executor.ensure_available()  # e.g. a Dask scheduler that is down: 503, nothing made
     operation_id = create_training(deps, strategy)
     submit_training(deps, operation_id, strategy)
     return deps.service.get(operation_id)

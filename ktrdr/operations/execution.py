@@ -90,6 +90,10 @@ def start_queued(service: OperationsService, operation_id: str) -> bool:
 class Executor(Protocol):
     """Runs jobs for operations: ``LocalExecutor`` (threads) or ``ProcessExecutor``."""
 
+    def ensure_available(self) -> None:
+        """Raise (e.g. ``ClusterUnavailableError``) when a job submitted now could not run,
+        so a start request is refused before its operation is created."""
+
     def submit(self, operation_id: str, job: Job) -> JobHandle: ...
 
     def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle: ...
@@ -139,6 +143,9 @@ class LocalExecutor:
         self._orchestration = ThreadPoolExecutor(
             max_workers=max(orchestrations, ORCHESTRATION_THREADS), thread_name_prefix="ktrdr-cycle"
         )
+
+    def ensure_available(self) -> None:
+        return None  # threads in this process are always there
 
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         """Queue ``job``; its operation stays pending until a worker thread takes it."""

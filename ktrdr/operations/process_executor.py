@@ -179,6 +179,9 @@ class ProcessExecutor:
         self._processes: set[BaseProcess] = set()
         self._lock = threading.Lock()
 
+    def ensure_available(self) -> None:
+        return None  # worker processes are started on demand, here
+
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         """Queue ``job``; its operation stays pending until a process slot takes it."""
         self._service.get(operation_id)  # an unknown id fails here, not in a thread

@@ -219,6 +219,7 @@ def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_rec
         assert lost["status"] == "failed"
         assert "scheduler" in lost["error_message"] and dask_cli.address in lost["error_message"]
         assert health(http)["cluster_status"] == "unavailable"
+        before = http.get("/operations").json()["total"]
         refused = http.post("/training/start", json={"strategy": "rsi_mean_reversion"})
         assert refused.status_code == 503, refused.text
         error = refused.json()["error"]
@@ -226,6 +227,9 @@ def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_rec
         assert dask_cli.address in error["message"]
         listing = http.get("/operations", params={"status": "running"}).json()
         assert listing["data"] == [], listing
+        assert http.get("/operations").json()["total"] == before  # refused: nothing made
+        cycle = http.post("/agent/trigger", json={"seed": 1})
+        assert cycle.status_code == 503 and cycle.json()["error"]["code"] == "cluster_unavailable"
 
         # The scheduler back on the same port (workers restarted as a supervisor would):
         # the next job connects again and completes.

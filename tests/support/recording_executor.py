@@ -19,6 +19,9 @@ class RecordingExecutor:
     jobs: list[tuple[str, Job]] = field(default_factory=list)
     orchestrations: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
+    def ensure_available(self) -> None:
+        return None
+
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         self.jobs.append((operation_id, job))
         return self._handle(operation_id)
