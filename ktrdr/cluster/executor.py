@@ -267,6 +267,13 @@ class DaskExecutor:
     def _finish(self, job: _ClusterJob, outcome: JobOutcome | None) -> None:
         with self._lock:
             self._jobs.pop(job.operation_id, None)
+        if _reachable(job):
+            # A cleared event nobody waits on is deleted by the scheduler: without this,
+            # every operation would leave its cancel event behind there.
+            try:
+                job.event.clear()
+            except Exception as exc:
+                operation_logger(job.operation_id).info("cancel event kept", error=str(exc))
         if outcome is not None:
             if job.worker is None and not isinstance(outcome, Failed):
                 start_queued(self._service, job.operation_id)  # its "started" came late

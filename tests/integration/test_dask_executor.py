@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,6 +113,30 @@ def test_cancel_mid_training_ends_it_cancelled_within_a_second(deps: JobDependen
     assert not (op.result_summary or {}).get("forced"), op.result_summary
     assert str((op.result_summary or {}).get("stopped_at", "")).startswith("Epoch ")
     assert took < 1.0, f"cancel took {took:.2f}s"
+
+
+def test_finished_jobs_leave_no_cancel_event_on_the_scheduler(deps: JobDependencies) -> None:
+    op_id = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=3)).operation_id
+    assert follow(deps.service, op_id)[0].status is OperationStatus.COMPLETED
+    # A cancelled one too: setting its event is what creates it on the scheduler.
+    stopped = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=3000))
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while (deps.service.get(stopped.operation_id).progress.items_processed or 0) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    deps.service.cancel(stopped.operation_id, "Stopped by the test")
+    assert follow(deps.service, stopped.operation_id)[0].status is OperationStatus.CANCELLED
+    executor = deps.executor
+    assert isinstance(executor, DaskExecutor)
+    client = executor._connection.client()
+
+    def event_names(dask_scheduler: Any) -> list[str]:
+        return [str(name) for name in dask_scheduler.extensions["events"]._events]
+
+    deadline = time.monotonic() + 5
+    while left := client.run_on_scheduler(event_names):
+        assert time.monotonic() < deadline, f"cancel events left behind: {left}"
+        time.sleep(0.05)
 
 
 def test_an_imported_series_trains_on_the_cluster(deps: JobDependencies, tmp_path: Path) -> None:
