@@ -1,5 +1,5 @@
 """The live view: one Rich Live region with the parent's bar, its step and the nested child bar,
-redrawn on every view state and ticking its clocks between polls."""
+redrawn on every view state and ticking its clocks between answers."""
 
 from __future__ import annotations
 
@@ -13,13 +13,21 @@ from rich.text import Text
 
 from ktrdr.cli import figures
 from ktrdr.cli.outcomes import OutcomeLine
-from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
+from ktrdr.cli.views.labels import (
+    CHILD_LABEL,
+    CONNECTION_LOST,
+    TITLES,
+    cancelling_text,
+    is_research,
+    stall_text,
+    training_stats,
+)
 from ktrdr.client.follow import Event, ViewState
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 
 BAR_WIDTH = 36
-CONNECTION_LOST = "⚠ Connection lost, retrying..."
+SUMMARY_INDENT = "   "  # a completion summary's details, under its headline
 
 
 def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | None:
@@ -67,8 +75,22 @@ def _add_child_bar(grid: Table, child: OperationPublic, received_at: float, now:
     _add_bar(grid, label, pct, elapsed, eta, "   └─ ")
 
 
+def _step_row(parent: OperationPublic) -> Text | None:
+    """The line under the parent's bar: its step (a cycle's phase), or that it is queued."""
+    step = parent.progress.current_step or ""
+    if is_research(parent):
+        if parent.is_terminal or not step:
+            step = f"Phase: {step or 'starting...'}"
+    elif parent.status is OperationStatus.PENDING:
+        return Text("   Queued: waiting for a free worker...", style="yellow")
+    return Text(f"   {step}", style="cyan") if step else None
+
+
 def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> RenderableType:
-    """The live region: parent bar, its step, the nested child bar, warnings."""
+    """The live region: parent bar, its step, the nested child bar, warnings.
+
+    A lost connection takes the step line's place (the step shown would be stale); a
+    stall notice sits under the step line while the work stays silent."""
     parent = state.parent
     if parent is None:
         text = "Connecting..." if state.connection.ok else CONNECTION_LOST
@@ -77,19 +99,17 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     title = TITLES.get(parent.operation_type, parent.operation_type.value)
     elapsed = _elapsed(parent, state.received_at, now)
     _add_bar(grid, title, parent.progress.percentage, elapsed, None, "")
-    step = parent.progress.current_step or ""
+    step_row = _step_row(parent)
+    if not state.connection.ok:
+        grid.add_row(Text(f"   {CONNECTION_LOST}", style="yellow"))
+    elif step_row is not None:
+        grid.add_row(step_row)
+    if state.connection.ok and state.stalled_for is not None and not parent.is_terminal:
+        grid.add_row(Text(f"   {stall_text(state.stalled_for)}", style="yellow"))
     child = state.child
     research = is_research(parent)
-    if research:
-        if parent.is_terminal or not step:
-            step = f"Phase: {step or 'starting...'}"
-        grid.add_row(Text(f"   {step}", style="cyan"))
-        if child is not None:
-            _add_child_bar(grid, child, state.received_at, now)
-    elif parent.status is OperationStatus.PENDING:
-        grid.add_row(Text("   Queued: waiting for a free worker...", style="yellow"))
-    elif step:
-        grid.add_row(Text(f"   {step}", style="cyan"))
+    if research and child is not None:
+        _add_child_bar(grid, child, state.received_at, now)
     parts: list[RenderableType] = [grid]
     # Outside the grid, so a long line never widens the label column and shifts the bars.
     trainee = child if research else parent
@@ -97,8 +117,6 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     if stats:
         indent = "      " if trainee is child else "   "
         parts.append(Text(f"{indent}{stats}", style="dim"))
-    if not state.connection.ok:
-        parts.append(Text(CONNECTION_LOST, style="yellow"))
     if cancelling:
         parts.append(Text(cancelling_text(parent), style="magenta"))
     return Group(*parts)
@@ -141,13 +159,21 @@ class LiveRenderer:
         self.console.print(Text(text, style="yellow"), soft_wrap=True)
 
     def stop(self) -> None:
+        # The last frame stays on screen as it is, the cancel notice included: it belongs
+        # above the "Cancelled" line that follows.
         if self._started:
             if self._state is not None:
-                self._live.update(monitor_view(self._state, self._clock(), False), refresh=True)
+                view = monitor_view(self._state, self._clock(), self.cancelling)
+                self._live.update(view, refresh=True)
             self._live.stop()
             self._started = False
 
     def finish(self, lines: Sequence[OutcomeLine]) -> None:
+        """The closing lines under the last frame. A summary (a headline with details) is
+        set off by a blank line, its details indented under the headline."""
         self.stop()
-        for text, style in lines:
-            self.console.print(Text(text, style=style))
+        if len(lines) > 1:
+            self.console.print()
+        for number, (text, style) in enumerate(lines):
+            indent = SUMMARY_INDENT if number else ""
+            self.console.print(Text(f"{indent}{text}", style=style))
