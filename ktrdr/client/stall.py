@@ -41,13 +41,23 @@ def progress_age(
         return None
     if child is not None and child.status is OperationStatus.PENDING:
         return None  # waiting for a free worker is a queue, not a stall
-    running = [op for op in (root, child) if op is not None and not op.is_terminal]
-    reports = [op.last_progress_at for op in running if op.last_progress_at is not None]
+    # A child that just ended counts: its last report (or its end) is the latest sign of
+    # life until the cycle moves on, a moment later.
+    reports = [
+        moment
+        for op in (root, child)
+        if op is not None
+        for moment in (op.last_progress_at, op.completed_at)
+        if moment is not None
+    ]
     server_now = next(
         (
             op.started_at + timedelta(seconds=op.elapsed_seconds)
-            for op in running
-            if op.started_at is not None and op.elapsed_seconds is not None
+            for op in (root, child)
+            if op is not None
+            and not op.is_terminal
+            and op.started_at is not None
+            and op.elapsed_seconds is not None
         ),
         None,
     )

@@ -210,7 +210,15 @@ def test_a_cycle_whose_child_reports_is_not_stalled() -> None:
         snapshot("t1", op_type="training", pct=50, version=40), elapsed=290.0, last_report=289.0
     )
     queued = snapshot("t1", op_type="training", status="pending", version=1, elapsed=None)
-    for kid in (child, queued):  # reporting, or waiting for a worker: neither is a stall
+    # Its child just ended and the cycle has not moved on yet: the end is the latest news.
+    just_done = snapshot("t1", op_type="training", status="completed", pct=100, version=41)
+    just_done = just_done.model_copy(
+        update={
+            "completed_at": T0 + timedelta(seconds=299),
+            "last_progress_at": T0 + timedelta(seconds=250),
+        }
+    )
+    for kid in (child, queued, just_done):  # none of these is a stall
         backend = TreeBackend([tree(43, parent, kid), None, None])
         follower = Follower(backend.fetch, clock=backend.clock, sleep=backend.sleep)
 
