@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.padding import Padding
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +28,7 @@ from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 
 BAR_WIDTH = 36
-SUMMARY_INDENT = "   "  # a completion summary's details, under its headline
+SUMMARY_INDENT = 3  # columns: a completion summary's details, under its headline
 
 
 def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | None:
@@ -175,5 +176,6 @@ class LiveRenderer:
         if len(lines) > 1:
             self.console.print()
         for number, (text, style) in enumerate(lines):
-            indent = SUMMARY_INDENT if number else ""
-            self.console.print(Text(f"{indent}{text}", style=style))
+            # Padding, not leading spaces: a long line (a model path) wraps indented too.
+            indent = SUMMARY_INDENT if number else 0
+            self.console.print(Padding(Text(text, style=style), (0, 0, 0, indent), expand=False))
