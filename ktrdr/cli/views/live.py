@@ -4,6 +4,7 @@ redrawn on every view state and ticking its clocks between answers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -39,33 +40,27 @@ def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | Non
     return op.elapsed_seconds + max(0.0, now - received_at)
 
 
-def _monitor_grid() -> Table:
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, min_width=28)
-    grid.add_column(width=BAR_WIDTH, no_wrap=True)
-    grid.add_column(no_wrap=True)
-    return grid
+LABEL_MIN_WIDTH = 28
 
 
-def _add_bar(
-    grid: Table,
-    label: str,
-    percentage: float,
-    elapsed: float | None,
-    eta: float | None,
-    indent: str,
-) -> None:
+@dataclass(frozen=True)
+class _Bar:
+    label: Text
+    percentage: float
+    timing: str
+
+
+def _bar(
+    label: str, percentage: float, elapsed: float | None, eta: float | None, indent: str
+) -> _Bar:
     timing = figures.clock(elapsed)
     if eta is not None:
         timing += f"  ETA {figures.clock(eta)}"
-    grid.add_row(
-        Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold"),
-        ProgressBar(total=100.0, completed=percentage, width=BAR_WIDTH),
-        Text(timing, style="dim"),
-    )
+    text = Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold")
+    return _Bar(text, percentage, timing)
 
 
-def _add_child_bar(grid: Table, child: OperationPublic, received_at: float, now: float) -> None:
+def _child_bar(child: OperationPublic, received_at: float, now: float) -> _Bar:
     fallback = CHILD_LABEL.get(child.operation_type, "")
     if child.status is OperationStatus.PENDING:
         fallback += " (queued)"
@@ -73,10 +68,26 @@ def _add_child_bar(grid: Table, child: OperationPublic, received_at: float, now:
     pct = child.progress.percentage
     elapsed = _elapsed(child, received_at, now)
     eta = elapsed * (100.0 - pct) / pct if elapsed is not None and pct > 0 else None
-    _add_bar(grid, label, pct, elapsed, eta, "   └─ ")
+    return _bar(label, pct, elapsed, eta, "   └─ ")
 
 
-def _step_row(parent: OperationPublic) -> Text | None:
+def _bar_row(bar: _Bar, label_width: int, timing_width: int) -> Table:
+    """One bar as a grid row. Parent and child bars are separate grids (the lines between
+    them are free text, never cut to a column's width) with the same column widths, so
+    their bars line up, also where a narrow terminal squeezes them."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=label_width)
+    grid.add_column(width=BAR_WIDTH, no_wrap=True)
+    grid.add_column(no_wrap=True, width=timing_width)
+    grid.add_row(
+        bar.label,
+        ProgressBar(total=100.0, completed=bar.percentage, width=BAR_WIDTH),
+        Text(bar.timing, style="dim"),
+    )
+    return grid
+
+
+def _step_line(parent: OperationPublic) -> Text | None:
     """The line under the parent's bar: its step (a cycle's phase), or that it is queued."""
     step = parent.progress.current_step or ""
     if is_research(parent):
@@ -96,23 +107,26 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     if parent is None:
         text = "Connecting..." if state.connection.ok else CONNECTION_LOST
         return Text(text, style="yellow" if not state.connection.ok else "dim")
-    grid = _monitor_grid()
     title = TITLES.get(parent.operation_type, parent.operation_type.value)
-    elapsed = _elapsed(parent, state.received_at, now)
-    _add_bar(grid, title, parent.progress.percentage, elapsed, None, "")
-    step_row = _step_row(parent)
-    if not state.connection.ok:
-        grid.add_row(Text(f"   {CONNECTION_LOST}", style="yellow"))
-    elif step_row is not None:
-        grid.add_row(step_row)
-    if state.connection.ok and state.stalled_for is not None and not parent.is_terminal:
-        grid.add_row(Text(f"   {stall_text(state.stalled_for)}", style="yellow"))
+    bars = [
+        _bar(title, parent.progress.percentage, _elapsed(parent, state.received_at, now), None, "")
+    ]
     child = state.child
     research = is_research(parent)
     if research and child is not None:
-        _add_child_bar(grid, child, state.received_at, now)
-    parts: list[RenderableType] = [grid]
-    # Outside the grid, so a long line never widens the label column and shifts the bars.
+        bars.append(_child_bar(child, state.received_at, now))
+    width = max(LABEL_MIN_WIDTH, *(bar.label.cell_len for bar in bars))
+    timing_width = max(len(bar.timing) for bar in bars)
+    parts: list[RenderableType] = [_bar_row(bars[0], width, timing_width)]
+    step_line = _step_line(parent)
+    if not state.connection.ok:
+        parts.append(Text(f"   {CONNECTION_LOST}", style="yellow"))
+    elif step_line is not None:
+        parts.append(step_line)
+    if state.connection.ok and state.stalled_for is not None and not parent.is_terminal:
+        parts.append(Text(f"   {stall_text(state.stalled_for)}", style="yellow"))
+    parts += [_bar_row(bar, width, timing_width) for bar in bars[1:]]
+    # Under the bars, so a long line never widens the label column and shifts the bars.
     trainee = child if research else parent
     stats = training_stats(trainee) if trainee is not None else None
     if stats:
