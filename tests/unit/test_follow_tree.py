@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from ktrdr.client.errors import BackendUnavailableError
 from ktrdr.client.follow import Event, EventKind, Follower, ViewState
+from ktrdr.config import load_settings
 from ktrdr.contract.operations import ChangePublic, OperationPublic, TreePublic
+from ktrdr.errors import ConfigurationError
 from tests.support.snapshots import T0, cycle, snapshot
 
 Answer = TreePublic | None | Exception
@@ -266,3 +270,13 @@ def test_connection_lost_backs_off_and_a_304_restores_it() -> None:
     # After the outage the follower asks from the version it had seen.
     assert backend.requests[-1] == (4, 1.0)
     assert restored_events[0].kind is EventKind.CONNECTION_RESTORED
+
+
+def test_the_stall_threshold_is_a_positive_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().stall_seconds == 30.0
+    monkeypatch.setenv("KTRDR_STALL_SECONDS", "2.5")
+    assert load_settings().stall_seconds == 2.5
+    for bad in ("0", "-1", "soon"):
+        monkeypatch.setenv("KTRDR_STALL_SECONDS", bad)
+        with pytest.raises(ConfigurationError, match="KTRDR_STALL_SECONDS"):
+            load_settings()
