@@ -40,8 +40,11 @@ class TmuxPane:
         script = tmp_path / f"{self.socket}.sh"
         exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
         command = shlex.join([sys.executable, "-m", "ktrdr", *args])
+        # The shell traps Ctrl+C (a trap, not an ignore: the command still gets it), so
+        # the pane outlives the command and keeps its last screen.
         script.write_text(
-            f'#!/bin/sh\n{exports}unset NO_COLOR\n{command}\necho "[exit $?]"\nsleep 600\n'
+            f"#!/bin/sh\n{exports}unset NO_COLOR\ntrap 'true' INT\n{command}\n"
+            'echo "[exit $?]"\nsleep 600\n'
         )
         script.chmod(0o755)
         self._tmux("new-session", "-d", "-s", "watch", "-x", "110", "-y", "40", str(script))
