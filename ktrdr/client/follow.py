@@ -123,7 +123,6 @@ class Follower:
     async def follow(self, operation_id: str) -> AsyncIterator[tuple[ViewState, list[Event]]]:
         state = ViewState(operation_id=operation_id)
         since = 0
-        known_child: str | None = None
         last_versions: tuple[int, int] | None = None
         last_yield = float("-inf")
         down_since: float | None = None
@@ -172,20 +171,10 @@ class Follower:
 
             parent = tree.operations[0]
             child = active_child(tree)
-            new_child_id = child_id_of(parent)
-            if new_child_id != known_child:
-                if known_child is not None:
-                    events.append(Event(EventKind.CHILD_GONE, known_child))
-                if new_child_id is not None:
-                    events.append(Event(EventKind.CHILD_APPEARED, new_child_id))
-                known_child = new_child_id
             phase = phase_or_status(parent)
+            events += _changes(state, tree)
             if state.parent is None:
                 events.insert(0, Event(EventKind.STARTED, phase))
-            elif phase != state.phase:
-                passed = phases_passed(state.phase, tree)
-                events += [Event(EventKind.PHASE_PASSED, p) for p in passed]
-                events.append(Event(EventKind.PHASE_CHANGED, phase))
             age = progress_age(parent, child, now)
             stall = stalled_for(age, now, self.stall_seconds)
             if not parent.is_terminal:
@@ -212,6 +201,25 @@ class Follower:
             if not tree.complete:
                 # A state-only answer comes at once (nothing to wait on): pace the requests.
                 await self._sleep(self.poll_interval)
+
+
+def _changes(before: ViewState, tree: TreePublic) -> list[Event]:
+    """What an answer changed against the state before it: the child (gone, appeared) and
+    the phase (the ones passed in between, then the new one)."""
+    parent = tree.operations[0]
+    events: list[Event] = []
+    old_child = child_id_of(before.parent) if before.parent is not None else None
+    new_child = child_id_of(parent)
+    if new_child != old_child:
+        if old_child is not None:
+            events.append(Event(EventKind.CHILD_GONE, old_child))
+        if new_child is not None:
+            events.append(Event(EventKind.CHILD_APPEARED, new_child))
+    phase = phase_or_status(parent)
+    if before.parent is not None and phase != before.phase:
+        events += [Event(EventKind.PHASE_PASSED, p) for p in phases_passed(before.phase, tree)]
+        events.append(Event(EventKind.PHASE_CHANGED, phase))
+    return events
 
 
 def _stall_events(before: float | None, after: float | None) -> list[Event]:
