@@ -1,7 +1,8 @@
 """The monitor: follow an operation live until it ends, with Ctrl+C cancelling it.
 
 Used by `agent trigger --monitor`, `agent status --follow`, `ops follow`, `model train`
-and `backtest run`: one follower, one Renderer (live, plain or JSON), one set of exit codes.
+and `backtest run`: one follower (the tree long-poll), one Renderer (live, plain, JSON or
+NDJSON), one set of exit codes.
 """
 
 from __future__ import annotations
