@@ -13,6 +13,8 @@ QUICK = {
     "api_latency": ["--requests", "200"],
     "monitor_latency": ["--cycles", "3"],
     "cycle_phases": ["--seeds", "3"],
+    "cli_startup": ["--runs", "5"],
+    "watch_requests": ["--seconds", "20"],
 }
 
 

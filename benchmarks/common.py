@@ -61,3 +61,25 @@ def table(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
+
+
+# The last commit whose monitor polled parent and child every 300 ms (before the tree
+# long-poll): the "old" side of the watching benchmarks, run against the same backend.
+POLLING_MONITOR_COMMIT = "07de4b6"
+
+
+def previous_client(commit: str, into: Path) -> Path:
+    """The ``ktrdr`` package as it was at ``commit``, extracted under ``into``; run it with
+    PYTHONPATH set to the returned directory and a working directory outside the checkout
+    (so the current package on sys.path does not shadow it)."""
+    import io
+    import subprocess
+    import tarfile
+
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", commit, "ktrdr"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into

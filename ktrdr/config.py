@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     executor: Literal["thread", "process"] = "thread"
     # How many trainings/backtests run at once; more wait their turn.
     workers: int = Field(default=2, ge=1, le=64)
+    # How many research cycles may be open at once; one more trigger is refused (409).
+    max_active_cycles: int = Field(default=1, ge=1, le=64)
     # How long a monitor retries a backend that stopped answering before it gives up.
     monitor_give_up_seconds: float = Field(default=180.0, gt=0)
     # How long running work may go without a progress report before a monitor says so.
@@ -66,6 +68,14 @@ class Settings(BaseSettings):
     # content travels inside its JSON body.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # The shared secret of a backend serving beyond loopback (required there): every
+    # request but /health carries it as "Authorization: Bearer ...". The CLI sends it too.
+    api_token: SecretStr | None = None
+
+    @property
+    def token(self) -> str | None:
+        """The API token's text (an empty KTRDR_API_TOKEN counts as none)."""
+        return self.api_token.get_secret_value() or None if self.api_token else None
 
     @property
     def database_path(self) -> Path:

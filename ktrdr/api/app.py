@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ktrdr import __version__
+from ktrdr.api.auth import BearerTokenGuard, check_token_setting
 from ktrdr.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from ktrdr.api.guards import HostPolicy, RequestGuard
 from ktrdr.api.routes import agent, backtests, data, health, operations, training, tree
@@ -58,7 +59,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         hosts = HostPolicy.build(settings.host, settings.allowed_hosts)
     except ValueError as exc:
         raise ConfigurationError(str(exc), code="invalid_setting") from None
-    # Added innermost first: the guard runs inside the last-resort error catcher.
+    # Added innermost first: the token is checked after the request guard's Host/Origin
+    # checks, and both run inside the last-resort error catcher.
+    check_token_setting(settings.host, settings.token)
+    if settings.token is not None:
+        app.add_middleware(BearerTokenGuard, token=settings.token)
     app.add_middleware(
         RequestGuard,
         hosts=hosts,

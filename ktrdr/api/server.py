@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from ktrdr.api.app import create_app
+from ktrdr.api.auth import check_token_setting
 from ktrdr.api.guards import is_loopback
 from ktrdr.api.runtime import Runtime
 from ktrdr.config import Settings
@@ -16,10 +17,11 @@ def serve(settings: Settings) -> None:
     database another backend owns (``StoreInUseError``) is refused before anything reads
     or recovers it, and the CLI reports it as one line."""
     configure_logging(settings.log_format, settings.log_level)
+    # Before anything binds or reads: a backend on the network without a token is refused.
+    check_token_setting(settings.host, settings.token)
     if not is_loopback(settings.host):
         get_logger("ktrdr.api").warning(
-            "listening beyond this machine: the API has no authentication, so anyone who "
-            "can reach this port can start, cancel and read operations",
+            "listening beyond this machine: every request but /health needs the API token",
             host=settings.host,
             port=settings.port,
         )

@@ -15,11 +15,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ktrdr.backtesting.engine import run_backtest
+from ktrdr.backtesting.engine import BacktestResult, run_backtest
 from ktrdr.data.bars import instant
 from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
+from ktrdr.operations.contexts import BacktestProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
+from ktrdr.operations.results import BacktestSummary, BenchmarkFigures, TradingMetrics
 from ktrdr.training.model_store import TrainedModel
 
 SUMMARY_EQUITY_POINTS = 120
@@ -40,7 +42,8 @@ class BacktestJob:
     results_dir: Path
 
     def __call__(self, reporter: ProgressReporter, token: CancellationToken) -> Mapping[str, Any]:
-        reporter.report(ProgressUpdate(0.0, "Computing signals", context={"phase": "signals"}))
+        signals = BacktestProgressContext(phase="signals").to_dict()
+        reporter.report(ProgressUpdate(0.0, "Computing signals", context=signals))
         # Indicators need history before the first traded bar; features at bar t use bars
         # up to t only, so computing them over the longer series adds no look-ahead.
         history = self.market.load(self.symbol, self.timeframe, None, self.end)
@@ -58,15 +61,56 @@ class BacktestJob:
         )
         detail = result.to_summary()
         detail_path = _write_detail(self.results_dir, self.operation_id, detail)
-        summary = result.to_summary(max_equity_points=SUMMARY_EQUITY_POINTS)
-        summary.pop("trades", None)
-        summary.update(
-            strategy_name=self.model.strategy.name,
-            model=str(self.model.path),
-            trades_count=len(result.trades),
-            detail_path=str(detail_path),
-        )
-        return summary
+        return backtest_summary(result, self.model, detail_path).to_dict()
+
+
+def backtest_summary(
+    result: BacktestResult, model: TrainedModel, detail_path: Path
+) -> BacktestSummary:
+    """What the backtest operation keeps as its result: the metrics and a thinned equity
+    curve (every trade and the whole curve are in ``detail_path``)."""
+    # The engine's JSON view gives the ISO times and the thinned curve.
+    thinned = BacktestSummary.model_validate(
+        {
+            key: value
+            for key, value in result.to_summary(max_equity_points=SUMMARY_EQUITY_POINTS).items()
+            if key in ("start", "end", "equity_curve")
+        }
+    )
+    metrics = result.metrics
+    benchmark = result.benchmark
+    return BacktestSummary(
+        symbol=result.symbol,
+        timeframe=result.timeframe,
+        mode=result.mode,
+        start=thinned.start,
+        end=thinned.end,
+        bars=int(result.equity.size),
+        initial_capital=float(result.initial_capital),
+        final_equity=result.final_equity,
+        metrics=TradingMetrics(
+            total_return=metrics.total_return,
+            annualised_return=metrics.annualised_return,
+            sharpe_ratio=metrics.sharpe_ratio,
+            sortino_ratio=metrics.sortino_ratio,
+            max_drawdown=metrics.max_drawdown,
+            win_rate=metrics.win_rate,
+            num_trades=metrics.num_trades,
+            profit_factor=metrics.profit_factor,
+            exposure=metrics.exposure,
+        ),
+        benchmark=BenchmarkFigures(
+            total_return=benchmark["total_return"],
+            annualised_return=benchmark["annualised_return"],
+            sharpe_ratio=benchmark["sharpe_ratio"],
+            max_drawdown=benchmark["max_drawdown"],
+        ),
+        equity_curve=thinned.equity_curve,
+        strategy_name=model.strategy.name,
+        model=str(model.path),
+        trades_count=len(result.trades),
+        detail_path=str(detail_path),
+    )
 
 
 def _write_detail(results_dir: Path, operation_id: str, detail: dict[str, Any]) -> Path:

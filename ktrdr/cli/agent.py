@@ -17,7 +17,7 @@ from ktrdr.cli.options import (
 )
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
-from ktrdr.operations.models import OperationType
+from ktrdr.operations.kinds import OperationType
 
 app = typer.Typer(
     help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
@@ -46,6 +46,15 @@ def trigger(
     symbol: Annotated[str | None, typer.Option(help="Market to research (default SP500).")] = None,
     timeframe: Annotated[str | None, typer.Option()] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the training epochs.")] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Start this many cycles, seeds S, S+1, ... (--seed S; the backend's "
+            "KTRDR_MAX_ACTIVE_CYCLES must allow them); -f follows them all on one board.",
+        ),
+    ] = None,
     monitor: MonitorOpt = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
@@ -64,6 +73,16 @@ def trigger(
         "timeframe": timeframe,
         "epochs": epochs,
     }
+    if count is not None:
+        _trigger_many(
+            payload,
+            count,
+            monitor=monitor,
+            json_out=json_out,
+            plain=plain,
+            no_autostart=no_autostart,
+        )
+        return
     start_and_watch(
         "/agent/trigger",
         payload,
@@ -74,6 +93,33 @@ def trigger(
         no_autostart=no_autostart,
         progress=progress,
     )
+
+
+def _trigger_many(
+    payload: dict[str, Any],
+    count: int,
+    *,
+    monitor: bool,
+    json_out: bool,
+    plain: bool,
+    no_autostart: bool,
+) -> None:
+    import secrets
+
+    from ktrdr.cli.backend import client_for
+    from ktrdr.cli.many_cycles import announce, follow_cycles, start_cycles
+    from ktrdr.config import load_settings
+
+    seed = payload.get("seed")
+    first_seed = seed if isinstance(seed, int) else secrets.randbelow(1_000_000)
+    with friendly_errors():
+        settings = load_settings()
+        with client_for(no_autostart) as client:
+            cycles = start_cycles(client, payload, first_seed, count)
+            base_url = client.base_url
+    announce(cycles, json_out)
+    if monitor:
+        raise typer.Exit(follow_cycles(base_url, cycles, settings, plain=plain or json_out))
 
 
 @app.command("status")
@@ -178,8 +224,11 @@ def strategy(
             cycle = client.get_operation(cycle_id)
     if cycle.operation_type is not OperationType.AGENT_RESEARCH:
         fail(f"{cycle_id} is a {cycle.operation_type.value} operation, not a research cycle")
-    design = (cycle.result_summary or {}).get("strategy")
-    if not isinstance(design, dict):
+    from ktrdr.contract.results import research_cycle_summary_of
+
+    summary = research_cycle_summary_of(cycle)
+    design = summary.strategy if summary is not None else None
+    if design is None:
         fail(
             f"research cycle {cycle_id} is {cycle.status.value} and kept no strategy "
             "(only completed cycles record their design)"

@@ -10,7 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli.figures import number, percent
-from ktrdr.contract.operations import AgentStatusPublic, OperationSummaryPublic
+from ktrdr.contract.operations import AgentStatusPublic, OperationPublic, OperationSummaryPublic
+from ktrdr.contract.progress import ACTIVE_PHASES, Phase, phase_of, research_cycle_context_of
+from ktrdr.contract.results import ResearchCycleSummary, headline, research_cycle_summary_of
 from ktrdr.operations.models import OperationStatus
 
 
@@ -24,6 +26,9 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
     grid.add_row("Cycle", cycle.operation_id)
     grid.add_row("Status", cycle.status.value + (" (active)" if current.active else ""))
     grid.add_row("Phase", str(current.phase or "-"))
+    trail = phase_trail(cycle)
+    if trail is not None:
+        grid.add_row("", trail)
     grid.add_row(
         "Progress", f"{cycle.progress.percentage:.0f}%  {cycle.progress.current_step or ''}"
     )
@@ -42,23 +47,50 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
                 f"[{child.progress.percentage:.0f}%]"
             )
         )
-    summary = cycle.result_summary or {}
+    summary = research_cycle_summary_of(cycle) or ResearchCycleSummary()
     if cycle.status is OperationStatus.COMPLETED:
         parts.append(
             Text(
-                f"Verdict: {summary.get('verdict', '-')} | Sharpe: "
-                f"{number(summary.get('sharpe_ratio', 0.0))} | Win Rate: "
-                f"{percent(summary.get('win_rate'))} | Max DD: "
-                f"{percent(summary.get('max_drawdown'))}"
+                f"Verdict: {summary.verdict or '-'} | Sharpe: "
+                f"{number(summary.sharpe_ratio)} | Win Rate: "
+                f"{percent(summary.win_rate)} | Max DD: "
+                f"{percent(summary.max_drawdown)}"
             )
         )
-        for reason in summary.get("reasons") or []:
+        for reason in summary.reasons:
             parts.append(Text(f"  • {reason}"))
     elif cycle.status is OperationStatus.FAILED:
         parts.append(Text(f"Failed: {cycle.error_message}", style="red"))
     elif cycle.status is OperationStatus.CANCELLED:
-        parts.append(Text(f"Cancelled: {summary.get('stopped_at', '')}", style="magenta"))
+        parts.append(Text(f"Cancelled: {summary.stopped_at or ''}", style="magenta"))
     return Group(*parts)
+
+
+def phase_trail(cycle: OperationPublic) -> str | None:
+    """The cycle's active phases in the phase table's order: ✓ passed, ▶ the current one,
+    ✗ the one a failed or cancelled cycle stopped in; None when the phase is unknown."""
+    phase = phase_of(cycle)
+    if phase is None:
+        return None
+    order = list(ACTIVE_PHASES)
+    if phase is Phase.COMPLETED:
+        reached, mark = len(order), ""
+    elif phase in order:
+        reached, mark = order.index(phase), "▶ "
+    elif phase in (Phase.FAILED, Phase.CANCELLED):
+        context = research_cycle_context_of(cycle)  # still names the last phase entered
+        last = context.phase if context is not None else None
+        names = [p.value for p in order]
+        reached, mark = (names.index(last), "✗ ") if last in names else (0, "")
+    else:  # idle: nothing passed yet
+        reached, mark = 0, ""
+    steps = []
+    for index, step in enumerate(order):
+        if index < reached:
+            steps.append(f"✓ {step.value}")
+        else:
+            steps.append(f"{mark if index == reached else ''}{step.value}")
+    return " → ".join(steps)
 
 
 _VERDICT_STYLE = {"promising": "bold green", "neutral": "yellow", "poor": "red"}
@@ -66,8 +98,8 @@ _VERDICT_RANK = {"promising": 0, "neutral": 1, "poor": 2}
 
 
 def _sharpe(row: OperationSummaryPublic) -> float:
-    value = row.headline.get("sharpe_ratio")
-    return float(value) if isinstance(value, int | float) else float("-inf")
+    value = headline(row).sharpe_ratio
+    return value if value is not None else float("-inf")
 
 
 def result_rows(cycles: list[OperationSummaryPublic], sort: str) -> list[OperationSummaryPublic]:
@@ -92,7 +124,7 @@ def _verdict_text(row: OperationSummaryPublic) -> Text:
 
 
 def _strategy_name(row: OperationSummaryPublic) -> str:
-    return str(row.headline.get("strategy_name") or "-")
+    return headline(row).strategy_name or "-"
 
 
 def results_view(cycles: list[OperationSummaryPublic], width: int) -> RenderableType:
@@ -101,17 +133,17 @@ def results_view(cycles: list[OperationSummaryPublic], width: int) -> Renderable
         return results_table(cycles)
     lines: list[RenderableType] = []
     for row in cycles:
-        numbers = row.headline
+        numbers = headline(row)
         lines.append(Text.assemble(row.operation_id, "  ", _verdict_text(row)))
         lines.append(Text(f"  {_strategy_name(row)}", style="cyan"))
         if row.status is OperationStatus.COMPLETED:
             lines.append(
                 Text(
-                    f"  Sharpe {number(numbers.get('sharpe_ratio'), '+.2f')}"
-                    f" (B&H {number(numbers.get('benchmark_sharpe_ratio'), '+.2f')})"
-                    f"  Return {number(numbers.get('total_return'), '+.0%')}"
-                    f"  Max DD {number(numbers.get('max_drawdown'), '.0%')}"
-                    f"  {number(numbers.get('trades'), '.0f')} trades"
+                    f"  Sharpe {number(numbers.sharpe_ratio, '+.2f')}"
+                    f" (B&H {number(numbers.benchmark_sharpe_ratio, '+.2f')})"
+                    f"  Return {number(numbers.total_return, '+.0%')}"
+                    f"  Max DD {number(numbers.max_drawdown, '.0%')}"
+                    f"  {number(numbers.trades, '.0f')} trades"
                 )
             )
     return Group(*lines)
@@ -134,15 +166,15 @@ def results_table(cycles: list[OperationSummaryPublic]) -> Table:
     for col in ("Sharpe", "B&H", "Return", "Max DD", "Trades"):
         table.add_column(col, justify="right", no_wrap=True)
     for row in cycles:
-        numbers = row.headline
+        numbers = headline(row)
         table.add_row(
             row.operation_id,
             _strategy_name(row),
             _verdict_text(row),
-            number(numbers.get("sharpe_ratio"), "+.2f"),
-            number(numbers.get("benchmark_sharpe_ratio"), "+.2f"),
-            number(numbers.get("total_return"), "+.0%"),
-            number(numbers.get("max_drawdown"), ".0%"),
-            number(numbers.get("trades"), ".0f"),
+            number(numbers.sharpe_ratio, "+.2f"),
+            number(numbers.benchmark_sharpe_ratio, "+.2f"),
+            number(numbers.total_return, "+.0%"),
+            number(numbers.max_drawdown, ".0%"),
+            number(numbers.trades, ".0f"),
         )
     return table

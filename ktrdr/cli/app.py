@@ -10,7 +10,6 @@ import typer
 from ktrdr import __version__
 from ktrdr.cli import agent, backtest, data, model, ops, server
 from ktrdr.cli.output import exit_code_for, reader_went_away, terminal_safe
-from ktrdr.config import load_settings
 from ktrdr.errors import KtrdrError
 
 app = typer.Typer(
@@ -46,6 +45,8 @@ def root(
 def _debugging() -> bool:
     """KTRDR_DEBUG, read through the settings; invalid settings mean no debugging, since
     this runs while handling another error and must not raise one of its own."""
+    from ktrdr.config import load_settings
+
     try:
         return load_settings().debug
     except KtrdrError:

@@ -110,7 +110,7 @@ def connect(settings: Settings, *, autostart: bool, announce: bool = True) -> Kt
         # An explicit URL is the user's choice: never start something else in its place.
         if probe(url) is None:
             raise ConfigurationError(f"No ktrdr backend answers at {url} (KTRDR_API_URL)")
-        return KtrdrClient(url)
+        return KtrdrClient(url, token=settings.token)
     if probe(url) is None:
         if not autostart:
             raise ConfigurationError(
@@ -123,7 +123,7 @@ def connect(settings: Settings, *, autostart: bool, announce: bool = True) -> Kt
                 f"Started a local ktrdr backend at {url} (pid {health.pid}, "
                 f"log {BackendFiles.for_settings(settings).log})\n"
             )
-    return KtrdrClient(url)
+    return KtrdrClient(url, token=settings.token)
 
 
 def stop(settings: Settings, timeout: float = 10.0) -> int | None:

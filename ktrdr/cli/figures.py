@@ -1,22 +1,21 @@
 """How numbers look in the terminal: one spelling of a percentage, a ratio and a clock.
 
-Result summaries come from the API as loose JSON, so every function takes whatever is there
-and shows "-" for a missing or non-numeric value instead of failing.
+Figures come from the typed result records (``ktrdr.contract.results``), where a figure an
+operation did not record (or recorded oddly) is None: every function shows "-" for it
+instead of failing.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 MISSING = "-"
 
 
-def percent(value: Any, spec: str = ".0%") -> str:
+def percent(value: object, spec: str = ".0%") -> str:
     """0.58 -> "58%"."""
     return number(value, spec)
 
 
-def number(value: Any, spec: str = ".2f") -> str:
+def number(value: object, spec: str = ".2f") -> str:
     """A number in ``spec`` (a format spec such as "+.2f"); "-" when there is none."""
     if not isinstance(value, int | float):
         return MISSING

@@ -16,7 +16,7 @@ from ktrdr.cli.options import (
 )
 from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, watch
-from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.operations.kinds import OperationStatus, OperationType
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 

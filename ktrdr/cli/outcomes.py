@@ -7,16 +7,24 @@ print the text alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from ktrdr.cli.figures import number, percent
+from ktrdr.cli.figures import MISSING, number, percent
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
+from ktrdr.contract.results import (
+    BacktestSummary,
+    BenchmarkFigures,
+    CycleBacktest,
+    CycleTraining,
+    ResearchCycleSummary,
+    TradingMetrics,
+    TrainingSummary,
+    backtest_summary_of,
+    research_cycle_summary_of,
+    training_summary_of,
+)
 from ktrdr.operations.models import OperationStatus, OperationType
 
 OutcomeLine = tuple[str, str]  # (text, rich style; "" for none)
-Summary = dict[str, Any]
 
 KIND_NAME: dict[OperationType, str] = {
     OperationType.AGENT_RESEARCH: "Research cycle",
@@ -25,96 +33,98 @@ KIND_NAME: dict[OperationType, str] = {
 }
 
 
-def _benchmark_line(bench: Summary) -> OutcomeLine:
+def _benchmark_line(bench: BenchmarkFigures) -> OutcomeLine:
     return (
-        f"Buy & hold, same bars: Sharpe {number(bench.get('sharpe_ratio'))} | "
-        f"Return {percent(bench.get('total_return'))} | "
-        f"Max DD {percent(bench.get('max_drawdown'))}",
+        f"Buy & hold, same bars: Sharpe {number(bench.sharpe_ratio)} | "
+        f"Return {percent(bench.total_return)} | "
+        f"Max DD {percent(bench.max_drawdown)}",
         "dim",
     )
 
 
-def research_summary(summary: Summary) -> list[OutcomeLine]:
+def _text(value: object) -> str:
+    return MISSING if value is None else str(value)
+
+
+def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     """A completed research cycle: what it designed, the verdict, and how it did."""
     lines: list[OutcomeLine] = [
-        (f"Strategy: {summary.get('strategy_name', '-')}", ""),
-        (f"Verdict: {summary.get('verdict', '-')}", "bold"),
+        (f"Strategy: {_text(summary.strategy_name)}", ""),
+        (f"Verdict: {_text(summary.verdict)}", "bold"),
         (
-            f"Sharpe: {number(summary.get('sharpe_ratio'))} | Win Rate: "
-            f"{percent(summary.get('win_rate'))} | Max DD: "
-            f"{percent(summary.get('max_drawdown'))}",
+            f"Sharpe: {number(summary.sharpe_ratio)} | Win Rate: "
+            f"{percent(summary.win_rate)} | Max DD: "
+            f"{percent(summary.max_drawdown)}",
             "",
         ),
     ]
-    bench = summary.get("benchmark") or {}
-    if bench.get("sharpe_ratio") is not None:
+    bench = summary.benchmark or BenchmarkFigures()
+    if bench.sharpe_ratio is not None:
         lines.append(_benchmark_line(bench))
-    training = summary.get("training") or {}
-    backtest = summary.get("backtest") or {}
+    training = summary.training or CycleTraining()
+    backtest = summary.backtest or CycleBacktest()
     lines.append(
         (
-            f"Training: {training.get('epochs', '-')} epochs, val accuracy "
-            f"{percent(training.get('accuracy'))} | Backtest: {backtest.get('symbol', '-')} "
-            f"{str(backtest.get('start') or '')[:10]} → "
-            f"{str(backtest.get('end') or '')[:10]}, {summary.get('trades', '-')} trades",
+            f"Training: {_text(training.epochs)} epochs, val accuracy "
+            f"{percent(training.accuracy)} | Backtest: {_text(backtest.symbol)} "
+            f"{(backtest.start or '')[:10]} → "
+            f"{(backtest.end or '')[:10]}, {_text(summary.trades)} trades",
             "dim",
         )
     )
     return lines
 
 
-def training_summary(summary: Summary) -> list[OutcomeLine]:
+def training_summary(summary: TrainingSummary) -> list[OutcomeLine]:
     """A completed training: epochs, how well it validated, where the model is."""
     return [
         (
-            f"Epochs: {summary.get('epochs_completed', '-')}/"
-            f"{summary.get('epochs_total', '-')} | Val accuracy: "
-            f"{percent(summary.get('val_accuracy'))} | Val loss: "
-            f"{number(summary.get('val_loss'), '.4f')}",
+            f"Epochs: {_text(summary.epochs_completed)}/"
+            f"{_text(summary.epochs_total)} | Val accuracy: "
+            f"{percent(summary.val_accuracy)} | Val loss: "
+            f"{number(summary.val_loss, '.4f')}",
             "",
         ),
-        (f"Model: {summary.get('model_path', '-')}", "dim"),
+        (f"Model: {_text(summary.model_path)}", "dim"),
     ]
 
 
-def backtest_summary(summary: Summary) -> list[OutcomeLine]:
+def backtest_summary(summary: BacktestSummary) -> list[OutcomeLine]:
     """A completed backtest: its metrics beside buying and holding, and what it ran on."""
-    m = summary.get("metrics") or {}
+    m = summary.metrics or TradingMetrics()
     lines: list[OutcomeLine] = [
         (
-            f"Sharpe: {number(m.get('sharpe_ratio'))} | Return: "
-            f"{percent(m.get('total_return'))} | Max DD: {percent(m.get('max_drawdown'))} | "
-            f"Win Rate: {percent(m.get('win_rate'))} | Trades: {m.get('num_trades', '-')}",
+            f"Sharpe: {number(m.sharpe_ratio)} | Return: "
+            f"{percent(m.total_return)} | Max DD: {percent(m.max_drawdown)} | "
+            f"Win Rate: {percent(m.win_rate)} | Trades: {_text(m.num_trades)}",
             "",
         )
     ]
-    bench = summary.get("benchmark") or {}
-    if bench:
-        lines.append(_benchmark_line(bench))
+    if summary.benchmark is not None:
+        lines.append(_benchmark_line(summary.benchmark))
     lines.append(
         (
-            f"{summary.get('symbol', '')} {summary.get('start', '')[:10]} → "
-            f"{summary.get('end', '')[:10]}, {summary.get('bars', '-')} bars; "
-            f"detail: {summary.get('detail_path', '-')}",
+            f"{summary.symbol or ''} {(summary.start or '')[:10]} → "
+            f"{(summary.end or '')[:10]}, {_text(summary.bars)} bars; "
+            f"detail: {_text(summary.detail_path)}",
             "dim",
         )
     )
     return lines
 
 
-SUMMARIES: dict[OperationType, Callable[[Summary], list[OutcomeLine]]] = {
-    OperationType.AGENT_RESEARCH: research_summary,
-    OperationType.TRAINING: training_summary,
-    OperationType.BACKTESTING: backtest_summary,
-}
+def summary_lines(op: OperationPublic) -> list[OutcomeLine]:
+    """The result lines of ``op``'s kind (figures it did not record show as a dash)."""
+    if op.operation_type is OperationType.AGENT_RESEARCH:
+        return research_summary(research_cycle_summary_of(op) or ResearchCycleSummary())
+    if op.operation_type is OperationType.TRAINING:
+        return training_summary(training_summary_of(op) or TrainingSummary())
+    return backtest_summary(backtest_summary_of(op) or BacktestSummary())
 
 
 def completed_lines(op: OperationPublic) -> list[OutcomeLine]:
     name = KIND_NAME[op.operation_type]
-    return [
-        (f"✓ {name} complete!", "bold green"),
-        *SUMMARIES[op.operation_type](op.result_summary or {}),
-    ]
+    return [(f"✓ {name} complete!", "bold green"), *summary_lines(op)]
 
 
 def failed_lines(op: OperationPublic) -> list[OutcomeLine]:

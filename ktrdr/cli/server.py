@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ktrdr.cli.output import friendly_errors, print_json, terminal_safe
-from ktrdr.config import load_settings
 
 app = typer.Typer(help="Run and manage the ktrdr backend.", no_args_is_help=True)
 
@@ -32,6 +31,8 @@ def start(
         overrides["port"] = port
     if ephemeral:
         overrides["ephemeral"] = True
+    from ktrdr.config import load_settings
+
     with friendly_errors():
         settings = load_settings(**overrides)
         from ktrdr.cli.backend import BackendFiles, probe, start_detached
@@ -58,6 +59,7 @@ def start(
 def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Say whether a backend answers, and where."""
     from ktrdr.cli.backend import probe
+    from ktrdr.config import load_settings
 
     with friendly_errors():
         settings = load_settings()
@@ -89,6 +91,7 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 def stop() -> None:
     """Stop the local backend started with --detach (or by autostart)."""
     from ktrdr.cli.backend import stop as stop_backend
+    from ktrdr.config import load_settings
 
     with friendly_errors():
         settings = load_settings()

@@ -26,6 +26,7 @@ from ktrdr.client.tree_reading import (
     phases_passed,
 )
 from ktrdr.contract.operations import OperationPublic, TreePublic
+from ktrdr.contract.results import stopped_at_of
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.stops import stopped_sentence
 
@@ -232,15 +233,14 @@ def _stall_events(before: float | None, after: float | None) -> list[Event]:
 
 def describe_stop(parent: OperationPublic | None, child: OperationPublic | None) -> str:
     """Where a cancelled operation stopped, as a sentence for the user."""
-    summary = (parent.result_summary or {}) if parent else {}
-    where = summary.get("stopped_at")
+    where = stopped_at_of(parent) if parent is not None else None
     if parent is not None and parent.operation_type is not OperationType.AGENT_RESEARCH:
         child, where = parent, None  # a single job: phrase its own stop like a child's
-    if isinstance(where, str) and where:
+    if where:
         text = where if not where[0].islower() else where[0].upper() + where[1:]
         return text.rstrip(".") + "."
     if child is not None:
-        child_where = (child.result_summary or {}).get("stopped_at") or child.progress.current_step
+        child_where = stopped_at_of(child) or child.progress.current_step
         label = "Training" if child.operation_type is OperationType.TRAINING else "Backtest"
         if child_where:
             return stopped_sentence(label, str(child_where)) + "."

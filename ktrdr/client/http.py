@@ -53,6 +53,11 @@ def _httpx_timeout(timeout: float | ClientTimeout) -> httpx.Timeout:
     return httpx.Timeout(timeout.seconds, connect=connect)
 
 
+def _auth_headers(token: str | None) -> dict[str, str]:
+    """The bearer token of a shared backend (KTRDR_API_TOKEN), when there is one."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def path_segment(value: str) -> str:
     """``value`` as one URL path segment: every ``/``, ``.``-dot run, ``?``, ``%`` and
     control character escaped, so an id or a symbol can never name another resource."""
@@ -128,12 +133,14 @@ class KtrdrClient:
         *,
         timeout: float | ClientTimeout = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url + API_PREFIX,
             timeout=_httpx_timeout(timeout),
             transport=transport,
+            headers=_auth_headers(token),
         )
 
     def __enter__(self) -> KtrdrClient:
@@ -206,6 +213,7 @@ class AsyncKtrdrClient:
         *,
         timeout: float | ClientTimeout = DEFAULT_TIMEOUT,
         transport: AsyncTransport | None = None,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout if isinstance(timeout, ClientTimeout) else ClientTimeout(timeout)
@@ -213,6 +221,7 @@ class AsyncKtrdrClient:
             base_url=self.base_url + API_PREFIX,
             timeout=_httpx_timeout(timeout),
             transport=transport,
+            headers=_auth_headers(token),
         )
 
     async def __aenter__(self) -> AsyncKtrdrClient:

@@ -1,14 +1,14 @@
 """Reading one answer of the operation tree: the followed operation's phase, its active child,
 and the phases it went through since the previous answer.
 
-The phase order and the child-id keys come from ``ktrdr.agents.phases`` (the one table);
-the client keeps no copy of them.
+The phase order and the child-id keys come from ``ktrdr.agents.phases`` (the one table,
+through ``ktrdr.contract.progress``); the client keeps no copy of them.
 """
 
 from __future__ import annotations
 
-from ktrdr.agents.phases import CHILD_ID_KEY, ORDERED_PHASES, Phase
 from ktrdr.contract.operations import OperationPublic, TreePublic
+from ktrdr.contract.progress import ORDERED_PHASES, child_id_of_phase
 
 # The happy path as the wire spells it: a jump over some of these means they passed unseen.
 _PHASE_ORDER: tuple[str, ...] = tuple(phase.value for phase in ORDERED_PHASES)
@@ -22,12 +22,7 @@ def phase_or_status(op: OperationPublic) -> str:
 
 def child_id_of(op: OperationPublic) -> str | None:
     """The child the phase table names for the operation's current phase, if it runs one."""
-    phase = phase_or_status(op)
-    if op.is_terminal or phase not in Phase.__members__.values():
-        return None
-    key = CHILD_ID_KEY.get(Phase(phase))
-    value = op.metadata.parameters.get(key) if key else None
-    return value if isinstance(value, str) and value else None
+    return None if op.is_terminal else child_id_of_phase(op) or None
 
 
 def active_child(tree: TreePublic) -> OperationPublic | None:

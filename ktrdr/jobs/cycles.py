@@ -1,4 +1,5 @@
-"""Research cycles: start one (at most one at a time), and say how the current one is doing.
+"""Research cycles: start them (at most KTRDR_MAX_ACTIVE_CYCLES at once, one by default),
+and say how the current one is doing.
 
 A cycle runs in ``AgentResearchWorker``; this module picks its designer from Settings,
 gives it a child launcher that starts real trainings and backtests through
@@ -22,7 +23,7 @@ from ktrdr.agents.workers.research_worker import (
     CycleRequest,
 )
 from ktrdr.config import Settings
-from ktrdr.errors import CycleAlreadyActiveError
+from ktrdr.errors import CycleAlreadyActiveError, JobFailedError
 from ktrdr.jobs.backtests import (
     BacktestRequest,
     ResolvedBacktest,
@@ -33,6 +34,7 @@ from ktrdr.jobs.backtests import (
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.training import create_training, submit_training
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.results import TrainingSummary
 from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.strategies.window import fit_window, series_for_cycle
 
@@ -68,9 +70,10 @@ class LocalChildLauncher:
         submit_training(self.jobs, operation_id, strategy)
 
     def create_backtest(self, training_summary: Mapping[str, Any], parent_operation_id: str) -> str:
-        resolved = resolve_backtest(
-            self.jobs, BacktestRequest(model=str(training_summary["model_path"]))
-        )
+        trained = TrainingSummary.read(training_summary)
+        if trained is None or not trained.model_path:
+            raise JobFailedError("The training finished without recording where its model is")
+        resolved = resolve_backtest(self.jobs, BacktestRequest(model=trained.model_path))
         operation_id = create_backtest(self.jobs, resolved, parent_operation_id)
         self._backtests[operation_id] = resolved
         return operation_id
@@ -80,7 +83,7 @@ class LocalChildLauncher:
 
 
 class ResearchCycles:
-    """Triggers research cycles (one active at a time) and reports on them."""
+    """Triggers research cycles (up to ``max_active_cycles`` at once) and reports on them."""
 
     def __init__(self, jobs: JobDependencies, settings: Settings) -> None:
         self._jobs = jobs
@@ -89,14 +92,19 @@ class ResearchCycles:
         # Checking for an active cycle and creating one must be one step.
         self._lock = threading.Lock()
 
-    def active_cycle(self) -> Operation | None:
+    def active_cycles(self) -> list[Operation]:
+        """Every open research cycle, running ones first, newest first within each."""
+        found: list[Operation] = []
         for status in (OperationStatus.RUNNING, OperationStatus.PENDING):
             ops, _ = self._service.list_operations(
-                status=status, operation_type=OperationType.AGENT_RESEARCH, limit=1
+                status=status, operation_type=OperationType.AGENT_RESEARCH, limit=64
             )
-            if ops:
-                return self._service.get(ops[0].operation_id)
-        return None
+            found += [self._service.get(op.operation_id) for op in ops]
+        return found
+
+    def active_cycle(self) -> Operation | None:
+        active = self.active_cycles()
+        return active[0] if active else None
 
     def trigger(self, request: CycleRequest | None = None) -> Operation:
         request = request or CycleRequest(seed=new_seed())
@@ -109,13 +117,23 @@ class ResearchCycles:
             request.timeframe or DEFAULT_TIMEFRAME,
         )
         with self._lock:
-            active = self.active_cycle()
-            if active is not None:
+            active = self.active_cycles()
+            limit = self._settings.max_active_cycles
+            if len(active) >= limit:
+                first = active[0]
+                message = (
+                    f"A research cycle is already running: {first.operation_id}"
+                    if limit == 1
+                    else f"{len(active)} research cycles are already running, the most "
+                    f"this backend runs at once (KTRDR_MAX_ACTIVE_CYCLES={limit})"
+                )
                 raise CycleAlreadyActiveError(
-                    f"A research cycle is already running: {active.operation_id}",
+                    message,
                     details={
-                        "active_operation_id": active.operation_id,
-                        "phase": active.metadata.parameters.get("phase"),
+                        "active_operation_id": first.operation_id,
+                        "active_operation_ids": [op.operation_id for op in active],
+                        "phase": first.metadata.parameters.get("phase"),
+                        "max_active_cycles": limit,
                     },
                 )
             op = self._service.create(

@@ -19,6 +19,7 @@ from ktrdr.operations.cancellation import CancellationRequested, CancellationTok
 from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
+from ktrdr.operations.results import OperationResult
 from ktrdr.operations.service import OperationsService
 
 ORCHESTRATION_THREADS = 4
@@ -57,7 +58,9 @@ def record_outcome(service: OperationsService, operation_id: str, outcome: JobOu
             service.finish_cancelled(
                 operation_id,
                 stopped_at=outcome.where or None,
-                result_summary={"reason": outcome.reason} if outcome.reason else None,
+                result_summary=(
+                    OperationResult(reason=outcome.reason).to_dict() if outcome.reason else None
+                ),
             )
         elif isinstance(outcome, Failed):
             if outcome.traceback:

@@ -9,36 +9,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The enums live apart so the CLI can import them cheaply; this module is their usual name.
+from ktrdr.operations.kinds import OperationStatus as OperationStatus
+from ktrdr.operations.kinds import OperationType as OperationType
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class OperationStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (
-            OperationStatus.COMPLETED,
-            OperationStatus.FAILED,
-            OperationStatus.CANCELLED,
-        )
-
-
-class OperationType(StrEnum):
-    AGENT_RESEARCH = "agent_research"
-    TRAINING = "training"
-    BACKTESTING = "backtesting"
 
 
 class OperationProgress(BaseModel):

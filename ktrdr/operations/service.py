@@ -44,6 +44,7 @@ from ktrdr.operations.models import (
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reads import OperationReads
 from ktrdr.operations.recovery import interrupted
+from ktrdr.operations.results import OperationResult
 from ktrdr.operations.store import OperationStore
 
 # While running, progress stops just short of 100: only completion may show 100 %.
@@ -265,8 +266,8 @@ class OperationsService(OperationReads):
                 return op.model_copy(deep=True)
             self._refuse_if_terminal(op, "cancel")
             summary = dict(result_summary or {})
-            if stopped_at:
-                summary.setdefault("stopped_at", stopped_at)
+            if stopped_at:  # the worker's own result_summary may say it more precisely
+                summary = {**OperationResult(stopped_at=stopped_at).to_dict(), **summary}
             # A worker may stop on its own (no cancel() before): its children must not
             # outlive it, and a later cancel() of a cancelled parent no longer cascades.
             self._cancel_children(op, "Parent operation was cancelled")
@@ -345,7 +346,7 @@ class OperationsService(OperationReads):
             return
         if op.status is OperationStatus.PENDING:
             self._tokens.setdefault(op.operation_id, CancellationToken()).cancel(reason)
-            self._mark_cancelled(op, {"stopped_at": "before it started"})
+            self._mark_cancelled(op, OperationResult(stopped_at="before it started").to_dict())
             return
         if op.cancel_requested:
             return
@@ -366,10 +367,10 @@ class OperationsService(OperationReads):
                 return
             self._mark_cancelled(
                 op,
-                {
-                    "stopped_at": op.progress.current_step or f"{op.progress.percentage:.0f}%",
-                    "forced": True,
-                },
+                OperationResult(
+                    stopped_at=op.progress.current_step or f"{op.progress.percentage:.0f}%",
+                    forced=True,
+                ).to_dict(),
             )
             operation_logger(operation_id).warning("cancel not acknowledged in time; forced")
 

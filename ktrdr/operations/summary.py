@@ -9,13 +9,22 @@ a listing never parses a body; the full operation is read only for one operation
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.records import WireRecord
+from ktrdr.operations.results import (
+    BacktestSummary,
+    BenchmarkFigures,
+    ResearchCycleSummary,
+    TradingMetrics,
+    TrainingSummary,
+    research_cycle_summary_of,
+    result_of,
+)
 
 # A listing never carries more of an error message than this.
 SUMMARY_ERROR_CHARS = 200
@@ -49,61 +58,104 @@ class OperationSummary(BaseModel):
         return self.status.is_terminal
 
 
-def _scalar(value: Any) -> Scalar:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return None
+class Headline(WireRecord):
+    """The few result numbers a listing row carries (``OperationSummary.headline``), by kind:
+    a research cycle's verdict figures and buy-and-hold's, a training's validation figures,
+    a backtest's metrics; ``stopped_at`` for a cancelled operation."""
+
+    strategy_name: str | None = None
+    # research cycle
+    sharpe_ratio: float | None = None
+    total_return: float | None = None
+    max_drawdown: float | None = None
+    win_rate: float | None = None
+    trades: int | None = None
+    score: float | None = None
+    benchmark_sharpe_ratio: float | None = None
+    benchmark_total_return: float | None = None
+    seed: int | None = None
+    designer: str | None = None
+    symbol: str | None = None
+    # training
+    val_accuracy: float | None = None
+    val_loss: float | None = None
+    epochs_completed: int | None = None
+    # backtest (also sharpe_ratio and total_return)
+    num_trades: int | None = None
+    stopped_at: str | None = None
 
 
-def _pick(source: Mapping[str, Any], *keys: str) -> dict[str, Scalar]:
-    return {key: _scalar(source.get(key)) for key in keys if source.get(key) is not None}
+def headline(row: OperationSummary) -> Headline:
+    """A listing row's headline numbers, typed (missing or odd ones are None)."""
+    return Headline.read(row.headline) or Headline()
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def headline_of(op: Operation) -> dict[str, Scalar]:
     """The handful of result numbers a listing shows for ``op``'s kind."""
-    result: Mapping[str, Any] = op.result_summary or {}
+    result = result_of(op)
     params = op.metadata.parameters
-    headline: dict[str, Scalar] = {}
-    name = result.get("strategy_name") or params.get("strategy_name")
-    if name is not None:
-        headline["strategy_name"] = _scalar(name)
-    if op.operation_type is OperationType.AGENT_RESEARCH:
-        headline.update(
-            _pick(
-                result,
-                "sharpe_ratio",
-                "total_return",
-                "max_drawdown",
-                "win_rate",
-                "trades",
-                "score",
-            )
+    name = (result.strategy_name if result is not None else None) or _text(
+        params.get("strategy_name")
+    )
+    stopped = (
+        result.stopped_at if result is not None and op.status is OperationStatus.CANCELLED else None
+    )
+    if isinstance(result, TrainingSummary):
+        row = Headline(
+            strategy_name=name,
+            val_accuracy=_finite(result.val_accuracy),
+            val_loss=_finite(result.val_loss),
+            epochs_completed=result.epochs_completed,
+            stopped_at=stopped,
         )
-        benchmark = result.get("benchmark")
-        if isinstance(benchmark, Mapping):
-            for key in ("sharpe_ratio", "total_return"):
-                if benchmark.get(key) is not None:
-                    headline[f"benchmark_{key}"] = _scalar(benchmark[key])
-        for key in ("seed", "designer", "symbol"):
-            if params.get(key) is not None:
-                headline[key] = _scalar(params[key])
-    elif op.operation_type is OperationType.TRAINING:
-        headline.update(_pick(result, "val_accuracy", "val_loss", "epochs_completed"))
+    elif isinstance(result, BacktestSummary):
+        metrics = result.metrics or TradingMetrics()
+        row = Headline(
+            strategy_name=name,
+            sharpe_ratio=_finite(metrics.sharpe_ratio),
+            total_return=_finite(metrics.total_return),
+            num_trades=metrics.num_trades,
+            stopped_at=stopped,
+        )
+    elif op.operation_type is OperationType.AGENT_RESEARCH:
+        cycle = result if isinstance(result, ResearchCycleSummary) else ResearchCycleSummary()
+        bench = cycle.benchmark or BenchmarkFigures()
+        row = Headline(
+            strategy_name=name,
+            sharpe_ratio=_finite(cycle.sharpe_ratio),
+            total_return=_finite(cycle.total_return),
+            max_drawdown=_finite(cycle.max_drawdown),
+            win_rate=_finite(cycle.win_rate),
+            trades=cycle.trades,
+            score=_finite(cycle.score),
+            benchmark_sharpe_ratio=_finite(bench.sharpe_ratio),
+            benchmark_total_return=_finite(bench.total_return),
+            seed=_whole(params.get("seed")),
+            designer=_text(params.get("designer")),
+            symbol=_text(params.get("symbol")),
+            stopped_at=stopped,
+        )
     else:
-        metrics = result.get("metrics")
-        if isinstance(metrics, Mapping):
-            headline.update(_pick(metrics, "sharpe_ratio", "total_return", "num_trades"))
-    stopped = result.get("stopped_at")
-    if op.status is OperationStatus.CANCELLED and stopped is not None:
-        headline["stopped_at"] = _scalar(stopped)
-    return headline
+        row = Headline(strategy_name=name, stopped_at=stopped)
+    return row.model_dump(mode="json", exclude_none=True)
 
 
 def summarize(op: Operation) -> OperationSummary:
     phase = op.metadata.parameters.get("phase")
-    verdict = (op.result_summary or {}).get("verdict")
+    cycle = research_cycle_summary_of(op)
+    verdict = cycle.verdict if cycle is not None else None
     error = op.error_message
     if error is not None and len(error) > SUMMARY_ERROR_CHARS:
         error = error[: SUMMARY_ERROR_CHARS - 1] + "…"
@@ -119,7 +171,7 @@ def summarize(op: Operation) -> OperationSummary:
         percentage=op.progress.percentage,
         current_step=op.progress.current_step,
         phase=str(phase) if isinstance(phase, str) and phase else None,
-        verdict=str(verdict) if isinstance(verdict, str) else None,
+        verdict=verdict,
         headline=headline_of(op),
         error_message=error,
         cancel_requested=op.cancel_requested,

@@ -18,6 +18,7 @@ from sklearn.neural_network import MLPClassifier
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import JobFailedError
 from ktrdr.operations.cancellation import CancellationToken
+from ktrdr.operations.contexts import TrainingProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.dataset import CLASSES, Dataset, LabelArray, build_dataset
@@ -128,7 +129,14 @@ def train_strategy(
                     f"Epoch {epoch}/{epochs}",
                     items_processed=epoch,
                     items_total=epochs,
-                    context={"total_epochs": epochs, **stats.to_dict()},
+                    context=TrainingProgressContext(
+                        epoch=stats.epoch,
+                        total_epochs=epochs,
+                        train_loss=stats.train_loss,
+                        val_loss=stats.val_loss,
+                        train_accuracy=stats.train_accuracy,
+                        val_accuracy=stats.val_accuracy,
+                    ).to_dict(),
                 )
             )
 

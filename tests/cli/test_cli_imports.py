@@ -1,5 +1,5 @@
-"""Each library at its edge, for the CLI and the client: httpx only in the client, rich only in
-the CLI's rendering modules, and no environment variable read around Settings."""
+"""No environment variable is read around Settings in the CLI and the client. (Which library
+may be imported where is tests/unit/test_import_rules.py's job.)"""
 
 from __future__ import annotations
 
@@ -9,19 +9,6 @@ from pathlib import Path
 import ktrdr
 
 PACKAGE = Path(ktrdr.__file__).parent
-# The modules that draw: they, and only they, may import rich.
-RENDERING = {
-    "cli/console.py",
-    "cli/tables.py",
-    "cli/outcomes.py",
-    "cli/agent_view.py",
-    "cli/views/labels.py",
-    "cli/views/live.py",
-    "cli/views/plain.py",
-    "cli/views/json_output.py",
-    "cli/views/renderer.py",
-    "cli/views/__init__.py",
-}
 # Passes the whole environment on to the backend process it spawns (reads no variable).
 ENVIRONMENT_PASSED_ON = {"cli/backend.py"}
 
@@ -53,21 +40,6 @@ def reads_environment(tree: ast.Module) -> bool:
             if any(alias.name in ("environ", "getenv") for alias in node.names):
                 return True
     return False
-
-
-def test_the_rendering_modules_listed_here_exist() -> None:
-    assert RENDERING <= set(modules()), RENDERING - set(modules())
-
-
-def test_httpx_only_in_the_client() -> None:
-    users = {name for name, tree in modules().items() if "httpx" in imported_roots(tree)}
-    assert users and all(name.startswith("client/") for name in users), users
-
-
-def test_rich_only_in_the_rendering_modules() -> None:
-    users = {name for name, tree in modules().items() if "rich" in imported_roots(tree)}
-    assert users - RENDERING == set()
-    assert "cli/monitor.py" not in users  # it drives a Renderer, it does not draw
 
 
 def test_typer_never_in_the_client() -> None:

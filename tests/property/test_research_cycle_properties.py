@@ -19,6 +19,7 @@ from ktrdr.agents.workers.research_worker import (
     CycleRequest,
 )
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.results import ResearchCycleSummary
 from ktrdr.operations.service import OperationsService
 from tests.support.research_fakes import FakeDesigner, RecordingStore, ScriptedLauncher
 
@@ -162,7 +163,7 @@ class PhaseMachineWalk(RuleBasedStateMachine):
             if trigger in ("start_training", "start_backtest"):
                 getattr(self.machine, trigger)("child")
             elif trigger == "complete":
-                self.machine.complete({})
+                self.machine.complete(ResearchCycleSummary())
             elif trigger == "fail":
                 self.machine.fail("x")
             elif trigger == "cancel":

@@ -5,6 +5,7 @@ import pytest
 from ktrdr.agents.phases import PHASE_PROGRESS, PHASE_STEP, Phase
 from ktrdr.agents.phases.machine import IllegalPhaseTransitionError, ResearchPhaseMachine
 from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.operations.results import ResearchCycleSummary
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
 
@@ -34,7 +35,7 @@ def _fire(machine: ResearchPhaseMachine, trigger: str) -> None:
     if trigger in ("start_training", "start_backtest"):
         getattr(machine, trigger)(f"child-{trigger}")
     elif trigger == "complete":
-        machine.complete({"verdict": "neutral"})
+        machine.complete(ResearchCycleSummary(verdict="neutral"))
     elif trigger == "fail":
         machine.fail("boom")
     elif trigger == "cancel":
@@ -71,7 +72,7 @@ def test_happy_path_writes_progress_phase_and_child_ids(service: OperationsServi
     seen.append(service.get(op_id))
     machine.start_assessment()
     seen.append(service.get(op_id))
-    machine.complete({"verdict": "promising"})
+    machine.complete(ResearchCycleSummary(verdict="promising"))
     seen.append(service.get(op_id))
 
     assert [s.progress.percentage for s in seen] == [5.0, 20.0, 65.0, 90.0, 100.0]

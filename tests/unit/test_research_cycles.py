@@ -80,6 +80,26 @@ def test_a_second_trigger_while_one_is_active_is_a_conflict(
     assert cycle_count(jobs) == 1 and len(executor.orchestrations) == 1
 
 
+def test_up_to_max_active_cycles_run_at_once_then_a_trigger_is_a_conflict(
+    jobs: JobDependencies, executor: RecordingExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KTRDR_MAX_ACTIVE_CYCLES", "3")
+    cycles = cycles_with(jobs)
+    started = [cycles.trigger(CycleRequest(seed=seed)).operation_id for seed in range(3)]
+    with pytest.raises(CycleAlreadyActiveError) as info:
+        cycles.trigger(CycleRequest(seed=3))
+    assert "KTRDR_MAX_ACTIVE_CYCLES=3" in info.value.message
+    assert sorted(info.value.details["active_operation_ids"]) == sorted(started)
+    assert cycle_count(jobs) == 3 and len(executor.orchestrations) == 3
+    # One ends: there is room for one more, and only one.
+    jobs.service.cancel(started[0])
+    jobs.service.finish_cancelled(started[0], stopped_at="here")
+    cycles.trigger(CycleRequest(seed=4))
+    with pytest.raises(CycleAlreadyActiveError):
+        cycles.trigger(CycleRequest(seed=5))
+    assert cycle_count(jobs) == 4
+
+
 @pytest.mark.parametrize(
     ("request_", "error"),
     [

@@ -8,7 +8,6 @@ OperationsService. The callbacks only write state: long work never runs inside t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from transitions import EventData, Machine, MachineError
@@ -22,7 +21,9 @@ from ktrdr.agents.phases.table import (
 )
 from ktrdr.errors import ConflictError, OperationFinishedError
 from ktrdr.logging import operation_logger
+from ktrdr.operations.contexts import ResearchCycleProgressContext
 from ktrdr.operations.progress import ProgressUpdate
+from ktrdr.operations.results import ResearchCycleSummary
 from ktrdr.operations.service import OperationsService
 
 _TRANSITIONS: list[dict[str, Any]] = [
@@ -83,14 +84,16 @@ class ResearchPhaseMachine:
     def start_assessment(self) -> None:
         self._fire("start_assessment")
 
-    def complete(self, result_summary: Mapping[str, Any]) -> None:
-        self._fire("complete", result_summary=dict(result_summary))
+    def complete(self, result_summary: ResearchCycleSummary) -> None:
+        self._fire("complete", result_summary=result_summary.to_dict())
 
-    def fail(self, error: str, result_summary: Mapping[str, Any] | None = None) -> None:
-        self._fire("fail", error=error, result_summary=dict(result_summary or {}))
+    def fail(self, error: str, result_summary: ResearchCycleSummary | None = None) -> None:
+        summary = result_summary.to_dict() if result_summary is not None else {}
+        self._fire("fail", error=error, result_summary=summary)
 
-    def cancel(self, stopped_at: str, result_summary: Mapping[str, Any] | None = None) -> None:
-        self._fire("cancel", stopped_at=stopped_at, result_summary=dict(result_summary or {}))
+    def cancel(self, stopped_at: str, result_summary: ResearchCycleSummary | None = None) -> None:
+        summary = result_summary.to_dict() if result_summary is not None else {}
+        self._fire("cancel", stopped_at=stopped_at, result_summary=summary)
 
     def can(self, trigger: str) -> bool:
         return bool(self._machine.get_triggers(self.phase.name).count(trigger))
@@ -121,7 +124,9 @@ class ResearchPhaseMachine:
             ProgressUpdate(
                 PHASE_PROGRESS[phase],
                 PHASE_STEP[phase],
-                context={"phase": phase.value, "child_op_id": child},
+                context=ResearchCycleProgressContext(
+                    phase=phase.value, child_op_id=child
+                ).to_dict(),
             ),
             parameters=parameters,
         )
@@ -134,7 +139,9 @@ class ResearchPhaseMachine:
             event.kwargs.get("result_summary") or {},
             parameters={"phase": Phase.COMPLETED.value},
             current_step=PHASE_STEP[Phase.COMPLETED],
-            context={"phase": Phase.COMPLETED.value, "child_op_id": None},
+            context=ResearchCycleProgressContext(
+                phase=Phase.COMPLETED.value, child_op_id=None
+            ).to_dict(),
         )
 
     def _enter_failed(self, event: EventData) -> None:

@@ -22,6 +22,18 @@ from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.models import Operation, OperationStatus, utcnow
+from ktrdr.operations.results import (
+    BacktestSummary,
+    BenchmarkFigures,
+    CycleBacktest,
+    CycleTraining,
+    ResearchCycleSummary,
+    TradingMetrics,
+    TrainingSummary,
+    backtest_summary_of,
+    stopped_at_of,
+    training_summary_of,
+)
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.stops import stopped_sentence
 from ktrdr.strategies.models import StrategyConfig
@@ -87,15 +99,19 @@ class AgentResearchWorker:
         except CancellationRequested as stop:
             where = stop.where or _phase_stop_text(machine.phase)
             if machine.can("cancel"):
-                machine.cancel(stopped_at=where, result_summary={"phase": machine.phase.value})
+                machine.cancel(
+                    stopped_at=where, result_summary=ResearchCycleSummary(phase=machine.phase.value)
+                )
             log.info("research cycle cancelled", stopped_at=where)
         except KtrdrError as exc:
             if machine.can("fail"):
-                machine.fail(exc.message, {"phase": machine.phase.value})
+                machine.fail(exc.message, ResearchCycleSummary(phase=machine.phase.value))
             log.warning("research cycle failed", error=exc.message)
         except Exception as exc:  # a bug: the cycle must still end, with the reason
             if machine.can("fail"):
-                machine.fail(f"{type(exc).__name__}: {exc}", {"phase": machine.phase.value})
+                machine.fail(
+                    f"{type(exc).__name__}: {exc}", ResearchCycleSummary(phase=machine.phase.value)
+                )
             log.error("research cycle crashed", error=f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ phases
@@ -142,7 +158,7 @@ class AgentResearchWorker:
         machine.start_backtest(child_op_id=backtest_id)
         deps.launcher.submit_backtest(backtest_id)
         backtest = self._await_child(backtest_id, token, "Backtest")
-        backtest_summary = backtest.result_summary or {}
+        backtest_summary = backtest_summary_of(backtest) or BacktestSummary()
 
         machine.start_assessment()
         token.raise_if_cancelled(where=_phase_stop_text(Phase.ASSESSING))
@@ -192,26 +208,21 @@ def _phase_stop_text(phase: Phase) -> str:
 def _child_stop_text(label: str, child: Operation) -> str:
     if child.status is OperationStatus.COMPLETED:
         return f"{label} had just finished"
-    where = str((child.result_summary or {}).get("stopped_at") or child.progress.current_step or "")
+    where = stopped_at_of(child) or child.progress.current_step or ""
     return stopped_sentence(label, where)
 
 
-def _finite(value: Any, default: float = 0.0) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
+def _finite(value: float | None, default: float = 0.0) -> float:
+    return value if value is not None and math.isfinite(value) else default
 
 
-def _optional_finite(value: Any) -> float | None:
+def _optional_finite(value: float | None) -> float | None:
     """Unknown stays unknown (None) instead of becoming a misleading 0."""
-    number = _finite(value, math.nan)
-    return None if math.isnan(number) else number
+    return value if value is not None and math.isfinite(value) else None
 
 
-def _baseline_accuracy(label_counts: Mapping[str, Any]) -> float | None:
-    counts = [_finite(v) for v in label_counts.values()]
+def _baseline_accuracy(label_counts: Mapping[str, int]) -> float | None:
+    counts = [float(v) for v in label_counts.values()]
     total = sum(counts)
     return max(counts) / total if total > 0 else None
 
@@ -221,61 +232,61 @@ def _cycle_summary(
     designer: str,
     request: CycleRequest,
     training: Operation,
-    backtest: Mapping[str, Any],
-) -> dict[str, Any]:
-    train = training.result_summary or {}
-    metrics: Mapping[str, Any] = backtest.get("metrics") or {}
-    benchmark: Mapping[str, Any] = backtest.get("benchmark") or {}
-    profit_factor = metrics.get("profit_factor")
+    backtest: BacktestSummary,
+) -> ResearchCycleSummary:
+    train = training_summary_of(training) or TrainingSummary()
+    metrics = backtest.metrics or TradingMetrics()
+    benchmark = backtest.benchmark or BenchmarkFigures()
+    profit_factor = metrics.profit_factor
     inputs = AssessmentInput(
-        sharpe_ratio=_finite(metrics.get("sharpe_ratio")),
-        total_return=_finite(metrics.get("total_return")),
-        max_drawdown=_finite(metrics.get("max_drawdown")),
-        win_rate=_finite(metrics.get("win_rate")),
-        num_trades=int(_finite(metrics.get("num_trades"))),
+        sharpe_ratio=_finite(metrics.sharpe_ratio),
+        total_return=_finite(metrics.total_return),
+        max_drawdown=_finite(metrics.max_drawdown),
+        win_rate=_finite(metrics.win_rate),
+        num_trades=metrics.num_trades or 0,
         profit_factor=None if profit_factor is None else _finite(profit_factor),
-        exposure=_finite(metrics.get("exposure")),
-        val_accuracy=_optional_finite(train.get("val_accuracy")),
-        baseline_accuracy=_baseline_accuracy(train.get("train_label_counts") or {}),
-        benchmark_sharpe=_optional_finite(benchmark.get("sharpe_ratio")),
-        benchmark_return=_optional_finite(benchmark.get("total_return")),
+        exposure=_finite(metrics.exposure),
+        val_accuracy=_optional_finite(train.val_accuracy),
+        baseline_accuracy=_baseline_accuracy(train.train_label_counts),
+        benchmark_sharpe=_optional_finite(benchmark.sharpe_ratio),
+        benchmark_return=_optional_finite(benchmark.total_return),
     )
     assessment = assess(inputs)
-    return {
-        "strategy_name": strategy.name,
-        "verdict": assessment.verdict,
-        "score": assessment.score,
-        "sharpe_ratio": inputs.sharpe_ratio,
-        "win_rate": inputs.win_rate,
-        "max_drawdown": inputs.max_drawdown,
-        "total_return": inputs.total_return,
-        "trades": inputs.num_trades,
-        "profit_factor": inputs.profit_factor,
-        "exposure": inputs.exposure,
-        "reasons": list(assessment.reasons),
-        "benchmark": {
-            "name": "buy and hold, same bars and costs",
-            "sharpe_ratio": inputs.benchmark_sharpe,
-            "total_return": inputs.benchmark_return,
-            "max_drawdown": _optional_finite(benchmark.get("max_drawdown")),
-        },
-        "training": {
-            "operation_id": training.operation_id,
-            "epochs": train.get("epochs_completed"),
-            "epochs_total": train.get("epochs_total"),
-            "accuracy": train.get("val_accuracy"),
-            "train_accuracy": train.get("train_accuracy"),
-            "val_loss": train.get("val_loss"),
-            "model_path": train.get("model_path"),
-        },
-        "backtest": {
-            "symbol": backtest.get("symbol"),
-            "start": backtest.get("start"),
-            "end": backtest.get("end"),
-            "bars": backtest.get("bars"),
-            "detail_path": backtest.get("detail_path"),
-        },
-        "designer": designer,
-        "seed": request.seed,
-        "strategy": strategy.model_dump(mode="json"),
-    }
+    return ResearchCycleSummary(
+        strategy_name=strategy.name,
+        verdict=assessment.verdict,
+        score=assessment.score,
+        sharpe_ratio=inputs.sharpe_ratio,
+        win_rate=inputs.win_rate,
+        max_drawdown=inputs.max_drawdown,
+        total_return=inputs.total_return,
+        trades=inputs.num_trades,
+        profit_factor=inputs.profit_factor,
+        exposure=inputs.exposure,
+        reasons=tuple(assessment.reasons),
+        benchmark=BenchmarkFigures(
+            name="buy and hold, same bars and costs",
+            sharpe_ratio=inputs.benchmark_sharpe,
+            total_return=inputs.benchmark_return,
+            max_drawdown=_optional_finite(benchmark.max_drawdown),
+        ),
+        training=CycleTraining(
+            operation_id=training.operation_id,
+            epochs=train.epochs_completed,
+            epochs_total=train.epochs_total,
+            accuracy=train.val_accuracy,
+            train_accuracy=train.train_accuracy,
+            val_loss=train.val_loss,
+            model_path=train.model_path,
+        ),
+        backtest=CycleBacktest(
+            symbol=backtest.symbol,
+            start=backtest.start,
+            end=backtest.end,
+            bars=backtest.bars,
+            detail_path=backtest.detail_path,
+        ),
+        designer=designer,
+        seed=request.seed,
+        strategy=strategy.model_dump(mode="json"),
+    )

@@ -6,6 +6,7 @@ from ktrdr.agents.workers.research_worker import CycleRequest
 from ktrdr.api.deps import CyclesDep
 from ktrdr.api.schemas import AgentTriggerRequest
 from ktrdr.contract.operations import AgentStatusPublic, Envelope, OperationPublic, OperationStarted
+from ktrdr.contract.progress import phase_of
 from ktrdr.jobs.cycles import new_seed
 from ktrdr.operations.models import utcnow
 
@@ -36,10 +37,11 @@ def agent_status(cycles: CyclesDep) -> Envelope[AgentStatusPublic]:
     current = cycles.status()
     now = utcnow()
     cycle = current.cycle
+    phase = phase_of(cycle) if cycle else None
     return Envelope(
         data=AgentStatusPublic(
             active=current.active,
-            phase=str(cycle.metadata.parameters.get("phase")) if cycle else None,
+            phase=phase.value if phase is not None else None,
             cycle=OperationPublic.from_domain(cycle, now=now) if cycle else None,
             child=OperationPublic.from_domain(current.child, now=now) if current.child else None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ktrdr.contract.operations import OperationPublic
+from ktrdr.contract.progress import training_context_of
 from ktrdr.operations.models import OperationType
 
 TITLES: dict[OperationType, str] = {
@@ -52,14 +53,15 @@ def training_stats(op: OperationPublic) -> str | None:
     """The latest epoch's numbers from a training's progress context, if it has any."""
     if op.operation_type is not OperationType.TRAINING or op.is_terminal:
         return None
-    ctx = op.progress.context or {}
+    figures = training_context_of(op)
+    if figures is None:
+        return None
     parts = []
-    for key, label, spec in (
-        ("train_loss", "loss", ".3f"),
-        ("val_loss", "val loss", ".3f"),
-        ("val_accuracy", "val acc", ".0%"),
+    for value, label, spec in (
+        (figures.train_loss, "loss", ".3f"),
+        (figures.val_loss, "val loss", ".3f"),
+        (figures.val_accuracy, "val acc", ".0%"),
     ):
-        value = ctx.get(key)
-        if isinstance(value, int | float):
+        if value is not None:
             parts.append(f"{label} {format(float(value), spec)}")
     return " · ".join(parts) or None

@@ -1,0 +1,65 @@
+"""A shared backend's door: the bearer token.
+
+A backend that listens beyond loopback serves whoever can reach its port, so it must be
+given ``KTRDR_API_TOKEN`` (the server refuses to start without one) and then every request
+but the health check carries ``Authorization: Bearer <token>``. A backend on loopback asks
+for the token too when one is set. The comparison takes the same time whatever the guess
+(``hmac.compare_digest``); the token is never logged, and a refusal never echoes what the
+caller sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ktrdr.api.errors import error_response
+from ktrdr.api.guards import is_loopback
+from ktrdr.errors import ConfigurationError
+
+# Load balancers and `ktrdr server status` probe this without credentials: it says only
+# that a backend is there and how it is doing.
+OPEN_PATHS = frozenset({"/api/v1/health"})
+
+
+def check_token_setting(host: str, token: str | None) -> None:
+    """Refuse a configuration that would serve the network without a token."""
+    if token is None and not is_loopback(host):
+        raise ConfigurationError(
+            f"KTRDR_HOST={host} serves beyond this machine: set KTRDR_API_TOKEN (a long random "
+            "string, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) "
+            "and give it to every client, or bind to 127.0.0.1",
+            code="token_required",
+        )
+
+
+class BearerTokenGuard:
+    """Pure ASGI: checks the ``Authorization`` header before anything else reads the request."""
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
+        if not token:
+            raise ConfigurationError("KTRDR_API_TOKEN must not be empty", code="invalid_setting")
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("authorization")
+        if given is not None and hmac.compare_digest(given.encode(), self._expected):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        message = (
+            "This backend needs its API token (KTRDR_API_TOKEN), sent as Authorization: Bearer"
+            if given is None
+            else "The API token sent does not match this backend's KTRDR_API_TOKEN"
+        )
+        response = error_response(401, "unauthorized", message)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        await response(scope, receive, send)

@@ -1,0 +1,204 @@
+"""`ktrdr agent trigger --count N`: start N research cycles (seeds S...S+N-1) and, with -f,
+follow them all in one board until every one has ended.
+
+Starting is all or nothing: when the backend refuses one (KTRDR_MAX_ACTIVE_CYCLES), the
+cycles this command already started are cancelled and the refusal is the one error shown.
+While following, the first Ctrl+C cancels every cycle, a second exits at once. The exit
+code is 0 only if all completed; 130 after Ctrl+C; 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ktrdr.cli.output import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, print_json
+from ktrdr.client.errors import ApiError, ClientError, api_error
+from ktrdr.client.follow import Follower, ViewState
+from ktrdr.client.http import AsyncKtrdrClient, ClientTimeout, KtrdrClient
+from ktrdr.config import Settings
+from ktrdr.operations.models import OperationStatus
+
+MONITOR_TIMEOUT = ClientTimeout(3.0, connect=1.0)
+CANCEL_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class StartedCycle:
+    operation_id: str
+    seed: int
+
+
+def start_cycles(
+    client: KtrdrClient, payload: dict[str, object], first_seed: int, count: int
+) -> list[StartedCycle]:
+    """POST ``count`` triggers; on a refusal, cancel what was started and re-raise it."""
+    started: list[StartedCycle] = []
+    try:
+        for seed in range(first_seed, first_seed + count):
+            body = {k: v for k, v in {**payload, "seed": seed}.items() if v is not None}
+            started.append(StartedCycle(client.start("/agent/trigger", body).operation_id, seed))
+    except ApiError as exc:
+        for cycle in started:
+            try:
+                client.cancel_operation(cycle.operation_id)
+            except ClientError:
+                pass  # already over, or the backend went away: nothing more to undo here
+        undone = f"; the {len(started)} it had started are cancelled" if started else ""
+        raise api_error(
+            exc.status_code,
+            exc.code,
+            f"Could not start {count} research cycles: {exc.message}{undone}",
+            exc.details,
+        ) from None
+    return started
+
+
+def announce(cycles: Sequence[StartedCycle], json_out: bool) -> None:
+    if json_out:
+        print_json([{"operation_id": c.operation_id, "seed": c.seed} for c in cycles])
+        return
+    lines = [f"{c.operation_id}  seed {c.seed}" for c in cycles]
+    sys.stdout.write(
+        f"{len(cycles)} research cycles started:\n  "
+        + "\n  ".join(lines)
+        + "\n  watch one: ktrdr ops follow ID\n"
+        + "  rank them: ktrdr agent results\n"
+    )
+
+
+class CyclesSession:
+    """Follows several cycles at once and draws them on one board."""
+
+    def __init__(
+        self,
+        base_url: str,
+        cycles: Sequence[StartedCycle],
+        board: Board,
+        *,
+        token: str | None,
+        give_up_after: float,
+    ) -> None:
+        self.base_url = base_url
+        self.cycles = list(cycles)
+        self.board = board
+        self.token = token
+        self.give_up_after = give_up_after
+        self.states = [ViewState(operation_id=c.operation_id) for c in cycles]
+        self.interrupts = 0
+        self.hard_exit = False
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        client = AsyncKtrdrClient(self.base_url, timeout=MONITOR_TIMEOUT, token=self.token)
+        cancels: list[asyncio.Task[None]] = []
+
+        def on_sigint() -> None:
+            self.interrupts += 1
+            if self.interrupts == 1:
+                self.board.note(f"⚠️ Cancelling {len(self.cycles)} research cycles...")
+                cancels.append(loop.create_task(self._cancel_all(client)))
+            elif main is not None:
+                self.hard_exit = True
+                main.cancel()
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):
+            pass
+        self.board.start()
+        try:
+            await asyncio.gather(
+                *(self._follow(client, index) for index in range(len(self.cycles)))
+            )
+        except asyncio.CancelledError:
+            if not self.hard_exit:
+                raise
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGINT)
+            except (NotImplementedError, RuntimeError):
+                pass
+            self.board.stop()
+            if cancels:
+                await asyncio.wait(cancels, timeout=1.0)
+            await client.aclose()
+        return self._finish()
+
+    async def _follow(self, client: AsyncKtrdrClient, index: int) -> None:
+        follower = Follower(client.get_tree, give_up_after=self.give_up_after)
+        async for state, _ in follower.follow(self.cycles[index].operation_id):
+            self.states[index] = state
+            self.board.update(self.states)
+
+    async def _cancel_all(self, client: AsyncKtrdrClient) -> None:
+        async def cancel(operation_id: str) -> None:
+            try:
+                await client.cancel_operation(operation_id)
+            except ClientError as exc:
+                if exc.code != "operation_already_finished":
+                    self.board.note(f"Could not cancel {operation_id}: {exc.message}")
+
+        await asyncio.gather(*(cancel(c.operation_id) for c in self.cycles))
+
+    def _finish(self) -> int:
+        if self.hard_exit:
+            self.board.note("Exiting now; the cancel requests stay in place (ktrdr ops list).")
+            return EXIT_CANCELLED
+        completed = sum(
+            1
+            for s in self.states
+            if s.parent is not None and s.parent.status is OperationStatus.COMPLETED
+        )
+        self.board.note(
+            f"{completed} of {len(self.states)} research cycles completed. "
+            "Rank them: ktrdr agent results"
+        )
+        if completed == len(self.states):
+            return EXIT_OK
+        return EXIT_CANCELLED if self.interrupts else EXIT_FAILED
+
+
+class Board(Protocol):
+    """What the session draws on (LiveBoard or PlainBoard in ktrdr.cli.views.board)."""
+
+    def start(self) -> None: ...
+
+    def update(self, states: Sequence[ViewState]) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def follow_cycles(
+    base_url: str, cycles: Sequence[StartedCycle], settings: Settings, *, plain: bool
+) -> int:
+    import time
+
+    from ktrdr.cli.console import live_suits, stdout_console
+    from ktrdr.cli.views.board import LiveBoard, PlainBoard
+
+    console = stdout_console()
+    seeds = [c.seed for c in cycles]
+    board: Board = (
+        LiveBoard(console, seeds)
+        if not plain and live_suits(console, settings.no_color)
+        else PlainBoard(console, seeds, time.monotonic)
+    )
+    session = CyclesSession(
+        base_url,
+        cycles,
+        board,
+        token=settings.token,
+        give_up_after=settings.monitor_give_up_seconds,
+    )
+    try:
+        return asyncio.run(session.run())
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED

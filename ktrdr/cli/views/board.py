@@ -1,0 +1,139 @@
+"""Several research cycles in one view: one compact line per cycle (its phase, its child's
+bar, then its verdict), live on a terminal or as plain lines elsewhere.
+
+The board is told the whole set of view states each time (one per cycle, in the order the
+cycles were started) and draws them; it keeps no state of its own beyond what it printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ktrdr.cli import figures
+from ktrdr.client.follow import ViewState, describe_stop
+from ktrdr.contract.operations import OperationPublic
+from ktrdr.operations.models import OperationStatus
+from ktrdr.operations.summary import summarize
+
+BAR_WIDTH = 24
+
+
+def short_id(operation_id: str) -> str:
+    """The distinguishing tail of an id (its random part), enough to tell cycles apart."""
+    return operation_id.rsplit("_", 1)[-1]
+
+
+def cycle_words(state: ViewState) -> tuple[str, str]:
+    """(what the cycle is doing or how it ended, its style)."""
+    cycle = state.parent
+    if state.lost:
+        return "lost: the backend no longer knows it", "red"
+    if state.gave_up:
+        return "backend unreachable: gave up", "red"
+    if cycle is None:
+        return ("connecting..." if state.connection.ok else "connection lost, retrying..."), (
+            "dim" if state.connection.ok else "yellow"
+        )
+    if cycle.is_terminal:
+        return outcome_words(cycle, state.child)
+    return f"{state.phase or 'starting'}", "cyan"
+
+
+def outcome_words(cycle: OperationPublic, child: OperationPublic | None) -> tuple[str, str]:
+    if cycle.status is OperationStatus.COMPLETED:
+        row = summarize(cycle)
+        sharpe = figures.number(row.headline.get("sharpe_ratio"))
+        return f"✓ {row.verdict or 'completed'} · Sharpe {sharpe}", "green"
+    if cycle.status is OperationStatus.CANCELLED:
+        return f"cancelled · {describe_stop(cycle, child)}", "magenta"
+    return f"✗ failed: {cycle.error_message or 'no reason given'}", "red"
+
+
+def board_view(states: Sequence[ViewState], seeds: Sequence[int | None]) -> RenderableType:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)  # id and seed
+    grid.add_column(no_wrap=True, min_width=14)  # phase or outcome
+    grid.add_column(width=BAR_WIDTH, no_wrap=True)  # the child's bar
+    grid.add_column(no_wrap=True)  # the child's percentage and step
+    for state, seed in zip(states, seeds, strict=True):
+        words, style = cycle_words(state)
+        label = Text(f"{short_id(state.operation_id)} seed {seed if seed is not None else '-'}")
+        child = state.child
+        if child is not None and not (state.parent and state.parent.is_terminal):
+            pct = child.progress.percentage
+            grid.add_row(
+                label,
+                Text(words, style=style),
+                ProgressBar(total=100.0, completed=pct, width=BAR_WIDTH),
+                Text(f"{pct:3.0f}% {child.progress.current_step or ''}".rstrip(), style="dim"),
+            )
+        else:
+            grid.add_row(label, Text(words, style=style), Text(""), Text(""))
+    done = sum(1 for s in states if s.done)
+    footer = Text(f"{done}/{len(states)} finished", style="dim")
+    return Group(grid, footer)
+
+
+class LiveBoard:
+    def __init__(self, console: Console, seeds: Sequence[int | None]) -> None:
+        self.console = console
+        self.seeds = list(seeds)
+        self._live = Live(
+            Text("Connecting...", style="dim"),
+            console=console,
+            auto_refresh=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._started = False
+
+    def start(self) -> None:
+        self._live.start()
+        self._started = True
+
+    def update(self, states: Sequence[ViewState]) -> None:
+        self._live.update(board_view(states, self.seeds), refresh=True)
+
+    def note(self, text: str) -> None:
+        self.console.print(Text(text, style="yellow"), soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._started:
+            self._live.stop()
+            self._started = False
+
+
+class PlainBoard:
+    """One line per cycle each time its phase or outcome changes."""
+
+    def __init__(self, console: Console, seeds: Sequence[int | None], clock: Callable[[], float]):
+        self.console = console
+        self.seeds = list(seeds)
+        self._clock = clock
+        self._said: dict[str, str] = {}
+
+    def start(self) -> None:
+        return None
+
+    def update(self, states: Sequence[ViewState]) -> None:
+        for state, seed in zip(states, self.seeds, strict=True):
+            if state.parent is None and state.connection.ok and not state.done:
+                continue  # nothing heard yet: no line to say so
+            words, _ = cycle_words(state)
+            if self._said.get(state.operation_id) != words:
+                self._said[state.operation_id] = words
+                self.console.print(
+                    Text(f"{state.operation_id} (seed {seed}): {words}"), soft_wrap=True
+                )
+
+    def note(self, text: str) -> None:
+        self.console.print(Text(text), soft_wrap=True)
+
+    def stop(self) -> None:
+        return None

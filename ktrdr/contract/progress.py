@@ -1,0 +1,73 @@
+"""Progress on the wire, typed per kind: what ``progress.context`` holds, and where a
+research cycle is in its phase table (``ktrdr.agents.phases``, the only copy of the order,
+steps and child-id keys).
+
+The context records are defined beside the operations (``ktrdr.operations.contexts``): the
+producers in the domain build them and the domain may not import this package.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ktrdr.agents.phases import ACTIVE_PHASES, CHILD_ID_KEY, ORDERED_PHASES, PHASE_STEP, Phase
+from ktrdr.operations.contexts import (
+    AnyProgressContext,
+    BacktestProgressContext,
+    HasProgress,
+    ResearchCycleProgressContext,
+    TrainingProgressContext,
+    backtest_context_of,
+    progress_context_of,
+    research_cycle_context_of,
+    training_context_of,
+)
+from ktrdr.operations.models import OperationMetadata, OperationType
+
+__all__ = [
+    "ACTIVE_PHASES",
+    "CHILD_ID_KEY",
+    "ORDERED_PHASES",
+    "PHASE_STEP",
+    "AnyProgressContext",
+    "BacktestProgressContext",
+    "HasPhase",
+    "HasProgress",
+    "Phase",
+    "ResearchCycleProgressContext",
+    "TrainingProgressContext",
+    "backtest_context_of",
+    "child_id_of_phase",
+    "phase_of",
+    "progress_context_of",
+    "research_cycle_context_of",
+    "training_context_of",
+]
+
+
+class HasPhase(Protocol):
+    @property
+    def operation_type(self) -> OperationType: ...
+
+    @property
+    def metadata(self) -> OperationMetadata: ...
+
+
+def phase_of(op: HasPhase) -> Phase | None:
+    """A research cycle's phase (the machine records it in ``metadata.parameters``, also on
+    failure and cancel); None for other kinds, or a value this version does not know."""
+    if op.operation_type is not OperationType.AGENT_RESEARCH:
+        return None
+    value = op.metadata.parameters.get("phase")
+    try:
+        return Phase(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def child_id_of_phase(op: HasPhase) -> str | None:
+    """The id of the child a research cycle's current phase runs (training or backtest)."""
+    phase = phase_of(op)
+    key = CHILD_ID_KEY.get(phase) if phase is not None else None
+    value = op.metadata.parameters.get(key) if key is not None else None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,51 @@
+"""Operation results on the wire, typed per kind: what ``result_summary`` holds for a
+training, a backtest and a research cycle, and what a listing row's ``headline`` holds.
+
+The records are defined beside the operations (``ktrdr.operations.results``), because the
+service and the listing projection build them too and the domain may not import this
+package; the API and the client read them from here. Every reader returns None (or a record
+with None figures) for an old or odd row, never an exception: the display shows a dash.
+"""
+
+from ktrdr.operations.results import (
+    AnyResult,
+    BacktestSummary,
+    BenchmarkFigures,
+    CycleBacktest,
+    CycleTraining,
+    EpochFigures,
+    EquityCurve,
+    HasResult,
+    OperationResult,
+    ResearchCycleSummary,
+    TradingMetrics,
+    TrainingSummary,
+    backtest_summary_of,
+    research_cycle_summary_of,
+    result_of,
+    stopped_at_of,
+    training_summary_of,
+)
+from ktrdr.operations.summary import Headline, headline
+
+__all__ = [
+    "AnyResult",
+    "BacktestSummary",
+    "BenchmarkFigures",
+    "CycleBacktest",
+    "CycleTraining",
+    "EpochFigures",
+    "EquityCurve",
+    "HasResult",
+    "Headline",
+    "OperationResult",
+    "ResearchCycleSummary",
+    "TradingMetrics",
+    "TrainingSummary",
+    "backtest_summary_of",
+    "headline",
+    "research_cycle_summary_of",
+    "result_of",
+    "stopped_at_of",
+    "training_summary_of",
+]

@@ -1,0 +1,74 @@
+"""What each kind of operation says beside its percentage (``progress.context``), typed.
+
+Like the results (``ktrdr.operations.results``): producers build a record and report
+``record.to_dict()``; readers use ``progress_context_of`` and friends, which never raise.
+The JSON keys are the ones the producers wrote before these records existed.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ktrdr.operations.models import OperationProgress, OperationType
+from ktrdr.operations.records import WireRecord
+from ktrdr.operations.results import EpochFigures
+
+
+class TrainingProgressContext(EpochFigures):
+    """The latest epoch's figures; before the first epoch only ``phase`` ("loading")."""
+
+    phase: str | None = None
+    total_epochs: int | None = None
+
+
+class BacktestProgressContext(WireRecord):
+    phase: str | None = None  # "signals" while the model's signals are computed
+
+
+class ResearchCycleProgressContext(WireRecord):
+    """The cycle's phase (a ``ktrdr.agents.phases.Phase`` value) and its running child."""
+
+    phase: str | None = None
+    child_op_id: str | None = None
+
+
+AnyProgressContext = (
+    TrainingProgressContext | BacktestProgressContext | ResearchCycleProgressContext
+)
+
+CONTEXT_RECORD: dict[OperationType, type[AnyProgressContext]] = {
+    OperationType.TRAINING: TrainingProgressContext,
+    OperationType.BACKTESTING: BacktestProgressContext,
+    OperationType.AGENT_RESEARCH: ResearchCycleProgressContext,
+}
+
+
+class HasProgress(Protocol):
+    """Anything that carries progress: a domain ``Operation`` or an ``OperationPublic``."""
+
+    @property
+    def operation_type(self) -> OperationType: ...
+
+    @property
+    def progress(self) -> OperationProgress: ...
+
+
+def progress_context_of(op: HasProgress) -> AnyProgressContext | None:
+    """``op``'s progress context as its kind's record (empty fields when it said nothing)."""
+    record = CONTEXT_RECORD.get(op.operation_type)
+    return record.read(op.progress.context) if record is not None else None
+
+
+def training_context_of(op: HasProgress) -> TrainingProgressContext | None:
+    context = progress_context_of(op)
+    return context if isinstance(context, TrainingProgressContext) else None
+
+
+def backtest_context_of(op: HasProgress) -> BacktestProgressContext | None:
+    context = progress_context_of(op)
+    return context if isinstance(context, BacktestProgressContext) else None
+
+
+def research_cycle_context_of(op: HasProgress) -> ResearchCycleProgressContext | None:
+    context = progress_context_of(op)
+    return context if isinstance(context, ResearchCycleProgressContext) else None

@@ -1,0 +1,201 @@
+"""What each kind of operation keeps as its result (``Operation.result_summary``), typed.
+
+The operation stores a plain dict (old rows, the API and tools read it as JSON); these
+records name its keys once. Producers build a record and store ``record.to_dict()``, so a
+renamed key is a type error where it is written; readers go through ``result_of`` and
+friends, which never raise on an old or odd row (missing figures are None).
+
+The JSON keys are the ones the producers wrote before these records existed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ktrdr.operations.models import OperationType
+from ktrdr.operations.records import WireRecord
+
+
+class OperationResult(WireRecord):
+    """What any operation's result may say about how it ended early (the service and the
+    executor write these when work is cancelled)."""
+
+    stopped_at: str | None = None  # e.g. "Epoch 67/100"
+    forced: bool | None = None  # the cancel was never acknowledged and was forced
+    reason: str | None = None
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+class EpochFigures(WireRecord):
+    """One epoch's numbers (a training's ``history`` rows and its progress context)."""
+
+    epoch: int | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    train_accuracy: float | None = None
+    val_accuracy: float | None = None
+
+
+class TrainingSummary(OperationResult):
+    strategy_name: str | None = None
+    model_path: str | None = None
+    epochs_completed: int | None = None
+    epochs_total: int | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    train_accuracy: float | None = None
+    val_accuracy: float | None = None
+    train_samples: int | None = None
+    val_samples: int | None = None
+    feature_names: tuple[str, ...] = ()
+    train_range: tuple[str, str] | None = None
+    val_range: tuple[str, str] | None = None
+    train_label_counts: dict[str, int] = {}
+    history: tuple[EpochFigures, ...] = ()
+
+
+# --- backtest ------------------------------------------------------------------------------
+
+
+class TradingMetrics(WireRecord):
+    total_return: float | None = None
+    annualised_return: float | None = None
+    sharpe_ratio: float | None = None
+    sortino_ratio: float | None = None
+    max_drawdown: float | None = None
+    win_rate: float | None = None
+    num_trades: int | None = None
+    profit_factor: float | None = None
+    exposure: float | None = None
+
+
+class BenchmarkFigures(WireRecord):
+    """Buying at the first close and selling at the last, same bars and costs."""
+
+    name: str | None = None  # set in a research cycle's result
+    total_return: float | None = None
+    annualised_return: float | None = None
+    sharpe_ratio: float | None = None
+    max_drawdown: float | None = None
+
+
+class EquityCurve(WireRecord):
+    timestamps: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
+
+
+class BacktestSummary(OperationResult):
+    symbol: str | None = None
+    timeframe: str | None = None
+    mode: str | None = None
+    start: str | None = None  # ISO timestamps of the first and last bar
+    end: str | None = None
+    bars: int | None = None
+    initial_capital: float | None = None
+    final_equity: float | None = None
+    metrics: TradingMetrics | None = None
+    benchmark: BenchmarkFigures | None = None
+    equity_curve: EquityCurve | None = None  # thinned; the full one is in detail_path
+    strategy_name: str | None = None
+    model: str | None = None  # the trained model's directory
+    trades_count: int | None = None
+    detail_path: str | None = None
+
+
+# --- research cycle ------------------------------------------------------------------------
+
+
+class CycleTraining(WireRecord):
+    """What a research cycle keeps of its training child."""
+
+    operation_id: str | None = None
+    epochs: int | None = None
+    epochs_total: int | None = None
+    accuracy: float | None = None  # validation accuracy
+    train_accuracy: float | None = None
+    val_loss: float | None = None
+    model_path: str | None = None
+
+
+class CycleBacktest(WireRecord):
+    """What a research cycle keeps of its backtest child."""
+
+    symbol: str | None = None
+    start: str | None = None
+    end: str | None = None
+    bars: int | None = None
+    detail_path: str | None = None
+
+
+class ResearchCycleSummary(OperationResult):
+    """A completed cycle's verdict and figures; a failed or cancelled one keeps ``phase``
+    (where it was) and, when cancelled, ``stopped_at``."""
+
+    phase: str | None = None
+    strategy_name: str | None = None
+    verdict: str | None = None  # promising | neutral | poor
+    score: float | None = None
+    sharpe_ratio: float | None = None
+    win_rate: float | None = None
+    max_drawdown: float | None = None
+    total_return: float | None = None
+    trades: int | None = None
+    profit_factor: float | None = None
+    exposure: float | None = None
+    reasons: tuple[str, ...] = ()
+    benchmark: BenchmarkFigures | None = None
+    training: CycleTraining | None = None
+    backtest: CycleBacktest | None = None
+    designer: str | None = None
+    seed: int | None = None
+    # The designed strategy as JSON: kept loose here, since an old design need not be a
+    # valid strategy today (``ktrdr agent strategy`` validates it when it is used).
+    strategy: dict[str, Any] | None = None
+
+
+AnyResult = TrainingSummary | BacktestSummary | ResearchCycleSummary
+
+RESULT_RECORD: dict[OperationType, type[AnyResult]] = {
+    OperationType.TRAINING: TrainingSummary,
+    OperationType.BACKTESTING: BacktestSummary,
+    OperationType.AGENT_RESEARCH: ResearchCycleSummary,
+}
+
+
+class HasResult(Protocol):
+    """Anything that carries a result: a domain ``Operation`` or an ``OperationPublic``."""
+
+    @property
+    def operation_type(self) -> OperationType: ...
+
+    @property
+    def result_summary(self) -> dict[str, Any] | None: ...
+
+
+def result_of(op: HasResult) -> AnyResult | None:
+    """``op``'s result as its kind's record; None when it has none (or an unknown kind)."""
+    record = RESULT_RECORD.get(op.operation_type)
+    return record.read(op.result_summary) if record is not None else None
+
+
+def training_summary_of(op: HasResult) -> TrainingSummary | None:
+    result = result_of(op)
+    return result if isinstance(result, TrainingSummary) else None
+
+
+def backtest_summary_of(op: HasResult) -> BacktestSummary | None:
+    result = result_of(op)
+    return result if isinstance(result, BacktestSummary) else None
+
+
+def research_cycle_summary_of(op: HasResult) -> ResearchCycleSummary | None:
+    result = result_of(op)
+    return result if isinstance(result, ResearchCycleSummary) else None
+
+
+def stopped_at_of(op: HasResult) -> str | None:
+    """Where a cancelled operation's work stopped, as its result recorded it."""
+    result = result_of(op)
+    return result.stopped_at if result is not None and result.stopped_at else None
