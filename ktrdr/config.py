@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     max_active_cycles: int = Field(default=1, ge=1, le=64)
     # How long a monitor retries a backend that stopped answering before it gives up.
     monitor_give_up_seconds: float = Field(default=180.0, gt=0)
+    # How long running work may go without a progress report before a monitor says so.
+    stall_seconds: float = Field(default=30.0, gt=0)
     # Tracebacks instead of one-line errors in the CLI (KTRDR_DEBUG=1).
     debug: bool = False
     # The conventional NO_COLOR switch (https://no-color.org): any non-empty value turns

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart, checked_operation_id
+from ktrdr.cli.options import (
+    JsonOutput,
+    NoAutostart,
+    ProgressMode,
+    ProgressOutput,
+    checked_operation_id,
+)
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
 from ktrdr.operations.kinds import OperationType
@@ -52,6 +58,7 @@ def trigger(
     monitor: MonitorOpt = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
+    progress: ProgressOutput = ProgressMode.AUTO,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Start a research cycle (fire and forget unless --monitor/--follow/-f)."""
@@ -84,6 +91,7 @@ def trigger(
         json_out=json_out,
         plain=plain,
         no_autostart=no_autostart,
+        progress=progress,
     )
 
 
@@ -119,6 +127,7 @@ def status(
     follow: MonitorOpt = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
+    progress: ProgressOutput = ProgressMode.AUTO,
     no_autostart: NoAutostart = False,
 ) -> None:
     """The running cycle (phase, progress, child) or the last cycle's result."""
@@ -132,7 +141,7 @@ def status(
 
     current = AgentStatusPublic.model_validate(data)
     if follow and current.cycle is not None:
-        watch(base_url, current.cycle.operation_id, json_out, plain)
+        watch(base_url, current.cycle.operation_id, json_out, plain, progress)
     if json_out:
         print_json(current.model_dump(mode="json"))
         return

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.options import JsonOutput, NoAutostart, ProgressMode, ProgressOutput
 from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Backtest trained models.", no_args_is_help=True)
@@ -32,6 +32,7 @@ def run(
     detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
+    progress: ProgressOutput = ProgressMode.AUTO,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Run a backtest with live progress; prints the metrics at the end."""
@@ -53,4 +54,5 @@ def run(
         json_out=json_out,
         plain=plain,
         no_autostart=no_autostart,
+        progress=progress,
     )

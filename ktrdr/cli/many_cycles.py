@@ -131,7 +131,7 @@ class CyclesSession:
         return self._finish()
 
     async def _follow(self, client: AsyncKtrdrClient, index: int) -> None:
-        follower = Follower(client.get_operation, give_up_after=self.give_up_after)
+        follower = Follower(client.get_tree, give_up_after=self.give_up_after)
         async for state, _ in follower.follow(self.cycles[index].operation_id):
             self.states[index] = state
             self.board.update(self.states)

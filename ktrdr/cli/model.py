@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart
+from ktrdr.cli.options import JsonOutput, NoAutostart, ProgressMode, ProgressOutput
 from ktrdr.cli.output import echo, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch
 
@@ -33,6 +33,7 @@ def train(
     ] = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
+    progress: ProgressOutput = ProgressMode.AUTO,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Train a model with live epoch progress; Ctrl+C cancels it."""
@@ -60,6 +61,7 @@ def train(
         json_out=json_out,
         plain=plain,
         no_autostart=no_autostart,
+        progress=progress,
     )
 
 

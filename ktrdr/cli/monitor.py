@@ -1,7 +1,8 @@
 """The monitor: follow an operation live until it ends, with Ctrl+C cancelling it.
 
 Used by `agent trigger --monitor`, `agent status --follow`, `ops follow`, `model train`
-and `backtest run`: one follower, one Renderer (live, plain or JSON), one set of exit codes.
+and `backtest run`: one follower (the tree long-poll), one Renderer (live, plain, JSON or
+NDJSON), one set of exit codes.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ HARD_EXIT_CANCEL_WAIT_SECONDS = 1.0
 # Short timeouts so a hung backend shows as "connection lost" quickly.
 MONITOR_TIMEOUT = ClientTimeout(3.0, connect=1.0)
 DEFAULT_GIVE_UP_SECONDS: float = Settings.model_fields["monitor_give_up_seconds"].default
+DEFAULT_STALL_SECONDS: float = Settings.model_fields["stall_seconds"].default
 
 
 class MonitorSession:
-    """One follow of one operation: polls through the follower, draws through ``renderer``,
+    """One follow of one operation: long-polls through the follower, draws through ``renderer``,
     turns the first Ctrl+C into a cancel request and a second one into an immediate exit."""
 
     def __init__(
@@ -40,6 +42,7 @@ class MonitorSession:
         renderer: Renderer,
         *,
         give_up_after: float = DEFAULT_GIVE_UP_SECONDS,
+        stall_seconds: float = DEFAULT_STALL_SECONDS,
         transport: AsyncTransport | None = None,
     ) -> None:
         self.base_url = base_url
@@ -47,6 +50,7 @@ class MonitorSession:
         self.operation_id = operation_id
         self.renderer = renderer
         self.give_up_after = give_up_after
+        self.stall_seconds = stall_seconds
         self.interrupts = 0
         self.cancel_sent_at: float | None = None
         self.state = ViewState(operation_id=operation_id)
@@ -57,7 +61,9 @@ class MonitorSession:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         client = AsyncKtrdrClient(self.base_url, timeout=MONITOR_TIMEOUT, transport=self.transport)
-        follower = Follower(client.get_operation, give_up_after=self.give_up_after)
+        follower = Follower(
+            client.get_tree, give_up_after=self.give_up_after, stall_seconds=self.stall_seconds
+        )
         cancel_tasks: list[asyncio.Task[None]] = []
 
         def on_sigint() -> None:
@@ -160,7 +166,11 @@ def run_monitor(
     settings = settings or load_settings()
     renderer = renderer_for(output, no_color=settings.no_color)
     session = MonitorSession(
-        base_url, operation_id, renderer, give_up_after=settings.monitor_give_up_seconds
+        base_url,
+        operation_id,
+        renderer,
+        give_up_after=settings.monitor_give_up_seconds,
+        stall_seconds=settings.stall_seconds,
     )
     try:
         return asyncio.run(session.run())

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart, OperationId, checked_operation_id
+from ktrdr.cli.options import (
+    JsonOutput,
+    NoAutostart,
+    OperationId,
+    ProgressMode,
+    ProgressOutput,
+    checked_operation_id,
+)
 from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, watch
 from ktrdr.operations.kinds import OperationStatus, OperationType
@@ -105,6 +112,7 @@ def follow(
     operation_id: OperationId,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
+    progress: ProgressOutput = ProgressMode.AUTO,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Watch any operation live (re-attach to a running cycle, training or backtest)."""
@@ -114,4 +122,4 @@ def follow(
         with client_for(no_autostart) as client:
             client.get_operation(operation_id)  # unknown ids fail here, clearly
             base_url = client.base_url
-    watch(base_url, operation_id, json_out, plain)
+    watch(base_url, operation_id, json_out, plain, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -20,6 +21,27 @@ NoAutostart = Annotated[
     ),
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+class ProgressMode(StrEnum):
+    """How a watching command shows progress (``--progress``)."""
+
+    AUTO = "auto"  # live bars on a terminal, plain lines elsewhere (or --plain / --json)
+    TTY = "tty"  # live bars, whatever stdout is
+    PLAIN = "plain"  # one plain line per change
+    JSON = "json"  # NDJSON: one JSON object per change, flushed per line
+
+
+ProgressOutput = Annotated[
+    ProgressMode,
+    typer.Option(
+        "--progress",
+        case_sensitive=False,
+        help="auto: live bars on a terminal, plain lines elsewhere; tty: live bars; "
+        "plain: one line per change; json: one JSON object per change (NDJSON, for "
+        "tools and CI logs).",
+    ),
+]
 
 
 def checked_operation_id(value: str | None) -> str | None:

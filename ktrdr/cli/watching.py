@@ -12,18 +12,28 @@ from ktrdr.cli.output import fail, friendly_errors, print_json
 if TYPE_CHECKING:
     from ktrdr.cli.views import Output
 
+# What each explicit --progress mode draws with (auto leaves it to --plain/--json and the
+# terminal).
+PROGRESS_OUTPUT: dict[str, Output] = {"tty": "live", "plain": "plain", "json": "ndjson"}
+
 PlainOutput = Annotated[
     bool, typer.Option("--plain", help="No live bars: one plain line per change.")
 ]
 
 
-def output_mode(json_out: bool, plain: bool) -> Output:
+def output_mode(json_out: bool, plain: bool, progress: str = "auto") -> Output:
+    """An explicit ``--progress`` wins; else ``--json`` (the final operation as one
+    document), ``--plain``, or auto."""
+    if progress in PROGRESS_OUTPUT:
+        return PROGRESS_OUTPUT[progress]
     if json_out:
         return "json"
     return "plain" if plain else "auto"
 
 
-def watch(base_url: str, operation_id: str, json_out: bool, plain: bool) -> None:
+def watch(
+    base_url: str, operation_id: str, json_out: bool, plain: bool, progress: str = "auto"
+) -> None:
     """Follow the operation until it ends and exit with the monitor's code. What it shows
     (titles, the closing summary) follows the operation's own type."""
     from ktrdr.cli.monitor import run_monitor
@@ -31,7 +41,7 @@ def watch(base_url: str, operation_id: str, json_out: bool, plain: bool) -> None
 
     with friendly_errors():
         settings = load_settings()
-    output = output_mode(json_out, plain)
+    output = output_mode(json_out, plain, progress)
     code = run_monitor(base_url, operation_id, output=output, settings=settings)
     raise typer.Exit(code)
 
@@ -45,6 +55,7 @@ def start_and_watch(
     json_out: bool,
     plain: bool,
     no_autostart: bool,
+    progress: str = "auto",
 ) -> None:
     """POST a start request (unset fields dropped), then watch it or say how to."""
     from ktrdr.cli.backend import client_for
@@ -63,7 +74,7 @@ def start_and_watch(
             )
         base_url = client.base_url
     if watch_it:
-        watch(base_url, started.operation_id, json_out, plain)
+        watch(base_url, started.operation_id, json_out, plain, progress)
     announce_started(started.operation_id, what, json_out)
 
 

@@ -1,9 +1,12 @@
-"""Following an operation: poll it (and its active child) and turn snapshots into view states.
+"""Following an operation: long-poll its tree and turn answers into view states.
 
 The follower knows nothing about terminals. It yields ``(ViewState, events)`` pairs when
 something changed (and at least every ``tick_interval`` so clocks can tick); a renderer
-draws them. Parent and child are fetched concurrently, using the child id of the previous
-snapshot; when a new snapshot names another child, that child is fetched right away.
+draws them. One request per answer: ``GET /operations/{id}/tree?since=V&wait=S`` brings
+the operation with every descendant (so the active child comes along) as soon as anything
+in the tree changes, or a 304 after ``S`` seconds. The wait is the tick interval, so a 304
+is itself the tick. The journal of changes in each answer names phases that came and went
+between two answers.
 """
 
 from __future__ import annotations
@@ -14,26 +17,46 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ktrdr.agents.phases.table import CHILD_ID_KEY, ORDERED_PHASES
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
-from ktrdr.contract.operations import OperationPublic
+from ktrdr.client.stall import ProgressAge, progress_age, stalled_for
+from ktrdr.client.tree_reading import (
+    active_child,
+    child_id_of,
+    phase_or_status,
+    phases_passed,
+)
+from ktrdr.contract.operations import OperationPublic, TreePublic
+from ktrdr.contract.results import stopped_at_of
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.stops import stopped_sentence
 
-Fetch = Callable[[str], Awaitable[OperationPublic]]
+# (operation id, the tree version last seen, seconds the server may hold the request):
+# the tree, or None when nothing changed within the wait (HTTP 304).
+FetchTree = Callable[[str, int, float], Awaitable[TreePublic | None]]
 
-# A research cycle's phases in order: a jump over some of them means they passed between polls.
-RESEARCH_PHASES: tuple[str, ...] = tuple(phase.value for phase in ORDERED_PHASES)
-# Which metadata parameter holds a research cycle's child for each phase.
-CHILD_KEYS: dict[str, str] = {phase.value: key for phase, key in CHILD_ID_KEY.items()}
+DEFAULT_STALL_SECONDS = 30.0
+
+__all__ = [
+    "Connection",
+    "Event",
+    "EventKind",
+    "FetchTree",
+    "Follower",
+    "ViewState",
+    "child_id_of",
+    "describe_stop",
+    "phase_or_status",
+]
 
 
 class EventKind(StrEnum):
     STARTED = "started"
     PHASE_CHANGED = "phase_changed"
-    PHASE_PASSED = "phase_passed"  # a phase that began and ended between two polls
+    PHASE_PASSED = "phase_passed"  # a phase that began and ended between two answers
     CHILD_APPEARED = "child_appeared"
     CHILD_GONE = "child_gone"
+    STALLED = "stalled"  # no progress report for the stall threshold
+    STALL_CLEARED = "stall_cleared"  # progress reported again
     CONNECTION_LOST = "connection_lost"
     CONNECTION_RESTORED = "connection_restored"
     FINISHED = "finished"
@@ -66,39 +89,31 @@ class ViewState:
     done: bool = False
     lost: bool = False
     gave_up: bool = False
-
-
-def phase_or_status(op: OperationPublic) -> str:
-    """A research cycle's phase; for other operations (which have no phases), their status."""
-    phase = op.metadata.parameters.get("phase")
-    return str(phase) if phase else op.status.value
-
-
-def child_id_of(op: OperationPublic) -> str | None:
-    key = CHILD_KEYS.get(phase_or_status(op))
-    if key is None or op.is_terminal:
-        return None
-    value = op.metadata.parameters.get(key)
-    return value if isinstance(value, str) and value else None
+    # Seconds since the running work last reported progress, once over the threshold.
+    stalled_for: float | None = None
 
 
 class Follower:
     def __init__(
         self,
-        fetch: Fetch,
+        fetch: FetchTree,
         *,
         poll_interval: float = 0.3,
         max_backoff: float = 5.0,
         give_up_after: float = 180.0,
         tick_interval: float = 1.0,
+        stall_seconds: float = DEFAULT_STALL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        # poll_interval: the first retry delay, and the pace of requests when the backend
+        # can only answer with state (no journal), which it then does at once.
         self._fetch = fetch
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.give_up_after = give_up_after
         self.tick_interval = tick_interval
+        self.stall_seconds = stall_seconds
         self._clock = clock
         self._sleep = sleep
 
@@ -106,28 +121,18 @@ class Follower:
         """Delay before retry number ``attempts`` (1-based): doubling, capped."""
         return float(min(self.poll_interval * 2.0 ** (attempts - 1), self.max_backoff))
 
-    async def _fetch_child(self, child_id: str | None) -> OperationPublic | None:
-        if child_id is None:
-            return None
-        try:
-            return await self._fetch(child_id)
-        except NotFoundApiError:
-            return None
-
     async def follow(self, operation_id: str) -> AsyncIterator[tuple[ViewState, list[Event]]]:
         state = ViewState(operation_id=operation_id)
-        known_child: str | None = None
+        since = 0
         last_versions: tuple[int, int] | None = None
         last_yield = float("-inf")
         down_since: float | None = None
         attempts = 0
-        first = True
+        age: ProgressAge | None = None
         while True:
             events: list[Event] = []
             try:
-                parent, child = await asyncio.gather(
-                    self._fetch(operation_id), self._fetch_child(known_child)
-                )
+                tree = await self._fetch(operation_id, since, self.tick_interval)
             except NotFoundApiError:
                 yield replace(state, lost=True, done=True), [Event(EventKind.OPERATION_LOST)]
                 return
@@ -154,22 +159,27 @@ class Follower:
             if down_since is not None:
                 events.append(Event(EventKind.CONNECTION_RESTORED))
                 down_since, attempts = None, 0
-            new_child_id = child_id_of(parent)
-            if new_child_id != known_child:
-                if known_child is not None:
-                    events.append(Event(EventKind.CHILD_GONE, known_child))
-                child = await self._fetch_child(new_child_id)
-                if new_child_id is not None:
-                    events.append(Event(EventKind.CHILD_APPEARED, new_child_id))
-                known_child = new_child_id
+            if tree is None:  # 304: nothing changed within the wait; the clocks still tick
+                if state.parent is None:
+                    continue
+                stall = stalled_for(age, now, self.stall_seconds)
+                events += _stall_events(state.stalled_for, stall)
+                state = replace(state, connection=Connection(), stalled_for=stall)
+                if events or now - last_yield >= self.tick_interval:
+                    yield state, events
+                    last_yield = now
+                continue
+
+            parent = tree.operations[0]
+            child = active_child(tree)
             phase = phase_or_status(parent)
-            if first:
+            events += _changes(state, tree)
+            if state.parent is None:
                 events.insert(0, Event(EventKind.STARTED, phase))
-            elif phase != state.phase:
-                for passed in _passed_between(state.phase, phase):
-                    events.append(Event(EventKind.PHASE_PASSED, passed))
-                events.append(Event(EventKind.PHASE_CHANGED, phase))
-            first = False
+            age = progress_age(parent, child, now)
+            stall = stalled_for(age, now, self.stall_seconds)
+            if not parent.is_terminal:
+                events += _stall_events(state.stalled_for, stall)
             state = ViewState(
                 operation_id=operation_id,
                 parent=parent,
@@ -177,7 +187,9 @@ class Follower:
                 phase=phase,
                 received_at=now,
                 done=parent.is_terminal,
+                stalled_for=stall,
             )
+            since = tree.version
             versions = (parent.version, child.version if child else 0)
             if parent.is_terminal:
                 events.append(Event(EventKind.FINISHED, parent.status.value))
@@ -187,33 +199,48 @@ class Follower:
                 yield state, events
                 last_yield = now
             last_versions = versions
-            await self._sleep(self.poll_interval)
+            if not tree.complete:
+                # A state-only answer comes at once (nothing to wait on): pace the requests.
+                await self._sleep(self.poll_interval)
 
 
-def _passed_between(before: str | None, after: str) -> list[str]:
-    """The phases a cycle must have gone through to get from ``before`` to ``after``.
+def _changes(before: ViewState, tree: TreePublic) -> list[Event]:
+    """What an answer changed against the state before it: the child (gone, appeared) and
+    the phase (the ones passed in between, then the new one)."""
+    parent = tree.operations[0]
+    events: list[Event] = []
+    old_child = child_id_of(before.parent) if before.parent is not None else None
+    new_child = child_id_of(parent)
+    if new_child != old_child:
+        if old_child is not None:
+            events.append(Event(EventKind.CHILD_GONE, old_child))
+        if new_child is not None:
+            events.append(Event(EventKind.CHILD_APPEARED, new_child))
+    phase = phase_or_status(parent)
+    if before.parent is not None and phase != before.phase:
+        events += [Event(EventKind.PHASE_PASSED, p) for p in phases_passed(before.phase, tree)]
+        events.append(Event(EventKind.PHASE_CHANGED, phase))
+    return events
 
-    Only a move forward along the happy path (to a later phase, or to completed) implies
-    anything: a cycle that failed or was cancelled may have stopped in ``before`` itself,
-    so a jump to failed/cancelled (or anything unknown) passes nothing."""
-    if before not in RESEARCH_PHASES or after not in RESEARCH_PHASES:
-        return []
-    start = RESEARCH_PHASES.index(before) + 1
-    end = RESEARCH_PHASES.index(after)
-    return list(RESEARCH_PHASES[start:end])
+
+def _stall_events(before: float | None, after: float | None) -> list[Event]:
+    if before is None and after is not None:
+        return [Event(EventKind.STALLED, f"{after:.0f}")]
+    if before is not None and after is None:
+        return [Event(EventKind.STALL_CLEARED)]
+    return []
 
 
 def describe_stop(parent: OperationPublic | None, child: OperationPublic | None) -> str:
     """Where a cancelled operation stopped, as a sentence for the user."""
-    summary = (parent.result_summary or {}) if parent else {}
-    where = summary.get("stopped_at")
+    where = stopped_at_of(parent) if parent is not None else None
     if parent is not None and parent.operation_type is not OperationType.AGENT_RESEARCH:
         child, where = parent, None  # a single job: phrase its own stop like a child's
-    if isinstance(where, str) and where:
+    if where:
         text = where if not where[0].islower() else where[0].upper() + where[1:]
         return text.rstrip(".") + "."
     if child is not None:
-        child_where = (child.result_summary or {}).get("stopped_at") or child.progress.current_step
+        child_where = stopped_at_of(child) or child.progress.current_step
         label = "Training" if child.operation_type is OperationType.TRAINING else "Backtest"
         if child_where:
             return stopped_sentence(label, str(child_where)) + "."

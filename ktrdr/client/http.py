@@ -19,6 +19,7 @@ from ktrdr.contract.operations import (
     OperationPublic,
     OperationStarted,
     OperationSummaryPublic,
+    TreePublic,
 )
 from ktrdr.errors import InvalidRequestError
 
@@ -204,7 +205,7 @@ class KtrdrClient:
 
 
 class AsyncKtrdrClient:
-    """The same calls for asyncio code (the monitor fetches parent and child concurrently)."""
+    """The same calls for asyncio code, and the tree long-poll the monitor follows with."""
 
     def __init__(
         self,
@@ -215,6 +216,7 @@ class AsyncKtrdrClient:
         token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._timeout = timeout if isinstance(timeout, ClientTimeout) else ClientTimeout(timeout)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             timeout=_httpx_timeout(timeout),
@@ -239,13 +241,48 @@ class AsyncKtrdrClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> dict[str, Any]:
+        return _decode(await self._send(method, path, params=params, json=json))
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, params=params, json=json)
+            if timeout is None:
+                return await self._http.request(method, path, params=params, json=json)
+            return await self._http.request(method, path, params=params, json=json, timeout=timeout)
         except httpx.HTTPError as exc:
             raise _transport_error(self.base_url, exc) from None
         except httpx.InvalidURL:
             raise _invalid_url() from None
-        return _decode(response)
+
+    async def get_tree(
+        self, operation_id: str, since: int = 0, wait: float = 0.0
+    ) -> TreePublic | None:
+        """The operation with all its descendants. With ``wait``, the backend holds the
+        request until the tree passes version ``since`` (then the tree, with the changes
+        since) or for ``wait`` seconds (then None: nothing changed). The answer may take
+        ``wait`` seconds, so this request's timeout is the client's plus the wait."""
+        timeout = _httpx_timeout(
+            ClientTimeout(
+                self._timeout.seconds + wait,
+                connect=self._timeout.connect or self._timeout.seconds,
+            )
+        )
+        response = await self._send(
+            "GET",
+            f"/operations/{path_segment(operation_id)}/tree",
+            params={"since": since, "wait": wait},
+            timeout=timeout,
+        )
+        if response.status_code == 304:
+            return None
+        return TreePublic.model_validate(_decode(response)["data"])
 
     async def get_operation(self, operation_id: str) -> OperationPublic:
         body = await self.request("GET", f"/operations/{path_segment(operation_id)}")

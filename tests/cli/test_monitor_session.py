@@ -16,7 +16,7 @@ from rich.console import Console
 from ktrdr.cli.monitor import HARD_EXIT_CANCEL_WAIT_SECONDS, MonitorSession
 from ktrdr.cli.output import EXIT_CANCELLED
 from ktrdr.cli.views import PlainRenderer
-from ktrdr.contract.operations import Envelope, OperationPublic
+from ktrdr.contract.operations import Envelope, OperationPublic, TreePublic
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
@@ -39,6 +39,14 @@ class StubbornBackend:
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         body = Envelope[OperationPublic](data=self.operation).model_dump(mode="json")
+        if request.url.path.endswith("/tree"):
+            op = self.operation
+            tree = TreePublic(version=op.version, complete=True, changes=[], operations=[op])
+            since = int(request.url.params.get("since", "0"))
+            if since == op.version:  # nothing new: hold for the wait, then 304
+                await asyncio.sleep(float(request.url.params.get("wait", "0")))
+                return httpx.Response(304)
+            body = Envelope[TreePublic](data=tree).model_dump(mode="json")
         if request.method == "DELETE":
             self.deletes += 1
             if self.delete_hangs:

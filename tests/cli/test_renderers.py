@@ -16,12 +16,12 @@ from rich.console import Console
 from ktrdr.cli.monitor import MonitorSession
 from ktrdr.cli.output import EXIT_FAILED, EXIT_OK
 from ktrdr.cli.views import JsonRenderer, LiveRenderer, PlainRenderer, Renderer, renderer_for
-from ktrdr.contract.operations import Envelope, OperationPublic
+from ktrdr.contract.operations import Envelope, TreePublic
 from tests.support.snapshots import snapshot
 
 
 class TrainingThatFinishes:
-    """Answers a running training on the first poll and the completed one afterwards."""
+    """Answers a running training on the first tree request and the completed one afterwards."""
 
     def __init__(self) -> None:
         self.running = snapshot("t1", op_type="training", pct=40, step="Epoch 4/10", version=1)
@@ -37,9 +37,11 @@ class TrainingThatFinishes:
         self.polls = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/tree")  # the monitor follows the tree
         self.polls += 1
         op = self.running if self.polls == 1 else self.done
-        return httpx.Response(200, json=Envelope[OperationPublic](data=op).model_dump(mode="json"))
+        tree = TreePublic(version=op.version, complete=True, changes=[], operations=[op])
+        return httpx.Response(200, json=Envelope[TreePublic](data=tree).model_dump(mode="json"))
 
 
 def follow(renderer: Renderer, handler: httpx.MockTransport, operation_id: str = "t1") -> int:

@@ -1,4 +1,9 @@
-"""The follower, driven by scripted snapshots, a fake clock and a recording sleep."""
+"""The follower, driven by scripted snapshots, a fake clock and a recording sleep.
+
+``Script`` answers the tree request the way a backend does when it can only give state
+(``complete`` False, no journal): the parent from its script and the child the parent
+names from the children's scripts, in one answer. The journal, 304s and stalls have their
+own tests in ``test_follow_tree.py``."""
 
 from __future__ import annotations
 
@@ -9,15 +14,15 @@ from typing import Any
 import pytest
 
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
-from ktrdr.client.follow import EventKind, Follower, ViewState, describe_stop
-from ktrdr.contract.operations import OperationPublic
+from ktrdr.client.follow import EventKind, Follower, ViewState, child_id_of, describe_stop
+from ktrdr.contract.operations import OperationPublic, TreePublic
 from tests.support.snapshots import cycle, snapshot
 
 Step = OperationPublic | Exception | Callable[[], OperationPublic]
 
 
 class Script:
-    """fetch() answers the parent from a script; children from a dict of scripts."""
+    """fetch() answers the tree: the parent from a script, its child from a dict of scripts."""
 
     def __init__(self, parent: list[Step], children: dict[str, list[Step]] | None = None):
         self.parent = parent
@@ -35,17 +40,30 @@ class Script:
         self.sleeps.append(seconds)
         self.now += seconds
 
-    async def fetch(self, op_id: str) -> OperationPublic:
-        self.calls.append(op_id)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        await asyncio.sleep(0)  # let a concurrent fetch start before this one ends
-        self.in_flight -= 1
+    def _next(self, op_id: str) -> OperationPublic:
         queue = self.parent if op_id == "cycle" else self.children[op_id]
         step = queue.pop(0) if len(queue) > 1 else queue[0]
         if isinstance(step, Exception):
             raise step
         return step() if callable(step) else step
+
+    async def fetch(self, op_id: str, since: int, wait: float) -> TreePublic:
+        del since, wait  # a state-only backend answers at once, whatever the reader saw
+        self.calls.append(op_id)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        await asyncio.sleep(0)  # let a concurrent fetch start before this one ends
+        self.in_flight -= 1
+        parent = self._next(op_id)
+        nodes = [parent]
+        child_id = child_id_of(parent)
+        if child_id is not None:
+            try:
+                nodes.append(self._next(child_id))
+            except NotFoundApiError:
+                pass
+        version = sum(op.version for op in nodes)
+        return TreePublic(version=version, complete=False, changes=[], operations=nodes)
 
 
 def run(script: Script, **kw: Any) -> list[tuple[ViewState, list[EventKind]]]:
@@ -132,7 +150,7 @@ def test_child_swaps_from_training_to_backtest_and_goes_away() -> None:
     assert EventKind.CHILD_GONE in by_phase["assessing"][1]
 
 
-def test_parent_and_child_are_fetched_concurrently() -> None:
+def test_parent_and_child_come_in_one_request_per_answer() -> None:
     script = Script(
         [
             cycle("training", 2, child="t1"),
@@ -141,8 +159,11 @@ def test_parent_and_child_are_fetched_concurrently() -> None:
         ],
         {"t1": [snapshot("t1", op_type="training", pct=10, step="Epoch 1/10")]},
     )
-    run(script)
-    assert script.max_in_flight == 2
+    out = run(script)
+    # One tree request per answer, none for the child on its own, never two at once.
+    assert script.calls == ["cycle", "cycle", "cycle"]
+    assert script.max_in_flight == 1
+    assert out[0][0].child is not None and out[0][0].child.operation_id == "t1"
 
 
 def test_skipped_phases_are_reported_in_order() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ktrdr.contract.operations import OperationPublic
+from ktrdr.contract.progress import training_context_of
 from ktrdr.operations.models import OperationType
 
 TITLES: dict[OperationType, str] = {
@@ -20,22 +21,47 @@ def is_research(op: OperationPublic | None) -> bool:
     return op is not None and op.operation_type is OperationType.AGENT_RESEARCH
 
 
+# What a cancel notice calls the work: "Cancelling research cycle...", "Cancelling training...".
+KIND_WORDS: dict[OperationType, str] = {
+    OperationType.AGENT_RESEARCH: "research cycle",
+    OperationType.TRAINING: "training",
+    OperationType.BACKTESTING: "backtest",
+}
+CONNECTION_LOST = "⚠ Connection lost, retrying..."
+
+
 def cancelling_text(parent: OperationPublic | None) -> str:
-    return f"⚠️ Cancelling {'research cycle' if is_research(parent) else 'operation'}..."
+    kind = KIND_WORDS.get(parent.operation_type, "operation") if parent else "operation"
+    return f"⚠️ Cancelling {kind}..."
+
+
+def stall_text(seconds: float) -> str:
+    """``⚠ No progress for 45 s`` (minutes and seconds from two minutes on)."""
+    whole = int(seconds)
+    if whole < 120:
+        return f"⚠ No progress for {whole} s"
+    return f"⚠ No progress for {whole // 60} min {whole % 60:02d} s"
+
+
+def resumed_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "Progress resumed"
+    return f"Progress resumed after {int(seconds)} s without a report"
 
 
 def training_stats(op: OperationPublic) -> str | None:
     """The latest epoch's numbers from a training's progress context, if it has any."""
     if op.operation_type is not OperationType.TRAINING or op.is_terminal:
         return None
-    ctx = op.progress.context or {}
+    figures = training_context_of(op)
+    if figures is None:
+        return None
     parts = []
-    for key, label, spec in (
-        ("train_loss", "loss", ".3f"),
-        ("val_loss", "val loss", ".3f"),
-        ("val_accuracy", "val acc", ".0%"),
+    for value, label, spec in (
+        (figures.train_loss, "loss", ".3f"),
+        (figures.val_loss, "val loss", ".3f"),
+        (figures.val_accuracy, "val acc", ".0%"),
     ):
-        value = ctx.get(key)
-        if isinstance(value, int | float):
+        if value is not None:
             parts.append(f"{label} {format(float(value), spec)}")
     return " · ".join(parts) or None

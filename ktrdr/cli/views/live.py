@@ -1,25 +1,35 @@
 """The live view: one Rich Live region with the parent's bar, its step and the nested child bar,
-redrawn on every view state and ticking its clocks between polls."""
+redrawn on every view state and ticking its clocks between answers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.padding import Padding
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli import figures
 from ktrdr.cli.outcomes import OutcomeLine
-from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
+from ktrdr.cli.views.labels import (
+    CHILD_LABEL,
+    CONNECTION_LOST,
+    TITLES,
+    cancelling_text,
+    is_research,
+    stall_text,
+    training_stats,
+)
 from ktrdr.client.follow import Event, ViewState
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
 
 BAR_WIDTH = 36
-CONNECTION_LOST = "⚠ Connection lost, retrying..."
+SUMMARY_INDENT = 3  # columns: a completion summary's details, under its headline
 
 
 def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | None:
@@ -30,33 +40,27 @@ def _elapsed(op: OperationPublic, received_at: float, now: float) -> float | Non
     return op.elapsed_seconds + max(0.0, now - received_at)
 
 
-def _monitor_grid() -> Table:
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, min_width=28)
-    grid.add_column(width=BAR_WIDTH, no_wrap=True)
-    grid.add_column(no_wrap=True)
-    return grid
+LABEL_MIN_WIDTH = 28
 
 
-def _add_bar(
-    grid: Table,
-    label: str,
-    percentage: float,
-    elapsed: float | None,
-    eta: float | None,
-    indent: str,
-) -> None:
+@dataclass(frozen=True)
+class _Bar:
+    label: Text
+    percentage: float
+    timing: str
+
+
+def _bar(
+    label: str, percentage: float, elapsed: float | None, eta: float | None, indent: str
+) -> _Bar:
     timing = figures.clock(elapsed)
     if eta is not None:
         timing += f"  ETA {figures.clock(eta)}"
-    grid.add_row(
-        Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold"),
-        ProgressBar(total=100.0, completed=percentage, width=BAR_WIDTH),
-        Text(timing, style="dim"),
-    )
+    text = Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold")
+    return _Bar(text, percentage, timing)
 
 
-def _add_child_bar(grid: Table, child: OperationPublic, received_at: float, now: float) -> None:
+def _child_bar(child: OperationPublic, received_at: float, now: float) -> _Bar:
     fallback = CHILD_LABEL.get(child.operation_type, "")
     if child.status is OperationStatus.PENDING:
         fallback += " (queued)"
@@ -64,41 +68,70 @@ def _add_child_bar(grid: Table, child: OperationPublic, received_at: float, now:
     pct = child.progress.percentage
     elapsed = _elapsed(child, received_at, now)
     eta = elapsed * (100.0 - pct) / pct if elapsed is not None and pct > 0 else None
-    _add_bar(grid, label, pct, elapsed, eta, "   └─ ")
+    return _bar(label, pct, elapsed, eta, "   └─ ")
+
+
+def _bar_row(bar: _Bar, label_width: int, timing_width: int) -> Table:
+    """One bar as a grid row. Parent and child bars are separate grids (the lines between
+    them are free text, never cut to a column's width) with the same column widths, so
+    their bars line up, also where a narrow terminal squeezes them."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=label_width)
+    grid.add_column(width=BAR_WIDTH, no_wrap=True)
+    grid.add_column(no_wrap=True, width=timing_width)
+    grid.add_row(
+        bar.label,
+        ProgressBar(total=100.0, completed=bar.percentage, width=BAR_WIDTH),
+        Text(bar.timing, style="dim"),
+    )
+    return grid
+
+
+def _step_line(parent: OperationPublic) -> Text | None:
+    """The line under the parent's bar: its step (a cycle's phase), or that it is queued."""
+    step = parent.progress.current_step or ""
+    if is_research(parent):
+        if parent.is_terminal or not step:
+            step = f"Phase: {step or 'starting...'}"
+    elif parent.status is OperationStatus.PENDING:
+        return Text("   Queued: waiting for a free worker...", style="yellow")
+    return Text(f"   {step}", style="cyan") if step else None
 
 
 def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> RenderableType:
-    """The live region: parent bar, its step, the nested child bar, warnings."""
+    """The live region: parent bar, its step, the nested child bar, warnings.
+
+    A lost connection takes the step line's place (the step shown would be stale); a
+    stall notice sits under the step line while the work stays silent."""
     parent = state.parent
     if parent is None:
         text = "Connecting..." if state.connection.ok else CONNECTION_LOST
         return Text(text, style="yellow" if not state.connection.ok else "dim")
-    grid = _monitor_grid()
     title = TITLES.get(parent.operation_type, parent.operation_type.value)
-    elapsed = _elapsed(parent, state.received_at, now)
-    _add_bar(grid, title, parent.progress.percentage, elapsed, None, "")
-    step = parent.progress.current_step or ""
+    bars = [
+        _bar(title, parent.progress.percentage, _elapsed(parent, state.received_at, now), None, "")
+    ]
     child = state.child
     research = is_research(parent)
-    if research:
-        if parent.is_terminal or not step:
-            step = f"Phase: {step or 'starting...'}"
-        grid.add_row(Text(f"   {step}", style="cyan"))
-        if child is not None:
-            _add_child_bar(grid, child, state.received_at, now)
-    elif parent.status is OperationStatus.PENDING:
-        grid.add_row(Text("   Queued: waiting for a free worker...", style="yellow"))
-    elif step:
-        grid.add_row(Text(f"   {step}", style="cyan"))
-    parts: list[RenderableType] = [grid]
-    # Outside the grid, so a long line never widens the label column and shifts the bars.
+    if research and child is not None:
+        bars.append(_child_bar(child, state.received_at, now))
+    width = max(LABEL_MIN_WIDTH, *(bar.label.cell_len for bar in bars))
+    timing_width = max(len(bar.timing) for bar in bars)
+    parts: list[RenderableType] = [_bar_row(bars[0], width, timing_width)]
+    step_line = _step_line(parent)
+    if not state.connection.ok:
+        parts.append(Text(f"   {CONNECTION_LOST}", style="yellow"))
+    elif step_line is not None:
+        parts.append(step_line)
+    if state.connection.ok and state.stalled_for is not None and not parent.is_terminal:
+        parts.append(Text(f"   {stall_text(state.stalled_for)}", style="yellow"))
+    parts += [_bar_row(bar, width, timing_width) for bar in bars[1:]]
+    # Under the bars, so a long line never widens the label column and shifts the bars.
     trainee = child if research else parent
     stats = training_stats(trainee) if trainee is not None else None
     if stats:
         indent = "      " if trainee is child else "   "
         parts.append(Text(f"{indent}{stats}", style="dim"))
-    if not state.connection.ok:
-        parts.append(Text(CONNECTION_LOST, style="yellow"))
     if cancelling:
         parts.append(Text(cancelling_text(parent), style="magenta"))
     return Group(*parts)
@@ -141,13 +174,22 @@ class LiveRenderer:
         self.console.print(Text(text, style="yellow"), soft_wrap=True)
 
     def stop(self) -> None:
+        # The last frame stays on screen as it is, the cancel notice included: it belongs
+        # above the "Cancelled" line that follows.
         if self._started:
             if self._state is not None:
-                self._live.update(monitor_view(self._state, self._clock(), False), refresh=True)
+                view = monitor_view(self._state, self._clock(), self.cancelling)
+                self._live.update(view, refresh=True)
             self._live.stop()
             self._started = False
 
     def finish(self, lines: Sequence[OutcomeLine]) -> None:
+        """The closing lines under the last frame. A summary (a headline with details) is
+        set off by a blank line, its details indented under the headline."""
         self.stop()
-        for text, style in lines:
-            self.console.print(Text(text, style=style))
+        if len(lines) > 1:
+            self.console.print()
+        for number, (text, style) in enumerate(lines):
+            # Padding, not leading spaces: a long line (a model path) wraps indented too.
+            indent = SUMMARY_INDENT if number else 0
+            self.console.print(Padding(Text(text, style=style), (0, 0, 0, indent), expand=False))

@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from ktrdr.cli.outcomes import OutcomeLine
-from ktrdr.cli.views.labels import CHILD_LABEL, TITLES, cancelling_text, is_research, training_stats
+from ktrdr.cli.views.labels import (
+    CHILD_LABEL,
+    CONNECTION_LOST,
+    TITLES,
+    cancelling_text,
+    is_research,
+    resumed_text,
+    stall_text,
+    training_stats,
+)
 from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
@@ -21,6 +30,7 @@ class PlainRenderer:
         self._single_decile = -1
         self.cancelling = False
         self._parent: OperationPublic | None = None
+        self._stalled_for: float | None = None  # the last stall seen, for the resume line
 
     def _line(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -32,7 +42,9 @@ class PlainRenderer:
         parent = state.parent
         self._parent = parent or self._parent
         for event in events:
-            self._event_line(event, parent)
+            self._event_line(event, parent, state)
+        if state.stalled_for is not None:
+            self._stalled_for = state.stalled_for
         if parent is None:
             return
         if state.child is not None:
@@ -40,20 +52,25 @@ class PlainRenderer:
         elif not is_research(parent) and parent.status is OperationStatus.RUNNING:
             self._single_progress(parent)
 
-    def _event_line(self, event: Event, parent: OperationPublic | None) -> None:
+    def _event_line(self, event: Event, parent: OperationPublic | None, state: ViewState) -> None:
         if event.kind is EventKind.STARTED and parent is not None:
             self._status_line(parent)
             if is_research(parent):
                 self._phase_line(parent)
         elif event.kind is EventKind.PHASE_PASSED:
-            self._line(f"Phase: {event.detail} (began and ended between polls)")
+            self._line(f"Phase: {event.detail} (began and ended between updates)")
         elif event.kind is EventKind.PHASE_CHANGED and parent is not None:
             if is_research(parent):
                 self._phase_line(parent)
             elif not parent.is_terminal:  # e.g. pending -> running; the end has its lines
                 self._status_line(parent)
+        elif event.kind is EventKind.STALLED and state.stalled_for is not None:
+            self._line(stall_text(state.stalled_for))
+        elif event.kind is EventKind.STALL_CLEARED:
+            self._line(resumed_text(self._stalled_for))
+            self._stalled_for = None
         elif event.kind is EventKind.CONNECTION_LOST:
-            self._line("⚠ Connection lost, retrying...")
+            self._line(CONNECTION_LOST)
         elif event.kind is EventKind.CONNECTION_RESTORED:
             self._line("Connection restored")
 

@@ -13,11 +13,13 @@ from ktrdr.cli.console import live_suits, stdout_console
 from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.views.json_output import JsonRenderer
 from ktrdr.cli.views.live import LiveRenderer
+from ktrdr.cli.views.ndjson import NdjsonRenderer
 from ktrdr.cli.views.plain import PlainRenderer
 from ktrdr.client.follow import Event, ViewState
 
-# auto: live bars on a terminal, plain lines elsewhere (pipes, CI, NO_COLOR).
-Output = Literal["auto", "live", "plain", "json"]
+# auto: live bars on a terminal, plain lines elsewhere (pipes, CI, NO_COLOR); json: the
+# final operation as one document; ndjson: one JSON line per change (--progress json).
+Output = Literal["auto", "live", "plain", "json", "ndjson"]
 
 
 class Renderer(Protocol):
@@ -45,6 +47,8 @@ class Renderer(Protocol):
 def renderer_for(output: Output, *, no_color: str, console: Console | None = None) -> Renderer:
     if output == "json":
         return JsonRenderer()
+    if output == "ndjson":
+        return NdjsonRenderer()
     console = console or stdout_console()
     if output == "live" or (output == "auto" and live_suits(console, no_color)):
         return LiveRenderer(console, time.monotonic)
