@@ -365,19 +365,12 @@ KEY_READS = re.compile(
     r"|\.context\s*\["
     r"|=\s*[\w.]*(result_summary|\.context) or \{\}\s*$"
 )
-# Modules another change is converting now; remove an entry once it reads the records.
-PENDING = {
-    "client/follow.py": "describe_stop reads stopped_at: use ktrdr.contract.results.stopped_at_of",
-    "cli/views/labels.py": "training_stats reads the context: use training_context_of",
-}
 
 
-def key_reads(skip: set[str]) -> list[str]:
+def key_reads() -> list[str]:
     found = []
     for path in sorted(KTRDR.rglob("*.py")):
         name = path.relative_to(KTRDR).as_posix()
-        if name in skip:
-            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if KEY_READS.search(line):
                 found.append(f"ktrdr/{name}:{number}: {line.strip()}")
@@ -401,13 +394,8 @@ def test_the_pattern_sees_a_string_key_read() -> None:
 
 
 def test_no_module_reads_result_or_context_keys_by_string() -> None:
-    found = key_reads(skip=set(PENDING))
+    found = key_reads()
     assert not found, "read these through ktrdr.contract.results / .progress:\n" + "\n".join(found)
-
-
-@pytest.mark.xfail(reason="converted by another change in progress", strict=False)
-def test_the_pending_modules_read_through_the_records_too() -> None:
-    assert not key_reads(skip=set())
 
 
 # --- a renamed key is a type error ---------------------------------------------------------
