@@ -44,8 +44,10 @@ class MonitorSession:
         give_up_after: float = DEFAULT_GIVE_UP_SECONDS,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         transport: AsyncTransport | None = None,
+        token: str | None = None,
     ) -> None:
         self.base_url = base_url
+        self.token = token  # a shared backend's KTRDR_API_TOKEN
         self.transport = transport  # tests: an in-process backend stand-in
         self.operation_id = operation_id
         self.renderer = renderer
@@ -60,7 +62,9 @@ class MonitorSession:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         main = asyncio.current_task()
-        client = AsyncKtrdrClient(self.base_url, timeout=MONITOR_TIMEOUT, transport=self.transport)
+        client = AsyncKtrdrClient(
+            self.base_url, timeout=MONITOR_TIMEOUT, transport=self.transport, token=self.token
+        )
         follower = Follower(
             client.get_tree, give_up_after=self.give_up_after, stall_seconds=self.stall_seconds
         )
@@ -171,6 +175,7 @@ def run_monitor(
         renderer,
         give_up_after=settings.monitor_give_up_seconds,
         stall_seconds=settings.stall_seconds,
+        token=settings.token,
     )
     try:
         return asyncio.run(session.run())

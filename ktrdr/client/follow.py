@@ -4,9 +4,15 @@ The follower knows nothing about terminals. It yields ``(ViewState, events)`` pa
 something changed (and at least every ``tick_interval`` so clocks can tick); a renderer
 draws them. One request per answer: ``GET /operations/{id}/tree?since=V&wait=S`` brings
 the operation with every descendant (so the active child comes along) as soon as anything
-in the tree changes, or a 304 after ``S`` seconds. The wait is the tick interval, so a 304
-is itself the tick. The journal of changes in each answer names phases that came and went
-between two answers.
+in the tree changes, or a 304 after ``S`` seconds. The journal of changes in each answer
+names phases that came and went between two answers.
+
+The wait adapts: ``min_wait`` after an answer that carried news, doubling after each 304 up
+to ``max_wait``. Work that moves answers many times a second whatever the wait; work that
+stands still costs about two requests a minute. While a request is held the clocks still
+tick locally (and a stall is noticed) every ``tick_interval``. The short wait after news
+also bounds how long a backend that hangs mid-request goes unnoticed while work moves
+(the client's timeout is its own plus the wait).
 """
 
 from __future__ import annotations
@@ -102,6 +108,8 @@ class Follower:
         max_backoff: float = 5.0,
         give_up_after: float = 180.0,
         tick_interval: float = 1.0,
+        min_wait: float = 2.0,
+        max_wait: float = 30.0,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -113,6 +121,8 @@ class Follower:
         self.max_backoff = max_backoff
         self.give_up_after = give_up_after
         self.tick_interval = tick_interval
+        self.min_wait = min_wait
+        self.max_wait = max_wait
         self.stall_seconds = stall_seconds
         self._clock = clock
         self._sleep = sleep
@@ -129,16 +139,29 @@ class Follower:
         down_since: float | None = None
         attempts = 0
         age: ProgressAge | None = None
+        wait = self.min_wait
         while True:
             events: list[Event] = []
+            fetching = asyncio.ensure_future(self._fetch(operation_id, since, wait))
             try:
-                tree = await self._fetch(operation_id, since, self.tick_interval)
+                while not (await asyncio.wait({fetching}, timeout=self.tick_interval))[0]:
+                    if state.parent is None or state.done or not state.connection.ok:
+                        continue
+                    # The request is held: the clocks tick and a stall shows meanwhile.
+                    now = self._clock()
+                    stall = stalled_for(age, now, self.stall_seconds)
+                    ticked = _stall_events(state.stalled_for, stall)
+                    state = replace(state, stalled_for=stall)
+                    yield state, ticked
+                    last_yield = now
+                tree = fetching.result()
             except NotFoundApiError:
                 yield replace(state, lost=True, done=True), [Event(EventKind.OPERATION_LOST)]
                 return
             except BackendUnavailableError as exc:
                 now = self._clock()
                 attempts += 1
+                wait = self.min_wait  # once it answers again, news should come quickly
                 if down_since is None:
                     down_since = now
                     events.append(Event(EventKind.CONNECTION_LOST, exc.message))
@@ -154,7 +177,10 @@ class Follower:
                 last_yield = now
                 await self._sleep(delay)
                 continue
+            finally:
+                fetching.cancel()  # only still running when the reader stopped reading
 
+            wait = self.min_wait if tree is not None else min(wait * 2, self.max_wait)
             now = self._clock()
             if down_since is not None:
                 events.append(Event(EventKind.CONNECTION_RESTORED))

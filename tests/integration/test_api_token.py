@@ -51,6 +51,8 @@ def test_with_a_token_every_request_but_health_needs_it(backend_factory: Backend
         assert posted.status_code == 401  # nothing starts without it
         allowed = http.get(f"{api}/operations", headers={"Authorization": f"Bearer {token}"})
         assert allowed.status_code == 200 and allowed.json()["total"] == 0
+        tree = http.get(f"{api}/operations/op_x/tree", params={"wait": 1})
+        assert tree.status_code == 401  # the held reads too
 
     # The CLI sends the token from its settings; without it, one line says what is missing.
     with_token = run_ktrdr(backend.env, "ops", "list", "--json")
@@ -59,9 +61,14 @@ def test_with_a_token_every_request_but_health_needs_it(backend_factory: Backend
     assert without.returncode != 0
     assert "KTRDR_API_TOKEN" in without.stderr and "Traceback" not in without.stderr
     assert len(without.stderr.strip().splitlines()) == 1, without.stderr
+    # The monitor (long-polls, a cancel on Ctrl+C) sends it too.
+    watched = run_ktrdr(backend.env, "model", "train", "rsi_mean_reversion", "--epochs", "2")
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "Training complete" in watched.stdout
     wrong = run_ktrdr({**backend.env, "KTRDR_API_TOKEN": "not-it"}, "ops", "list")
     assert wrong.returncode != 0 and "does not match" in wrong.stderr
     backend.stop()
     outputs = with_token.stdout + with_token.stderr + without.stderr + wrong.stderr
+    outputs += watched.stdout + watched.stderr
     assert token not in outputs
     assert token not in backend.log_path.read_text(errors="replace")

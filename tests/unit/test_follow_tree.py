@@ -6,6 +6,7 @@ held request would take."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -127,10 +128,10 @@ def test_the_journal_names_the_phases_that_came_and_went_between_answers() -> No
     ]
     backtesting = out[1][0]
     assert backtesting.child is not None and backtesting.child.operation_id == "b1"
-    # Each request carries the version last seen and waits one tick at most.
+    # Each request carries the version last seen, and the short wait after news.
     assert backtesting.phase == "backtesting"
     assert backtesting.child.progress.percentage == 5
-    assert backend.requests == [(0, 1.0), (2, 1.0), (9, 1.0)]
+    assert backend.requests == [(0, 2.0), (2, 2.0), (9, 2.0)]
     assert backend.sleeps == []  # a long-poll needs no sleeping between requests
 
 
@@ -171,7 +172,7 @@ def test_a_304_is_the_tick_and_repeats_the_last_state() -> None:
     running = tree(4, snapshot("cycle", op_type="training", pct=40, version=4))
     done = tree(5, snapshot("cycle", op_type="training", status="completed", pct=100, version=5))
     backend = TreeBackend([running, None, None, None, done])
-    out = run(backend)
+    out = run(backend, min_wait=1.0, max_wait=1.0)
     assert len(out) == 5  # the first answer, one tick per 304, the end
     ticks = out[1:4]
     assert all(events == [] for _, events in ticks)
@@ -179,6 +180,48 @@ def test_a_304_is_the_tick_and_repeats_the_last_state() -> None:
     assert [s.received_at for s, _ in ticks] == [0.1, 0.1, 0.1]  # the snapshot's own time
     assert backend.requests == [(0, 1.0), (4, 1.0), (4, 1.0), (4, 1.0), (4, 1.0)]
     assert out[-1][0].done and out[-1][1][-1].kind is EventKind.FINISHED
+
+
+def test_the_wait_doubles_while_nothing_changes_and_is_short_again_after_news() -> None:
+    running = tree(4, snapshot("cycle", op_type="training", pct=40, version=4))
+    moved = tree(5, snapshot("cycle", op_type="training", pct=50, version=5))
+    done = tree(6, snapshot("cycle", op_type="training", status="completed", version=6))
+    backend = TreeBackend([running, *[None] * 6, moved, None, done])
+    run(backend)
+    waits = [wait for _, wait in backend.requests]
+    assert waits == [2.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 2.0, 4.0]
+    # Standing still for ten minutes costs about two requests a minute.
+    assert 600 / 30.0 / 10 == 2.0
+
+
+def test_the_clocks_tick_and_a_stall_shows_while_a_request_is_held() -> None:
+    """Real time: the backend holds the second request for 1.3 s, as a long-poll does."""
+    started = time.monotonic()
+    op = reporting(
+        snapshot("cycle", op_type="training", pct=40, version=4), elapsed=30.0, last_report=29.5
+    )
+
+    async def fetch(op_id: str, since: int, wait: float) -> TreePublic | None:
+        del op_id, wait
+        if since == 0:
+            return tree(4, op)
+        await asyncio.sleep(1.3)
+        return tree(5, snapshot("cycle", op_type="training", status="completed", version=5))
+
+    async def collect() -> list[tuple[float, ViewState, list[Event]]]:
+        follower = Follower(fetch, tick_interval=0.2, stall_seconds=1.0)
+        return [
+            (time.monotonic() - started, state, events)
+            async for state, events in follower.follow("cycle")
+        ]
+
+    out = asyncio.run(collect())
+    held = [(at, state) for at, state, _ in out[1:-1]]
+    assert len(held) >= 4, out  # ticks every 0.2 s while the request was held
+    assert all(state.parent is not None and state.parent.version == 4 for _, state in held)
+    stalled = [events for _, _, events in out if any(e.kind is EventKind.STALLED for e in events)]
+    assert len(stalled) == 1  # 0.5 s old when seen, over the 1 s threshold half a second later
+    assert out[-1][1].done
 
 
 def test_a_stall_shows_after_the_threshold_and_clears_when_progress_resumes() -> None:
@@ -191,7 +234,8 @@ def test_a_stall_shows_after_the_threshold_and_clears_when_progress_resumes() ->
     done = tree(6, snapshot("cycle", op_type="training", status="completed", version=6))
     backend = TreeBackend([first, *[None] * 25, resumed, None, done])
     times: list[float] = []
-    out = run(backend, times, stall_seconds=20.0)
+    # One-second waits: this fake clock only moves with answers (no ticks while held).
+    out = run(backend, times, stall_seconds=20.0, min_wait=1.0, max_wait=1.0)
     seen = kinds(out)
     assert [k for k, _ in seen].count(EventKind.STALLED) == 1
     assert [k for k, _ in seen].count(EventKind.STALL_CLEARED) == 1
@@ -267,8 +311,10 @@ def test_connection_lost_backs_off_and_a_304_restores_it() -> None:
         (s, ev) for s, ev in out if any(e.kind is EventKind.CONNECTION_RESTORED for e in ev)
     )
     assert restored_state.connection.ok and restored_state.parent is not None
-    # After the outage the follower asks from the version it had seen.
-    assert backend.requests[-1] == (4, 1.0)
+    # After the outage the follower asks from the version it had seen, with the short
+    # wait (then, after the 304, a doubled one).
+    assert [since for since, _ in backend.requests[1:]] == [4] * 9
+    assert backend.requests[-2:] == [(4, 2.0), (4, 4.0)]
     assert restored_events[0].kind is EventKind.CONNECTION_RESTORED
 
 
