@@ -14,7 +14,7 @@ QUICK = {
     "monitor_latency": ["--cycles", "3"],
     "cycle_phases": ["--seeds", "3"],
     "cli_startup": ["--runs", "5"],
-    "watch_requests": ["--seconds", "20"],
+    "watch_requests": ["--seconds", "20", "--warmup", "10"],
 }
 
 

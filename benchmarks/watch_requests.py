@@ -13,7 +13,7 @@ The old client is this repository's package at POLLING_MONITOR_COMMIT, run besid
 current one in the same run. Issue 12's goal: idle <= 2 requests a minute; progressing
 <= 2 plus the coalesced progress answers (at most 10 a second).
 
-    python -m benchmarks.watch_requests [--seconds 60]
+    python -m benchmarks.watch_requests [--seconds 60] [--warmup 45]
 """
 
 from __future__ import annotations
@@ -112,8 +112,11 @@ class CountingProxy:
             up_writer.close()
 
 
-def follow_for(backend: LiveBackend, op_id: str, seconds: float, old_package: Path | None) -> float:
-    """Requests a minute that `ktrdr ops follow` made while following for ``seconds``."""
+def follow_for(
+    backend: LiveBackend, op_id: str, seconds: float, warmup: float, old_package: Path | None
+) -> tuple[float, float]:
+    """Requests a minute that `ktrdr ops follow` made: over its first ``warmup`` seconds
+    (start, first answers, the held wait growing), then over the ``seconds`` after."""
     with CountingProxy(backend.port) as proxy:
         env = {**backend.env, "KTRDR_API_URL": f"http://127.0.0.1:{proxy.port}"}
         if old_package is not None:
@@ -125,13 +128,16 @@ def follow_for(backend: LiveBackend, op_id: str, seconds: float, old_package: Pa
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        time.sleep(warmup)
+        at_warmup = proxy.requests
         time.sleep(seconds)
+        steady = proxy.requests - at_warmup
         # SIGTERM, not Ctrl+C: the monitor turns SIGINT into a cancel of the operation.
         proc.terminate()
         _, err = proc.communicate(timeout=10)
         if proc.returncode not in (0, -signal.SIGTERM):
             raise SystemExit(f"follow exited {proc.returncode}: {err.decode()[-500:]}")
-        return proxy.requests * 60.0 / seconds
+        return at_warmup * 60.0 / warmup, steady * 60.0 / seconds
 
 
 def _training_moves(http: httpx.Client, cycle_id: str) -> bool:
@@ -145,9 +151,10 @@ def _training_moves(http: httpx.Client, cycle_id: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
+    parser.add_argument("--warmup", type=float, default=45.0, help="followed before it")
     args = parser.parse_args()
-    results: dict[str, float] = {}
+    results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         old = previous_client(POLLING_MONITOR_COMMIT, Path(tmp) / "old")
         (Path(tmp) / "run").mkdir()
@@ -169,13 +176,15 @@ def main() -> None:
                 for pid in stopped:
                     os.kill(pid, signal.SIGSTOP)
                 for label, package in (("old polling", old), ("long-poll", None)):
-                    results[f"idle, {label}"] = follow_for(backend, op_id, args.seconds, package)
+                    results[f"idle, {label}"] = follow_for(
+                        backend, op_id, args.seconds, args.warmup, package
+                    )
                 for pid in stopped:
                     os.kill(pid, signal.SIGCONT)
                 stopped = []
                 for label, package in (("old polling", old), ("long-poll", None)):
                     results[f"progressing, {label}"] = follow_for(
-                        backend, op_id, args.seconds, package
+                        backend, op_id, args.seconds, args.warmup, package
                     )
                 status = http.get(f"/operations/{op_id}").json()["data"]["status"]
                 if status != "running":
@@ -185,7 +194,12 @@ def main() -> None:
             for pid in stopped:
                 os.kill(pid, signal.SIGCONT)
             backend.stop()
-    table([(name, f"{per_minute:.1f} requests/min") for name, per_minute in results.items()])
+    table(
+        [
+            (name, f"{steady:6.1f} requests/min (first {args.warmup:.0f} s: {first:.1f}/min)")
+            for name, (first, steady) in results.items()
+        ]
+    )
     print("goal: idle <= 2/min; progressing <= 2/min + coalesced progress answers (<= 600/min)")
     save("watch_requests", results)
 

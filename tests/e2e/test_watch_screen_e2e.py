@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
+from tests.support.processes import job_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -107,31 +108,6 @@ def open_pane(
 def index_of(lines: list[str], pattern: str) -> int:
     found = re.compile(pattern)
     return max(i for i, line in enumerate(lines) if found.search(line))
-
-
-def _parents() -> dict[int, int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return parents
-
-
-def job_processes(backend_pid: int) -> set[int]:
-    """The backend's grandchildren and below: job processes forked by its fork server
-    (the fork server itself and the resource tracker are its direct children)."""
-    parents = _parents()
-    children = {p for p, parent in parents.items() if parent == backend_pid}
-    found: set[int] = set()
-    frontier = children
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
 
 
 def test_a_stopped_job_process_shows_no_progress_and_sigcont_clears_it(

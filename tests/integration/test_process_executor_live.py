@@ -15,6 +15,7 @@ import pytest
 from ktrdr.contract.operations import OperationPublic
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
+from tests.support.processes import descendants
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -28,24 +29,6 @@ def process_backend(backend_factory: BackendFactory) -> LiveBackend:
 
 def _op(http: httpx.Client, op_id: str) -> OperationPublic:
     return OperationPublic.model_validate(http.get(f"/operations/{op_id}").json()["data"])
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -118,7 +101,7 @@ def test_job_processes_end_when_the_backend_is_killed(process_backend: LiveBacke
             assert time.monotonic() < deadline
             time.sleep(0.02)
         time.sleep(0.6)  # let the coalesced progress reach the file
-    workers = _descendants(process_backend.pid)
+    workers = set(descendants(process_backend.pid))
     assert workers, "no worker processes under the backend"
 
     process_backend.kill()

@@ -19,16 +19,24 @@ def parent_of(pid: int) -> int:
     return int(_stat_fields(pid)[1])  # field 4 of stat, after pid and comm
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid``, parents before their children."""
-    children: dict[int, list[int]] = {}
+def parents() -> dict[int, int]:
+    """Every live process's parent."""
+    found: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            children.setdefault(parent_of(int(entry.name)), []).append(int(entry.name))
+            found[int(entry.name)] = parent_of(int(entry.name))
         except (OSError, ValueError):  # gone while we looked
             continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``, parents before their children."""
+    children: dict[int, list[int]] = {}
+    for child, parent in parents().items():
+        children.setdefault(parent, []).append(child)
     found: list[int] = []
     frontier = [pid]
     while frontier:
@@ -36,6 +44,15 @@ def descendants(pid: int) -> list[int]:
         found += below
         frontier += below
     return found
+
+
+def job_processes(backend_pid: int) -> set[int]:
+    """A process-executor backend's job processes: its grandchildren and below (they are
+    forked by its fork server; the fork server and the resource tracker are its children)."""
+    tree = parents()
+    return {
+        pid for child, parent in tree.items() if parent == backend_pid for pid in descendants(child)
+    }
 
 
 def cpu_seconds(pid: int) -> float:
