@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,15 @@ from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
 from tests.support.processes import job_processes
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # A machine without tmux skips these (say how to get it); CI installs it and sets
+    # CI_REQUIRE_TMUX, so there they can never be skipped silently.
+    pytest.mark.skipif(
+        shutil.which("tmux") is None and not os.environ.get("CI_REQUIRE_TMUX"),
+        reason="needs tmux to read the screen: apt-get install tmux",
+    ),
+]
 
 EXIT_LINE = re.compile(r"\[exit (\d+)\]")
 
