@@ -10,21 +10,18 @@ code is 0 only if all completed; 130 after Ctrl+C; 1 otherwise.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ktrdr.cli.monitor import MONITOR_TIMEOUT, route_sigint
 from ktrdr.cli.output import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, print_json
 from ktrdr.client.errors import ApiError, ClientError, api_error
 from ktrdr.client.follow import Follower, ViewState
-from ktrdr.client.http import AsyncKtrdrClient, ClientTimeout, KtrdrClient
+from ktrdr.client.http import AsyncKtrdrClient, KtrdrClient
 from ktrdr.config import Settings
 from ktrdr.operations.models import OperationStatus
-
-MONITOR_TIMEOUT = ClientTimeout(3.0, connect=1.0)
-CANCEL_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -107,10 +104,7 @@ class CyclesSession:
                 self.hard_exit = True
                 main.cancel()
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):
-            pass
+        route_sigint(loop, on_sigint)
         self.board.start()
         try:
             await asyncio.gather(
@@ -120,10 +114,7 @@ class CyclesSession:
             if not self.hard_exit:
                 raise
         finally:
-            try:
-                loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError):
-                pass
+            route_sigint(loop, None)
             self.board.stop()
             if cancels:
                 await asyncio.wait(cancels, timeout=1.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 
 from ktrdr.cli.outcomes import outcome_lines
 from ktrdr.cli.output import EXIT_CANCELLED, EXIT_CANCELLED_ELSEWHERE, EXIT_FAILED, EXIT_OK
@@ -29,6 +30,18 @@ HARD_EXIT_CANCEL_WAIT_SECONDS = 1.0
 MONITOR_TIMEOUT = ClientTimeout(3.0, connect=1.0)
 DEFAULT_GIVE_UP_SECONDS: float = Settings.model_fields["monitor_give_up_seconds"].default
 DEFAULT_STALL_SECONDS: float = Settings.model_fields["stall_seconds"].default
+
+
+def route_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None] | None) -> None:
+    """Ctrl+C calls ``handler`` inside the loop (None: back to the default). Outside the
+    main thread (e.g. tests) there are no signal handlers, and nothing happens."""
+    try:
+        if handler is None:
+            loop.remove_signal_handler(signal.SIGINT)
+        else:
+            loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError):
+        pass
 
 
 class MonitorSession:
@@ -81,10 +94,7 @@ class MonitorSession:
                 if main is not None:
                     main.cancel()
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):  # not the main thread (e.g. tests)
-            pass
+        route_sigint(loop, on_sigint)
         self.renderer.start()
         try:
             async for state, events in follower.follow(self.operation_id):
@@ -99,10 +109,7 @@ class MonitorSession:
             if not self.hard_exit:
                 raise
         finally:
-            try:
-                loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError):
-                pass
+            route_sigint(loop, None)
             self.renderer.stop()
             if cancel_tasks and self.hard_exit:
                 # Exit at once, but not before the DELETE is out: the cancel must stay
