@@ -34,10 +34,11 @@ class Settings(BaseSettings):
     # Progress updates reach SQLite at most this often per operation (reads are always live).
     progress_flush_seconds: float = Field(default=0.5, ge=0)
     ephemeral: bool = False
-    # Where trainings and backtests compute: "thread" (in the backend process), "process"
-    # (one worker process per job: every core, and the API never waits on the GIL) or
-    # "dask" (tasks on a Dask cluster: see dask_scheduler; needs the ``dask`` extra).
-    executor: Literal["thread", "process", "dask"] = "thread"
+    # Where trainings and backtests compute: "process" (the default: one worker process per
+    # job, so the API never waits on the GIL; see benchmarks.api_latency and
+    # benchmarks.monitor_latency), "thread" (in the backend process) or "dask" (tasks on a
+    # Dask cluster: see dask_scheduler; needs the ``dask`` extra).
+    executor: Literal["thread", "process", "dask"] = "process"
     # BLAS/OpenMP threads each training/backtest may use. By default every core but one,
     # which stays with the API so it answers while jobs compute.
     job_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1), ge=1)
