@@ -35,6 +35,11 @@ def cap_job_threads(threads: int | None) -> None:
     _libraries().limit(limits=threads)
 
 
+def warm_up() -> None:
+    """Scan the loaded libraries now (a process that forks job processes does it once)."""
+    _libraries()
+
+
 def _libraries() -> Any:
     global _controller
     with _lock:

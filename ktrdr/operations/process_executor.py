@@ -59,8 +59,8 @@ SUPERVISE_SLICE_SECONDS = 0.05
 TERMINATE_AFTER_SECONDS = 1.0
 # How often a job process checks that the backend that asked for it still exists.
 ORPHAN_CHECK_SECONDS = 0.5
-# Modules the fork server imports once, so each job process starts warm.
-PRELOAD = ["ktrdr.training.job", "ktrdr.backtesting.job"]
+# What the fork server imports once, so each job process starts warm (see that module).
+PRELOAD = ["ktrdr.jobs.process_preload"]
 
 # What a job process sends: progress reports, then exactly one outcome.
 _Message = ProgressUpdate | JobOutcome
@@ -178,6 +178,7 @@ class ProcessExecutor:
         self._orchestration = LocalExecutor(service, max_workers=1, orchestrations=orchestrations)
         self._processes: set[BaseProcess] = set()
         self._lock = threading.Lock()
+        self._warming = False
 
     def ensure_available(self) -> None:
         return None  # worker processes are started on demand, here
@@ -189,7 +190,23 @@ class ProcessExecutor:
         return JobHandle(operation_id, future, self._service)
 
     def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
+        # A research cycle designs before it trains: start the fork server meanwhile (its
+        # preload takes seconds) so the cycle's training does not wait for it.
+        self._warm_fork_server()
         return self._orchestration.submit_orchestration(operation_id, work)
+
+    def _warm_fork_server(self) -> None:
+        if self._ctx.get_start_method() != "forkserver":
+            return
+        with self._lock:
+            if self._warming:
+                return
+            self._warming = True
+        from multiprocessing import forkserver
+
+        threading.Thread(
+            target=forkserver.ensure_running, name="ktrdr-forkserver-warm", daemon=True
+        ).start()
 
     def _supervise(self, operation_id: str, job: Job) -> None:
         if not start_queued(self._service, operation_id):
