@@ -160,15 +160,22 @@ class OperationsService(OperationReads):
             op = self._index.open_operation(operation_id) or self._require(operation_id)
             self._refuse_unless_running(op, "update progress of", "it is not running")
             last = op.progress
-            progress = OperationProgress.model_construct(
-                percentage=max(last.percentage, min(float(percentage), RUNNING_PROGRESS_CAP)),
-                current_step=(
-                    update.current_step if update.current_step is not None else last.current_step
-                ),
-                items_processed=update.items_processed,
-                items_total=update.items_total,
-                context=dict(update.context) if update.context is not None else last.context,
-            )
+            if float(percentage) < last.percentage:
+                # A late report (a remote worker's, or a retried job's first steps): it is
+                # a sign of life, but its step and figures are older than the ones shown.
+                progress = last
+            else:
+                progress = OperationProgress.model_construct(
+                    percentage=min(float(percentage), RUNNING_PROGRESS_CAP),
+                    current_step=(
+                        update.current_step
+                        if update.current_step is not None
+                        else last.current_step
+                    ),
+                    items_processed=update.items_processed,
+                    items_total=update.items_total,
+                    context=dict(update.context) if update.context is not None else last.context,
+                )
             now = self._clock()
             changes: dict[str, Any] = {"progress": progress, "last_progress_at": now}
             if parameters:
