@@ -358,10 +358,33 @@ class OperationsService(OperationReads):
         return self._record(op, now, completed_at=now, **changes)
 
     def _cancel_children(self, op: Operation, reason: str) -> None:
-        for child in self._index.open_children(op.operation_id):
+        for child in [*self._index.open_children(op.operation_id), *self._open_below_ended(op)]:
             live = self._index.open_operation(child.operation_id)
             if live is not None:  # an earlier sibling's cascade may have ended it
                 self._cancel_tree(live, reason)
+
+    def _open_below_ended(self, op: Operation) -> list[Operation]:
+        """Open work under ``op`` whose own parent already ended (a failed child's child
+        that still runs): the open-children links do not reach it, a cancel must."""
+        found = []
+        for candidate in self._index.open_operations():
+            parent_id = candidate.parent_operation_id
+            if parent_id is None or self._index.open_operation(parent_id) is not None:
+                continue  # a root, or reached through its open parent
+            ancestors = self._lineage(parent_id)
+            if op.operation_id in ancestors:
+                found.append(candidate)
+        return found
+
+    def _lineage(self, operation_id: str) -> set[str]:
+        """``operation_id`` and its ancestors' ids (ended ones read through the index)."""
+        seen: set[str] = set()
+        current: str | None = operation_id
+        while current is not None and current not in seen and len(seen) < MAX_DEPTH:
+            seen.add(current)
+            node = self._index.cached(current) or self._index.load(current)
+            current = node.parent_operation_id if node is not None else None
+        return seen
 
     def _cancel_tree(self, op: Operation, reason: str) -> None:
         self._cancel_children(op, reason)

@@ -443,6 +443,27 @@ def test_cancelling_a_parent_cancels_its_open_descendants(
         assert stored(store, op_id) == service.get(op_id)
 
 
+def test_a_cancel_reaches_open_work_below_a_child_that_already_failed(
+    service: OperationsService,
+) -> None:
+    # Found by the state machine: root -> child (failed) -> grandchild (running) ->
+    # great-grandchild (pending). The failed child has no open links to follow.
+    root = running(service)
+    child = running(service, parent=root.operation_id)
+    grandchild = service.create(TRAINING, parent_operation_id=child.operation_id)
+    service.fail(child.operation_id, "boom")
+    service.start(grandchild.operation_id)
+    great = service.create(BACKTESTING, parent_operation_id=grandchild.operation_id)
+
+    service.cancel(root.operation_id)
+
+    asked = service.get(grandchild.operation_id)
+    assert (asked.status, asked.cancel_requested) == (OperationStatus.RUNNING, True)
+    assert service.token(grandchild.operation_id).is_cancelled
+    assert service.get(great.operation_id).status is OperationStatus.CANCELLED
+    assert service.get(child.operation_id).status is OperationStatus.FAILED
+
+
 def test_a_parent_that_stops_on_its_own_takes_its_children_along(
     service: OperationsService,
 ) -> None:
