@@ -12,11 +12,13 @@ from ktrdr.data.market import MarketData
 from ktrdr.errors import ConfigurationError, ConflictError
 from ktrdr.jobs.cycles import ResearchCycles
 from ktrdr.jobs.dependencies import JobDependencies
+from ktrdr.jobs.pictures import DetailFiles
 from ktrdr.operations.execution import Executor, LocalExecutor
 from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
+from ktrdr.operations.training_history import TrainingHistory
 from ktrdr.operations.write_behind import WriteBehindStore
 
 if TYPE_CHECKING:
@@ -33,6 +35,10 @@ class Runtime:
     cycles: ResearchCycles
     store_description: str
     write_behind: WriteBehindStore | None = None
+    # The epochs of running trainings, fed by the service (see build); the detail files
+    # read for backtest series.
+    training_history: TrainingHistory = field(default_factory=TrainingHistory)
+    backtest_details: DetailFiles = field(default_factory=DetailFiles)
     started_at: datetime = field(default_factory=utcnow)
     pid: int = field(default_factory=os.getpid)
 
@@ -49,6 +55,8 @@ class Runtime:
             )
             description = f"sqlite:{settings.database_path}"
         service = OperationsService(store, cancel_grace_seconds=settings.cancel_grace_seconds)
+        training_history = TrainingHistory()
+        service.add_listener(training_history.observe)
         executor: Executor
         if settings.executor == "process":
             from ktrdr.operations.process_executor import ProcessExecutor
@@ -87,6 +95,7 @@ class Runtime:
             cycles=ResearchCycles(jobs, settings),
             store_description=description,
             write_behind=write_behind,
+            training_history=training_history,
         )
 
     def cluster_state(self) -> ClusterState | None:

@@ -88,6 +88,8 @@ class BacktestResult:
     # Buying at the first close and selling at the last, same bars and costs: the bar any
     # strategy has to clear (total_return, annualised_return, sharpe_ratio, max_drawdown).
     benchmark: dict[str, float]
+    # That buy-and-hold position's equity at each bar's close, from the same capital.
+    buy_and_hold_equity: FloatArray
 
     @property
     def final_equity(self) -> float:
@@ -116,6 +118,14 @@ class BacktestResult:
                 "values": self.equity[picked].tolist(),
             },
             "trades": self.trades.to_records(),
+        }
+
+    def to_detail(self) -> dict[str, Any]:
+        """What the detail file keeps: the whole summary and the buy-and-hold equity on the
+        same bars (``buy_and_hold_curve.values``, one per ``equity_curve`` timestamp)."""
+        return {
+            **self.to_summary(),
+            "buy_and_hold_curve": {"values": self.buy_and_hold_equity.tolist()},
         }
 
 
@@ -166,8 +176,10 @@ def run_backtest(
     trades = _trades(bars, decided, changes, cost)
     # held through bars 1..n-1 is the position decided at the close before each of them.
     metrics = compute_metrics(curve, trades.net_return, decided[:-1], bars_per_year=bars_per_year)
+    benchmark, benchmark_curve = _buy_and_hold(moves, cost, bars_per_year)
     return BacktestResult(
-        benchmark=buy_and_hold(moves, cost, bars_per_year),
+        benchmark=benchmark,
+        buy_and_hold_equity=benchmark_curve[1:] * float(spec.initial_capital),
         symbol=bars.symbol,
         timeframe=bars.timeframe,
         mode=spec.mode,
@@ -229,6 +241,13 @@ def buy_and_hold(moves: FloatArray, cost: float, bars_per_year: float) -> dict[s
     compares are computed, from the growth factors directly (a long-only equity never
     reaches zero on positive prices, so factor - 1 is the return).
     """
+    return _buy_and_hold(moves, cost, bars_per_year)[0]
+
+
+def _buy_and_hold(
+    moves: FloatArray, cost: float, bars_per_year: float
+) -> tuple[dict[str, float], FloatArray]:
+    """``buy_and_hold``'s figures and its growth curve (1.0 before the first bar)."""
     # The factors _growth_factors gives an always-long position closed at the last bar:
     # the entry cost at bar 0, 1 + move while held, the exit cost with the last bar's move.
     factors = moves + 1.0
@@ -238,12 +257,13 @@ def buy_and_hold(moves: FloatArray, cost: float, bars_per_year: float) -> dict[s
     curve[0] = 1.0
     np.cumprod(factors, out=curve[1:])
     factors -= 1.0  # per-bar returns, for the Sharpe ratio
-    return {
+    figures = {
         "total_return": total_return(curve),
         "annualised_return": annualised_return(curve, bars_per_year),
         "sharpe_ratio": sharpe_ratio(factors, bars_per_year),
         "max_drawdown": max_drawdown(curve),
     }
+    return figures, curve
 
 
 def _checked_positions(bars: Bars, positions: npt.NDArray[Any], spec: BacktestSpec) -> IntArray:

@@ -1,7 +1,8 @@
 """A backtest as a job: run a trained model's signals out of sample, store the detail.
 
-The operation's result keeps the metrics and a short equity curve; the full equity curve
-and every trade are written as JSON under the backtests directory (named in the result).
+The operation's result keeps the metrics and a short equity curve; the full equity curve,
+the buy-and-hold equity on the same bars and every trade are written as JSON under the
+backtests directory (named in the result; ``ktrdr.jobs.pictures`` reads it for the series).
 Turning a request into such a job is ``ktrdr.jobs.backtests``.
 """
 
@@ -59,7 +60,7 @@ class BacktestJob:
             token=token,
             chunk_size=max(250, len(bars) // 20),
         )
-        detail = result.to_summary()
+        detail = result.to_detail()
         detail_path = _write_detail(self.results_dir, self.operation_id, detail)
         return backtest_summary(result, self.model, detail_path).to_dict()
 

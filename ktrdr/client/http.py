@@ -21,6 +21,11 @@ from ktrdr.contract.operations import (
     OperationSummaryPublic,
     TreePublic,
 )
+from ktrdr.contract.pictures import (
+    MAX_POINTS_DEFAULT,
+    BacktestSeriesPublic,
+    TrainingHistoryPublic,
+)
 from ktrdr.errors import InvalidRequestError
 
 API_PREFIX = "/api/v1"
@@ -107,6 +112,10 @@ def _transport_error(base_url: str, exc: httpx.HTTPError) -> BackendUnavailableE
 def _invalid_url() -> InvalidRequestError:
     # httpx refuses to build the URL (e.g. far too long); the input is the caller's.
     return InvalidRequestError("the request cannot be sent: a name or id in it is not usable")
+
+
+def _since_params(since: int | None) -> dict[str, Any]:
+    return {} if since is None else {"since": since}
 
 
 def _list_params(
@@ -203,6 +212,29 @@ class KtrdrClient:
     def get_data(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)["data"]
 
+    def get_training_history(
+        self, operation_id: str, since: int | None = None
+    ) -> TrainingHistoryPublic:
+        """A training's epochs (after ``since``): live while it runs, all once it ended."""
+        body = self.request(
+            "GET",
+            f"/training/{path_segment(operation_id)}/history",
+            params=_since_params(since),
+        )
+        return TrainingHistoryPublic.model_validate(body["data"])
+
+    def get_backtest_series(
+        self, operation_id: str, max_points: int = MAX_POINTS_DEFAULT
+    ) -> BacktestSeriesPublic:
+        """A completed backtest's equity, buy-and-hold and drawdown (at most
+        ``max_points`` of them) and its trades."""
+        body = self.request(
+            "GET",
+            f"/backtests/{path_segment(operation_id)}/series",
+            params={"max_points": max_points},
+        )
+        return BacktestSeriesPublic.model_validate(body["data"])
+
 
 class AsyncKtrdrClient:
     """The same calls for asyncio code, and the tree long-poll the monitor follows with."""
@@ -291,3 +323,23 @@ class AsyncKtrdrClient:
     async def cancel_operation(self, operation_id: str) -> OperationPublic:
         body = await self.request("DELETE", f"/operations/{path_segment(operation_id)}")
         return OperationPublic.model_validate(body["data"])
+
+    async def get_training_history(
+        self, operation_id: str, since: int | None = None
+    ) -> TrainingHistoryPublic:
+        body = await self.request(
+            "GET",
+            f"/training/{path_segment(operation_id)}/history",
+            params=_since_params(since),
+        )
+        return TrainingHistoryPublic.model_validate(body["data"])
+
+    async def get_backtest_series(
+        self, operation_id: str, max_points: int = MAX_POINTS_DEFAULT
+    ) -> BacktestSeriesPublic:
+        body = await self.request(
+            "GET",
+            f"/backtests/{path_segment(operation_id)}/series",
+            params={"max_points": max_points},
+        )
+        return BacktestSeriesPublic.model_validate(body["data"])

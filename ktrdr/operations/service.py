@@ -49,6 +49,9 @@ from ktrdr.operations.store import OperationStore
 
 # While running, progress stops just short of 100: only completion may show 100 %.
 RUNNING_PROGRESS_CAP = 99.9
+# Something that wants every new version of every operation (e.g. the training history).
+# Called under the service's lock: it must only touch memory and return quickly.
+OperationListener = Callable[[Operation], None]
 # Trees are shallow (a cycle and its jobs); a deeper chain is a bug, not a reason to loop.
 MAX_DEPTH = 16
 
@@ -71,6 +74,7 @@ class OperationsService(OperationReads):
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
         self._feed = ChangeFeed()
+        self._listeners: list[OperationListener] = []
         try:
             interrupted = store.load_open()
             self.recovered: list[str] = self._recover_interrupted(interrupted)
@@ -286,6 +290,14 @@ class OperationsService(OperationReads):
                 token.cancel("Cancelled")
             return token
 
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, listener: OperationListener) -> None:
+        """Call ``listener`` with each new version of any operation, as it is recorded (in
+        order, under the service's lock; a failing listener is logged, never the caller's
+        problem)."""
+        with self._lock:
+            self._listeners.append(listener)
+
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:
         with self._lock:
@@ -322,6 +334,11 @@ class OperationsService(OperationReads):
         self._index.put(new)
         self._store.save_many([new])
         self._feed.record(self._path(new), op)
+        for listener in self._listeners:
+            try:
+                listener(new)
+            except Exception:  # a reader's bug must not fail the worker's report
+                operation_logger(new.operation_id).exception("operation listener failed")
         self._changed.notify_all()
         return new
 

@@ -22,10 +22,12 @@ from ktrdr.data.market import MarketData  # noqa: E402
 from ktrdr.errors import ClusterUnavailableError  # noqa: E402
 from ktrdr.jobs.backtests import BacktestRequest, start_backtest  # noqa: E402
 from ktrdr.jobs.dependencies import JobDependencies  # noqa: E402
+from ktrdr.jobs.pictures import DetailFiles, backtest_series, training_history  # noqa: E402
 from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training  # noqa: E402
 from ktrdr.operations.models import Operation, OperationStatus, OperationType  # noqa: E402
 from ktrdr.operations.service import OperationsService  # noqa: E402
 from ktrdr.operations.store import InMemoryOperationStore  # noqa: E402
+from ktrdr.operations.training_history import TrainingHistory  # noqa: E402
 from ktrdr.training.job import TrainingJob  # noqa: E402
 from ktrdr.training.model_store import load_model  # noqa: E402
 from tests.support.live_backend import free_port  # noqa: E402
@@ -92,6 +94,32 @@ def test_a_training_then_a_backtest_run_on_the_cluster_with_monotonic_progress(
     assert detail.is_file() and '"trades"' in detail.read_text()
     assert result["model"] == str(model_path)
     assert backtest.progress.current_step and backtest.progress.current_step.startswith("Bar ")
+    # The series behind the picture reads the detail file that came back from the worker.
+    series = backtest_series(deps.service, DetailFiles(), backtest.operation_id, 2_000)
+    assert series.bars == result["bars"] and series.equity[-1] == result["final_equity"]
+    assert len(series.buy_and_hold) == len(series.equity) == series.points
+    assert -min(series.drawdown) == pytest.approx(result["metrics"]["max_drawdown"])
+
+
+def test_a_cluster_trainings_history_is_kept_as_its_reports_arrive(
+    deps: JobDependencies,
+) -> None:
+    keeper = TrainingHistory()
+    deps.service.add_listener(keeper.observe)
+    op_id = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=150)).operation_id
+    live: list[list[int]] = []
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while not deps.service.get(op_id).is_terminal:
+        assert time.monotonic() < deadline, deps.service.get(op_id)
+        so_far = keeper.epochs(op_id)
+        if so_far is not None and so_far.epochs:
+            live.append([e.epoch for e in so_far.epochs if e.epoch is not None])
+        time.sleep(0.02)
+    assert live, "no epoch reached the keeper while the training ran"
+    for numbers in live:  # coalesced reports may skip epochs, never repeat or reorder them
+        assert numbers == sorted(set(numbers))
+    done = training_history(deps.service, keeper, op_id, None)
+    assert done.status == "completed" and [e.epoch for e in done.epochs] == list(range(1, 151))
 
 
 def test_cancel_mid_training_ends_it_cancelled_within_a_second(deps: JobDependencies) -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from ktrdr.api.deps import JobsDep
+from fastapi import APIRouter, Query, status
+
+from ktrdr.api.deps import JobsDep, RuntimeDep
 from ktrdr.api.schemas import BacktestStartRequest
 from ktrdr.contract.operations import Envelope, OperationStarted
-from ktrdr.jobs import backtests
+from ktrdr.contract.pictures import MAX_POINTS_DEFAULT, MAX_POINTS_LIMIT, BacktestSeriesPublic
+from ktrdr.jobs import backtests, pictures
 from ktrdr.jobs.backtests import BacktestRequest
 
 router = APIRouter(prefix="/backtests", tags=["backtests"])
@@ -27,3 +30,18 @@ def start_backtest(request: BacktestStartRequest, jobs: JobsDep) -> Envelope[Ope
         ),
     )
     return Envelope(data=OperationStarted.of(op))
+
+
+@router.get("/{operation_id}/series")
+def backtest_series(
+    operation_id: str,
+    runtime: RuntimeDep,
+    max_points: Annotated[int, Query(ge=2, le=MAX_POINTS_LIMIT)] = MAX_POINTS_DEFAULT,
+) -> Envelope[BacktestSeriesPublic]:
+    """A completed backtest's equity, buy-and-hold and drawdown on the same timestamps
+    (exact up to ``max_points`` bars, else each bucket's extremes), with its trades."""
+    return Envelope(
+        data=pictures.backtest_series(
+            runtime.service, runtime.backtest_details, operation_id, max_points
+        )
+    )

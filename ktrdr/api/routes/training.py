@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from ktrdr.api.deps import JobsDep
+from fastapi import APIRouter, Query, status
+
+from ktrdr.api.deps import JobsDep, RuntimeDep
 from ktrdr.api.schemas import TrainingStartRequest
 from ktrdr.contract.operations import Envelope, OperationStarted
-from ktrdr.jobs import training
+from ktrdr.contract.pictures import TrainingHistoryPublic
+from ktrdr.jobs import pictures, training
 from ktrdr.jobs.training import TrainingRequest
 
 router = APIRouter(prefix="/training", tags=["training"])
@@ -26,3 +29,17 @@ def start_training(request: TrainingStartRequest, jobs: JobsDep) -> Envelope[Ope
         ),
     )
     return Envelope(data=OperationStarted.of(op))
+
+
+@router.get("/{operation_id}/history")
+def training_history(
+    operation_id: str,
+    runtime: RuntimeDep,
+    since: Annotated[int | None, Query(ge=0, description="Only epochs after this one")] = None,
+) -> Envelope[TrainingHistoryPublic]:
+    """A training's epochs: live while it runs, its whole history once it ended."""
+    return Envelope(
+        data=pictures.training_history(
+            runtime.service, runtime.training_history, operation_id, since
+        )
+    )

@@ -1,0 +1,228 @@
+"""Reading the data behind the pictures: a training's epochs and a backtest's series.
+
+A training's epochs come from the ``TrainingHistory`` keeper while it runs and from its
+result (``history``) once it completed. A backtest's series comes from its detail file
+(``result_summary.detail_path``, written by the job, brought back from a cluster worker
+when it ran on one), downsampled by ``ktrdr.backtesting.series``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ktrdr.backtesting.series import downsample, drawdown
+from ktrdr.contract.pictures import (
+    BacktestSeriesPublic,
+    EpochPublic,
+    TradePublic,
+    TrainingHistoryPublic,
+)
+from ktrdr.data.bars import FloatArray
+from ktrdr.errors import ConflictError, InvalidRequestError, NotFoundError
+from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.operations.reads import OperationReads
+from ktrdr.operations.results import (
+    BenchmarkFigures,
+    EpochFigures,
+    TradingMetrics,
+    backtest_summary_of,
+    training_summary_of,
+)
+from ktrdr.operations.training_history import EpochsSoFar, TrainingHistory
+
+# Parsed detail files kept in memory: a page asks for the same backtest more than once
+# (first load, then a resize), and parsing a long one is the costly part.
+DETAILS_CACHED = 4
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+def training_history(
+    service: OperationReads, keeper: TrainingHistory, operation_id: str, since: int | None
+) -> TrainingHistoryPublic:
+    """The epochs after ``since`` of a training; see ``TrainingHistoryPublic``."""
+    # The keeper first: if the training ends between the two reads, the operation read
+    # second says so and its result (which has every epoch) answers instead.
+    live = keeper.epochs(operation_id, since)
+    op = service.get(operation_id)
+    if op.operation_type is not OperationType.TRAINING:
+        raise InvalidRequestError(
+            f"Operation {operation_id} is a {op.operation_type.value} operation, not a training",
+            code="not_a_training",
+            details={"operation_id": operation_id, "operation_type": op.operation_type.value},
+        )
+    summary = training_summary_of(op)
+    kept: tuple[EpochFigures, ...] = summary.history if summary is not None else ()
+    epochs: list[EpochPublic]
+    if kept and op.is_terminal:
+        epochs = [_epoch(row) for row in kept if row.epoch is not None and _after(row, since)]
+    else:  # running, or ended without a history in its result (cancelled, failed)
+        epochs = [_epoch(row) for row in live.epochs if row.epoch is not None] if live else []
+    return TrainingHistoryPublic(
+        operation_id=op.operation_id,
+        status=op.status.value,
+        epochs_total=_epochs_total(op, summary.epochs_total if summary else None, live),
+        epochs=epochs,
+    )
+
+
+def _after(row: EpochFigures, since: int | None) -> bool:
+    return since is None or (row.epoch is not None and row.epoch > since)
+
+
+def _epoch(row: EpochFigures) -> EpochPublic:
+    assert row.epoch is not None
+    return EpochPublic(
+        epoch=row.epoch,
+        train_loss=row.train_loss,
+        val_loss=row.val_loss,
+        train_accuracy=row.train_accuracy,
+        val_accuracy=row.val_accuracy,
+    )
+
+
+def _epochs_total(op: Operation, from_result: int | None, live: EpochsSoFar | None) -> int | None:
+    if from_result is not None:
+        return from_result
+    if live is not None and live.epochs_total is not None:
+        return int(live.epochs_total)
+    planned = op.metadata.parameters.get("epochs")  # recorded when the training was created
+    return planned if isinstance(planned, int) and not isinstance(planned, bool) else None
+
+
+# --- backtest ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestDetail:
+    """A detail file, parsed: the full curves, one value per timestamp."""
+
+    symbol: str
+    timeframe: str
+    initial_capital: float
+    timestamps: list[str]
+    equity: FloatArray
+    buy_and_hold: FloatArray | None  # None in a file written before it was recorded
+    trades: list[TradePublic]
+    metrics: TradingMetrics | None
+    benchmark: BenchmarkFigures | None
+
+
+class DetailFiles:
+    """Parses detail files, keeping the last few (keyed by path, size and change time, so
+    a rewritten file is read again)."""
+
+    def __init__(self, capacity: int = DETAILS_CACHED) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._parsed: OrderedDict[tuple[str, int, int], BacktestDetail] = OrderedDict()
+
+    def load(self, path: Path) -> BacktestDetail:
+        try:
+            stat = path.stat()
+        except OSError:
+            raise NotFoundError(
+                f"The backtest's detail file {path} is missing",
+                code="backtest_detail_missing",
+                details={"detail_path": str(path)},
+            ) from None
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if key in self._parsed:
+                self._parsed.move_to_end(key)
+                return self._parsed[key]
+        detail = _parse_detail(path)
+        with self._lock:
+            self._parsed[key] = detail
+            while len(self._parsed) > self._capacity:
+                self._parsed.popitem(last=False)
+        return detail
+
+
+def _parse_detail(path: Path) -> BacktestDetail:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        curve = raw["equity_curve"]
+        timestamps = [str(t) for t in curve["timestamps"]]
+        equity = np.asarray(curve["values"], dtype=np.float64)
+        held = (raw.get("buy_and_hold_curve") or {}).get("values")
+        buy_and_hold = np.asarray(held, dtype=np.float64) if held is not None else None
+        if equity.size != len(timestamps) or equity.size == 0:
+            raise ValueError("the equity curve and its timestamps differ in length")
+        if buy_and_hold is not None and buy_and_hold.size != equity.size:
+            buy_and_hold = None
+        return BacktestDetail(
+            symbol=str(raw["symbol"]),
+            timeframe=str(raw["timeframe"]),
+            initial_capital=float(raw.get("initial_capital") or equity[0]),
+            timestamps=timestamps,
+            equity=equity,
+            buy_and_hold=buy_and_hold,
+            trades=[TradePublic.model_validate(trade) for trade in raw.get("trades") or []],
+            metrics=TradingMetrics.read(raw.get("metrics")),
+            benchmark=BenchmarkFigures.read(raw.get("benchmark")),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NotFoundError(
+            f"The backtest's detail file {path} cannot be read ({type(exc).__name__})",
+            code="backtest_detail_unreadable",
+            details={"detail_path": str(path)},
+        ) from None
+
+
+def backtest_series(
+    service: OperationReads, details: DetailFiles, operation_id: str, max_points: int
+) -> BacktestSeriesPublic:
+    """A completed backtest's curves, at most ``max_points`` of them; see
+    ``BacktestSeriesPublic``."""
+    op = service.get(operation_id)
+    if op.operation_type is not OperationType.BACKTESTING:
+        raise InvalidRequestError(
+            f"Operation {operation_id} is a {op.operation_type.value} operation, not a backtest",
+            code="not_a_backtest",
+            details={"operation_id": operation_id, "operation_type": op.operation_type.value},
+        )
+    if op.status is not OperationStatus.COMPLETED:
+        raise ConflictError(
+            f"Backtest {operation_id} is {op.status.value}: it has no series (only a "
+            "completed backtest has one)",
+            code="not_completed",
+            details={"operation_id": operation_id, "status": op.status.value},
+        )
+    summary = backtest_summary_of(op)
+    if summary is None or not summary.detail_path:
+        raise NotFoundError(
+            f"Backtest {operation_id} recorded no detail file",
+            code="backtest_detail_missing",
+            details={"operation_id": operation_id},
+        )
+    detail = details.load(Path(summary.detail_path))
+    falls = drawdown(detail.equity, detail.initial_capital)
+    kept = downsample(detail.equity, max_points, detail.initial_capital)
+    picked = kept.indices
+    held = detail.buy_and_hold
+    return BacktestSeriesPublic(
+        operation_id=op.operation_id,
+        status=op.status.value,
+        symbol=detail.symbol,
+        timeframe=detail.timeframe,
+        bars=int(detail.equity.size),
+        points=int(picked.size),
+        downsampled=kept.downsampled,
+        initial_capital=detail.initial_capital,
+        timestamps=[detail.timestamps[i] for i in picked.tolist()],
+        equity=detail.equity[picked].tolist(),
+        buy_and_hold=held[picked].tolist() if held is not None else [],
+        drawdown=falls[picked].tolist(),
+        trades=detail.trades,
+        metrics=summary.metrics or detail.metrics or TradingMetrics(),
+        benchmark=summary.benchmark or detail.benchmark or BenchmarkFigures(),
+        strategy_name=summary.strategy_name,
+    )
