@@ -136,8 +136,12 @@ def _seed(backend: LiveBackend) -> Seeded:
         service.start(cycle.operation_id)
         service.complete(
             cycle.operation_id,
-            {"strategy_name": MARKUP, "verdict": "neutral", "sharpe_ratio": 0.5,
-             "reasons": [MARKUP]},
+            {
+                "strategy_name": MARKUP,
+                "verdict": "neutral",
+                "sharpe_ratio": 0.5,
+                "reasons": [MARKUP],
+            },
             parameters={"phase": "completed"},
         )
         seeded.markup_cycle = cycle.operation_id

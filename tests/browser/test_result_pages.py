@@ -81,8 +81,9 @@ def test_results_sort_by_column_and_link_to_the_backtest_page(web: WebBackend, t
     assert values == sorted(values, reverse=True), cells
     sharpe.get_by_role("button").press("Enter")  # by keyboard too
     expect(sharpe).to_have_attribute("aria-sort", "ascending")
-    values = [float(c) for c in page.locator("tbody tr td:nth-child(4)").all_inner_texts() if c != "–"]
-    assert values == sorted(values)
+    cells = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
+    values = [float(c) for c in cells if c != "–"]
+    assert values == sorted(values), cells
 
     row.get_by_role("link", name="backtest").click()
     page.wait_for_url(f"{web.url}/backtests/{backtest_id}")
@@ -96,12 +97,13 @@ def test_results_sort_by_column_and_link_to_the_backtest_page(web: WebBackend, t
 
 def test_every_page_is_screenshot_light_and_dark_wide_and_narrow(web: WebBackend, tab: Tab) -> None:
     cycle = web.completed_cycle()
+    equity, loss = 'figure[data-chart="equity"] polyline', 'figure[data-chart="loss"] polyline'
     pages = [
         ("operations", "/", "tbody tr"),
-        ("cycle", f"/operations/{cycle['operation_id']}", 'figure[data-chart="equity"] polyline'),
-        ("training", f"/operations/{_child(cycle, 'training')}", 'figure[data-chart="loss"] polyline'),
+        ("cycle", f"/operations/{cycle['operation_id']}", equity),
+        ("training", f"/operations/{_child(cycle, 'training')}", loss),
         ("results", "/results", "tbody tr"),
-        ("backtest", f"/backtests/{_child(cycle, 'backtest')}", 'figure[data-chart="equity"] polyline'),
+        ("backtest", f"/backtests/{_child(cycle, 'backtest')}", equity),
     ]
     written = []
     for name, path, ready in pages:

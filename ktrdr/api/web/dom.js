@@ -1,5 +1,5 @@
 // Building the page from data without ever parsing data as markup: every string goes in
-// through textContent or setAttribute, never innerHTML.
+// through textContent or setAttribute, never through an HTML parser.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
