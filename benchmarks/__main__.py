@@ -15,6 +15,7 @@ QUICK = {
     "cycle_phases": ["--seeds", "3"],
     "cli_startup": ["--runs", "5"],
     "watch_requests": ["--seconds", "20", "--warmup", "10"],
+    "page_load": ["--loads", "5", "--cycles", "2"],
 }
 
 
