@@ -42,10 +42,12 @@ STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; char
 
 @cache
 def web_file(name: str) -> bytes:
-    """A file shipped in ``ktrdr/api/web`` (read once; they never change while serving)."""
+    """A file shipped in ``ktrdr/api/web``, read once: they never change while the backend
+    runs, so the handlers stay on the event loop with no file I/O after the first read."""
     return resources.files("ktrdr.api").joinpath("web", name).read_bytes()
 
 
+@cache
 def static_names() -> frozenset[str]:
     folder = resources.files("ktrdr.api").joinpath("web")
     return frozenset(
@@ -64,29 +66,29 @@ def _shell() -> Response:
 
 
 @router.get("/")
-def operations_page() -> Response:
+async def operations_page() -> Response:
     return _shell()
 
 
 @router.get("/results")
-def results_page() -> Response:
+async def results_page() -> Response:
     return _shell()
 
 
 @router.get("/operations/{operation_id}")
-def operation_page() -> Response:
+async def operation_page() -> Response:
     # The shell carries no data: the script reads the id from the address and asks the API
     # (an unknown id shows the API's "not found" message).
     return _shell()
 
 
 @router.get("/backtests/{operation_id}")
-def backtest_page() -> Response:
+async def backtest_page() -> Response:
     return _shell()
 
 
 @router.get("/static/{name}")
-def static_file(name: str) -> Response:
+async def static_file(name: str) -> Response:
     if name not in static_names():
         raise NotFoundError(f"no such file: /static/{name[:80]}", code="not_found")
     suffix = name[name.rfind(".") :]

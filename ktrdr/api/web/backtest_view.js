@@ -7,39 +7,10 @@ import { el, finite, number, operationLink, percent, replace, statusBadge, when 
 
 const MAX_POINTS = 2000;
 
-/** The backtest's series (``/backtests/{id}/series``); before that endpoint existed, the
- * thinned equity curve kept in the result (no buy-and-hold, no trades). */
-export async function loadSeries(id) {
-  try {
-    return await getData(`/backtests/${encodeURIComponent(id)}/series?max_points=${MAX_POINTS}`);
-  } catch (error) {
-    if (error.status !== 404 || error.code === "operation_not_found") throw error;
-    const op = await getData(`/operations/${encodeURIComponent(id)}`);
-    const result = op.result_summary || {};
-    const curve = result.equity_curve || { timestamps: [], values: [] };
-    let peak = -Infinity;
-    return {
-      operation_id: id,
-      status: op.status,
-      symbol: result.symbol,
-      timeframe: result.timeframe,
-      bars: result.bars,
-      points: curve.values.length,
-      downsampled: true,
-      initial_capital: result.initial_capital,
-      timestamps: curve.timestamps,
-      equity: curve.values,
-      buy_and_hold: [],
-      drawdown: curve.values.map((v) => {
-        peak = Math.max(peak, v);
-        return peak > 0 ? v / peak - 1 : 0;
-      }),
-      trades: [],
-      metrics: result.metrics || {},
-      benchmark: result.benchmark || {},
-      strategy_name: result.strategy_name,
-    };
-  }
+/** The backtest's series: equity, buy-and-hold and drawdown on the same bars (at most
+ * MAX_POINTS of them, extremes kept), its trades, metrics and buy-and-hold's figures. */
+export function loadSeries(id) {
+  return getData(`/backtests/${encodeURIComponent(id)}/series?max_points=${MAX_POINTS}`);
 }
 
 function money(v) {

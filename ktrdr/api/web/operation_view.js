@@ -30,42 +30,44 @@ class TrainingHistory {
     this.epochs = [];
     this.total = null;
     this.busy = null;
-    this.again = false;
+    this.again = null;
     this.figures = null;
+    this.ended = false;
   }
 
-  /** Fetch the epochs after the last one held (one request at a time). */
+  /** Fetch the epochs after the last one held (one request at a time); once the training
+   * has ended and that last read is asked for, there is nothing more to ask for. */
   refresh(op) {
+    if (this.ended) return this.busy;
+    if (op && ["completed", "failed", "cancelled"].includes(op.status)) this.ended = true;
+    return this.run(op);
+  }
+
+  run(op) {
     if (this.busy) {
-      this.again = true;
+      this.again = op;
       return this.busy;
     }
-    this.busy = this.fetch(op).finally(() => {
+    this.busy = this.fetch().finally(() => {
       this.busy = null;
-      if (this.again) {
-        this.again = false;
-        this.refresh(op);
-      }
+      const next = this.again;
+      this.again = null;
+      if (next) this.run(next);
     });
     return this.busy;
   }
 
-  async fetch(op) {
+  async fetch() {
     const last = this.epochs.length ? this.epochs[this.epochs.length - 1].epoch : 0;
-    let added = [];
+    let data;
     try {
-      const data = await getData(`/training/${encodeURIComponent(this.id)}/history?since=${last}`);
-      added = data.epochs;
-      this.total = data.epochs_total ?? this.total;
-    } catch (error) {
-      if (error.status !== 404 || error.code === "operation_not_found") return;
-      // A backend without the history endpoint: the result's history, or the live epoch.
-      const result = (op && op.result_summary) || {};
-      const context = (op && op.progress.context) || {};
-      added = result.history && result.history.length ? result.history : [context];
-      this.total = result.epochs_total ?? context.total_epochs ?? this.total;
+      data = await getData(`/training/${encodeURIComponent(this.id)}/history?since=${last}`);
+    } catch {
+      this.ended = false; // try again with the next answer
+      return;
     }
-    for (const row of added) {
+    this.total = data.epochs_total ?? this.total;
+    for (const row of data.epochs) {
       if (finite(row.epoch) && row.epoch > (this.epochs.at(-1)?.epoch ?? 0)) this.epochs.push(row);
     }
     this.draw();
@@ -146,7 +148,7 @@ function resultTable(result) {
 export async function operationView(main, id) {
   const header = el("div", { class: "op-header" });
   const bar = progressBar(0, `Progress of ${id}`);
-  const step = el("span", { class: "step", "aria-live": "polite" });
+  const step = el("span", { class: "step" });
   const times = el("p", { class: "meta" });
   const timelineBox = el("section", { "aria-label": "Phase timeline" });
   const childrenBox = el("section", { "aria-label": "Children" });
@@ -227,8 +229,12 @@ export async function operationView(main, id) {
     setProgress(bar, root.progress.percentage);
     step.textContent = `${Math.round(root.progress.percentage)}% ${root.progress.current_step || ""}`;
     times.textContent = `Created ${when(root.created_at)} · elapsed ${duration(root.elapsed_seconds)}`;
-    if (lastStatus !== null && lastStatus !== root.status) announce(`${kind} ${id}: ${root.status}`);
-    lastStatus = root.status;
+    // Status and phase changes are announced (not every percentage: too chatty).
+    const said = `${root.status} ${params.phase || ""}`;
+    if (lastStatus !== null && lastStatus !== said) {
+      announce(`${kind} ${id}: ${root.status}${params.phase && root.status === "running" ? `, ${params.phase}` : ""}`);
+    }
+    lastStatus = said;
     problem.textContent = root.error_message || "";
     drawTimeline();
 
