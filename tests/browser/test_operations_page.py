@@ -86,3 +86,30 @@ def test_filters_show_only_the_chosen_status_and_kind(web: WebBackend, tab: Tab)
     page.get_by_label("Kind").select_option("")
     page.get_by_label("Status").select_option("")
     assert page.locator("tbody tr:visible").count() == rows.count()
+
+
+def test_a_training_chart_grows_while_it_trains(web: WebBackend, tab: Tab) -> None:
+    reply = web.http.post("/training/start", json={"strategy": "trend_momentum", "epochs": 20000})
+    op_id = reply.json()["data"]["operation_id"]
+    try:
+        page = tab.page
+        page.goto(f"{web.url}/operations/{op_id}")
+        line = page.locator('figure[data-chart="loss"] svg polyline').first
+
+        def points() -> int:
+            return len((line.get_attribute("points") or "").split()) if line.count() else 0
+
+        deadline = time.monotonic() + 15
+        while points() < 5 and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        before = points()
+        assert before >= 5, before
+        while points() < before + 20 and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert points() >= before + 20, (before, points())
+        summary = page.locator('figure[data-chart="loss"] p.visually-hidden').inner_text()
+        assert re.search(r"Loss per epoch, \d+ epochs of 20000", summary), summary
+        assert tab.log.errors == [] and tab.log.messages == [], tab.log
+    finally:
+        web.http.delete(f"/operations/{op_id}")
+        web.wait_terminal(op_id, seconds=5)

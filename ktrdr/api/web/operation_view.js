@@ -23,6 +23,8 @@ import {
 } from "./dom.js";
 import { phaseTimeline } from "./timeline.js";
 
+const HISTORY_INTERVAL_MS = 300;
+
 /** A training's epochs, kept up to date from ``/training/{id}/history?since=N``. */
 class TrainingHistory {
   constructor(id) {
@@ -33,6 +35,7 @@ class TrainingHistory {
     this.again = null;
     this.figures = null;
     this.ended = false;
+    this.lastRead = -Infinity;
   }
 
   /** Fetch the epochs after the last one held (one request at a time); once the training
@@ -48,12 +51,20 @@ class TrainingHistory {
       this.again = op;
       return this.busy;
     }
-    this.busy = this.fetch().finally(() => {
-      this.busy = null;
-      const next = this.again;
-      this.again = null;
-      if (next) this.run(next);
-    });
+    // At most one read (and one redraw) per HISTORY_INTERVAL_MS: smooth enough growth, and
+    // the page stays free to take the tree's next answer the moment it comes.
+    const wait = Math.max(0, this.lastRead + HISTORY_INTERVAL_MS - performance.now());
+    this.busy = new Promise((resolve) => setTimeout(resolve, wait))
+      .then(() => {
+        this.lastRead = performance.now();
+        return this.fetch();
+      })
+      .finally(() => {
+        this.busy = null;
+        const next = this.again;
+        this.again = null;
+        if (next) this.run(next);
+      });
     return this.busy;
   }
 
