@@ -1,7 +1,7 @@
 """The web page on loopback: how fast it loads, what it weighs, and how soon it shows a
 phase change made in the backend.
 
-A real backend (JSON logs) and Debian's headless Chromium driven by Playwright.
+A real backend and Debian's headless Chromium driven by Playwright.
 
 - **Page load**: first byte to load event, from the Navigation Timing API
   (``loadEventEnd - responseStart`` of the navigation entry), for the operations page and
@@ -16,12 +16,11 @@ A real backend (JSON logs) and Debian's headless Chromium driven by Playwright.
   once the cycle has ended); in the page a MutationObserver stamps
   ``performance.timeOrigin + performance.now()`` (epoch ms, the same machine clock) the first
   time the timeline shows each phase as current (or the status as completed). The delay is
-  the page's stamp minus the service's. (The backend's "phase entered" log line, written
-  just before the phase is recorded, gives the same figures within a millisecond or two.)
-  The first phase shown is left out (the page is still loading then); a phase that came and
-  went between two answers, never drawn as current, counts as passed unseen. Median and p95
-  over all cycles. The machine's load shows directly in these figures: the browser, the
-  backend and the training share its cores.
+  the page's stamp minus the service's. The first phase shown is left out (the page is
+  still loading then); a phase that came and went between two answers, never drawn as
+  current, counts as passed unseen. Median and p95 over all cycles. The machine's load
+  shows directly in these figures: the browser, the backend and the training share its
+  cores.
 
     python -m benchmarks.page_load [--loads 20] [--cycles 5] [--epochs 300]
 """
