@@ -1,13 +1,23 @@
-"""`ktrdr backtest run`: backtest a trained model out of sample, watched live."""
+"""`ktrdr backtest run`: backtest a trained model out of sample, watched live;
+`ktrdr backtest show`: a completed backtest's metrics and equity curve (and picture files)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart, ProgressMode, ProgressOutput
+from ktrdr.cli.options import (
+    JsonOutput,
+    NoAutostart,
+    OperationId,
+    ProgressMode,
+    ProgressOutput,
+)
+from ktrdr.cli.output import echo, friendly_errors, print_json, terminal_safe
 from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Backtest trained models.", no_args_is_help=True)
@@ -56,3 +66,50 @@ def run(
         no_autostart=no_autostart,
         progress=progress,
     )
+
+
+@app.command("show")
+def show(
+    operation_id: OperationId,
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", dir_okay=False, metavar="FILE", help="Write the picture as PNG."),
+    ] = None,
+    svg: Annotated[
+        Path | None,
+        typer.Option("--svg", dir_okay=False, metavar="FILE", help="Write the picture as SVG."),
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option(min=30, max=1000, help="Chart width (default: the terminal's).")
+    ] = None,
+    plain: PlainOutput = False,
+    json_out: JsonOutput = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """A completed backtest: its metrics and its equity curve against buy-and-hold, drawn
+    in the terminal; --png/--svg also write the picture (with the drawdown and trades)."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+        from ktrdr.config import load_settings
+
+        settings = load_settings()
+        with client_for(no_autostart) as client:
+            op = client.get_operation(operation_id)  # an unknown id: "not found", exit 1
+            series = client.get_backtest_series(operation_id)  # 422 / 409 explain themselves
+            base_url = client.base_url
+        from ktrdr.cli.charts.show import print_backtest, write_picture
+
+        written = write_picture(series, svg, png)
+    if json_out:
+        print_json(series.model_dump(mode="json"))
+    else:
+        from ktrdr.cli.console import live_suits, stdout_console
+
+        console = stdout_console()
+        color = live_suits(console, settings.no_color) and not plain
+        print_backtest(console, op, series, base_url=base_url, color=color, width=width)
+    for path in written:
+        if json_out:  # stdout stays one JSON document
+            sys.stderr.write(f"Wrote {terminal_safe(str(path))}\n")
+        else:
+            echo(f"Wrote {path}")

@@ -127,6 +127,24 @@ def completed_lines(op: OperationPublic) -> list[OutcomeLine]:
     return [(f"✓ {name} complete!", "bold green"), *summary_lines(op)]
 
 
+def page_url(base_url: str, op: OperationPublic) -> str | None:
+    """Where the backend's web page shows ``op`` (a cycle's page, a backtest's chart), or
+    None for kinds the summary does not point to."""
+    base = base_url.rstrip("/")
+    if op.operation_type is OperationType.AGENT_RESEARCH:
+        return f"{base}/operations/{op.operation_id}"
+    if op.operation_type is OperationType.BACKTESTING:
+        return f"{base}/backtests/{op.operation_id}"
+    return None
+
+
+def view_line(base_url: str, op: OperationPublic) -> list[OutcomeLine]:
+    """The summary's last line: the page to look at it in a browser."""
+    url = page_url(base_url, op) if base_url else None
+    # The live view indents a summary's details (so this reads "   View: ..." there).
+    return [(f"View: {url}", "cyan")] if url else []
+
+
 def failed_lines(op: OperationPublic) -> list[OutcomeLine]:
     name = KIND_NAME[op.operation_type]
     return [(f"✗ {name} failed: {op.error_message or 'unknown error'}", "red")]
@@ -173,7 +191,7 @@ def outcome_lines(
     if state.gave_up or parent is None:
         return gave_up_lines(state, base_url)
     if parent.status is OperationStatus.COMPLETED:
-        return completed_lines(parent)
+        return [*completed_lines(parent), *view_line(base_url, parent)]
     if parent.status is OperationStatus.FAILED:
         return failed_lines(parent)
     if parent.status is OperationStatus.CANCELLED:

@@ -148,9 +148,11 @@ RULES: list[ImportRule] = [
             "ktrdr.cli.tables",
             "ktrdr.cli.views",
             "ktrdr.cli.agent_view",
+            "ktrdr.cli.charts",
         ),
         "rich lives in the CLI's rendering modules only",
     ),
+    ImportRule("ktrdr", "PIL", ("ktrdr.cli.charts",), "only the CLI's PNG writer draws pixels"),
     ImportRule("ktrdr", "httpx", ("ktrdr.client",), "the client is the only HTTP caller"),
     *(
         ImportRule(domain, edge, (), "the domain knows no edge")
