@@ -1,5 +1,5 @@
 """A real headless Chromium (Debian's, driven by Playwright) against a real backend on
-loopback, shared by every browser test: one browser and one backend for the session.
+loopback, shared by every browser test: one browser and one backend for the folder.
 
 Without Chromium or Playwright the tests skip and say how to get them; CI installs both
 and sets ``CI_REQUIRE_BROWSER=1``, which turns that skip into a failure so the browser
@@ -78,7 +78,10 @@ def artifacts_dir() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on this
+# thread while it is open, so it must be closed before the other test folders run (their
+# asyncio.run() would refuse to start inside it).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     require_browser()
     from playwright.sync_api import sync_playwright
@@ -163,7 +166,7 @@ def _seed(backend: LiveBackend) -> Seeded:
     return seeded
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[WebBackend]:
     root = tmp_path_factory.mktemp("web-backend")
     backend = LiveBackend(root)
