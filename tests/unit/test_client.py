@@ -312,3 +312,74 @@ def test_ktrdrs_own_timeout_reaches_every_request(
 def test_a_timeout_must_be_positive(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="positive"):
         ClientTimeout(**bad)
+
+
+HISTORY = {
+    "operation_id": "op_training_1",
+    "status": "running",
+    "epochs_total": 10,
+    "epochs": [
+        {"epoch": 3, "train_loss": 0.9, "val_loss": 1.1, "train_accuracy": 0.5},
+        {"epoch": 4, "train_loss": 0.8, "val_loss": None, "val_accuracy": 0.4},
+    ],
+}
+SERIES = {
+    "operation_id": "op_backtesting_1",
+    "status": "completed",
+    "symbol": "SP500",
+    "timeframe": "1d",
+    "bars": 3,
+    "points": 3,
+    "downsampled": False,
+    "initial_capital": 100.0,
+    "timestamps": ["2024-01-01T00:00:00", "2024-01-02T00:00:00", "2024-01-03T00:00:00"],
+    "equity": [100.0, 90.0, 95.0],
+    "buy_and_hold": [100.0, 99.0, 101.0],
+    "drawdown": [0.0, -0.1, -0.05],
+    "trades": [
+        {
+            "direction": "long",
+            "entry_time": "2024-01-01T00:00:00",
+            "exit_time": "2024-01-03T00:00:00",
+            "entry_price": 10.0,
+            "exit_price": 9.5,
+            "return": -0.05,
+            "bars_held": 2,
+        }
+    ],
+    "metrics": {"sharpe_ratio": 0.3, "num_trades": 1},
+    "benchmark": {"total_return": 0.01},
+    "strategy_name": "s",
+}
+
+
+def test_the_picture_reads_send_their_parameters_and_return_typed_records() -> None:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        data = HISTORY if request.url.path.endswith("/history") else SERIES
+        return httpx.Response(200, json={"success": True, "data": data})
+
+    with client_with(handler) as client:
+        history = client.get_training_history("op_training_1", since=2)
+        everything = client.get_training_history("op_training_1")
+        series = client.get_backtest_series("op_backtesting_1", max_points=50)
+    assert str(requests[0].url) == f"{BASE}/api/v1/training/op_training_1/history?since=2"
+    assert str(requests[1].url) == f"{BASE}/api/v1/training/op_training_1/history"
+    assert str(requests[2].url) == f"{BASE}/api/v1/backtests/op_backtesting_1/series?max_points=50"
+    assert [e.epoch for e in history.epochs] == [3, 4] == [e.epoch for e in everything.epochs]
+    assert history.epochs[1].val_loss is None and history.epochs_total == 10
+    assert series.trades[0].net_return == -0.05
+    assert series.model_dump(mode="json")["trades"][0]["return"] == -0.05
+    assert series.metrics.num_trades == 1 and series.drawdown == [0.0, -0.1, -0.05]
+
+    async def scenario() -> None:
+        transport = httpx.MockTransport(handler)
+        async with AsyncKtrdrClient(BASE, transport=transport) as client:
+            assert (await client.get_training_history("op_training_1", 3)).status == "running"
+            assert (await client.get_backtest_series("op_backtesting_1")).points == 3
+
+    asyncio.run(scenario())
+    assert requests[-1].url.params["max_points"] == "2000"
+    assert requests[-2].url.params["since"] == "3"
