@@ -16,6 +16,7 @@ QUICK = {
     "cli_startup": ["--runs", "5"],
     "watch_requests": ["--seconds", "20", "--warmup", "10"],
     "cluster_scaling": ["--trainings", "4", "--epochs", "20", "--starts", "3"],
+    "page_load": ["--loads", "5", "--cycles", "2"],
 }
 
 

@@ -11,7 +11,7 @@ from ktrdr import __version__
 from ktrdr.api.auth import BearerTokenGuard, check_token_setting
 from ktrdr.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from ktrdr.api.guards import HostPolicy, RequestGuard
-from ktrdr.api.routes import agent, backtests, data, health, operations, training, tree
+from ktrdr.api.routes import agent, backtests, data, health, operations, pages, training, tree
 from ktrdr.api.runtime import Runtime
 from ktrdr.api.strict_json import StrictJSONResponse
 from ktrdr.config import Settings, get_settings
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     for module in (health, operations, tree, training, backtests, agent, data):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(pages.router)  # the web page, outside the API's prefix
     try:
         hosts = HostPolicy.build(settings.host, settings.allowed_hosts)
     except ValueError as exc:

@@ -179,7 +179,9 @@ def test_unknown_ids_and_routes_are_json_404s(fresh: LiveBackend) -> None:
 
         status, body = get_json(http, f"{API}/no/such/route")
         assert_error(status, body, 404, "not_found")
-        status, body = get_json(http, "/")
+        # "/" is the web page now (tests/integration/test_web_routes.py); any other
+        # address outside the API is still a JSON 404.
+        status, body = get_json(http, "/no-such-page")
         assert_error(status, body, 404, "not_found")
 
         wrong_method = http.put(f"{API}/operations", json={})

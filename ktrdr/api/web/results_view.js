@@ -1,0 +1,104 @@
+// Past research cycles side by side (as `ktrdr agent results`), sortable by any column,
+// each linking to its backtest.
+
+import { getEnvelope } from "./api.js";
+import { el, finite, number, operationLink, percent, replace, when } from "./dom.js";
+
+const LIMIT = 500;
+
+const COLUMNS = [
+  { key: "completed", label: "Finished", value: (r) => r.completed_at || "", text: (r) => when(r.completed_at) },
+  { key: "strategy", label: "Strategy", value: (r) => r.headline.strategy_name || "", text: (r) => r.headline.strategy_name || "–" },
+  { key: "verdict", label: "Verdict", value: (r) => ["poor", "neutral", "promising"].indexOf(r.verdict), text: (r) => r.verdict || "–" },
+  { key: "sharpe", label: "Sharpe", num: true, value: (r) => r.headline.sharpe_ratio, text: (r) => number(r.headline.sharpe_ratio) },
+  { key: "win", label: "Win rate", num: true, value: (r) => r.headline.win_rate, text: (r) => percent(r.headline.win_rate) },
+  { key: "dd", label: "Max drawdown", num: true, value: (r) => r.headline.max_drawdown, text: (r) => percent(r.headline.max_drawdown) },
+  { key: "ret", label: "Return", num: true, value: (r) => r.headline.total_return, text: (r) => percent(r.headline.total_return) },
+  { key: "hold", label: "Buy & hold", num: true, value: (r) => r.headline.benchmark_total_return, text: (r) => percent(r.headline.benchmark_total_return) },
+  { key: "trades", label: "Trades", num: true, value: (r) => r.headline.trades, text: (r) => (finite(r.headline.trades) ? String(r.headline.trades) : "–") },
+];
+
+function compare(a, b) {
+  const missingA = a === null || a === undefined || a === -1 || a === "";
+  const missingB = b === null || b === undefined || b === -1 || b === "";
+  if (missingA || missingB) return missingA === missingB ? 0 : missingA ? 1 : -1; // blanks last
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export async function resultsView(main) {
+  replace(main, el("h1", { text: "Results" }), el("p", { class: "loading", text: "Loading…" }));
+  let cycles;
+  let backtests;
+  try {
+    [cycles, backtests] = await Promise.all([
+      getEnvelope(`/operations?operation_type=agent_research&status=completed&limit=${LIMIT}`),
+      getEnvelope(`/operations?operation_type=backtesting&limit=1000`),
+    ]);
+  } catch (error) {
+    replace(main, el("h1", { text: "Results" }), el("p", { class: "problem", role: "alert", text: error.message }));
+    return;
+  }
+  const backtestOf = new Map();
+  for (const b of backtests.data) if (b.parent_operation_id) backtestOf.set(b.parent_operation_id, b.operation_id);
+  const rows = cycles.data;
+  let sort = { key: "completed", dir: -1 };
+  const body = el("tbody");
+  const headers = COLUMNS.map((col) => {
+    const button = el("button", { type: "button", class: "sort", text: col.label, onclick: () => sortBy(col.key) });
+    return el("th", { scope: "col", class: col.num ? "num" : null, "data-key": col.key }, button);
+  });
+
+  function sortBy(key) {
+    sort = { key, dir: sort.key === key ? -sort.dir : COLUMNS.find((c) => c.key === key).num ? -1 : 1 };
+    draw();
+  }
+
+  function draw() {
+    const col = COLUMNS.find((c) => c.key === sort.key);
+    const sorted = [...rows].sort((a, b) => {
+      const order = compare(col.value(a), col.value(b));
+      const blank = (v) => v === null || v === undefined || v === -1 || v === "";
+      return blank(col.value(a)) || blank(col.value(b)) ? order : order * sort.dir;
+    });
+    headers.forEach((th, i) => {
+      th.setAttribute("aria-sort", COLUMNS[i].key === sort.key ? (sort.dir > 0 ? "ascending" : "descending") : "none");
+    });
+    body.replaceChildren(
+      ...sorted.map((r) => {
+        const backtest = backtestOf.get(r.operation_id);
+        return el(
+          "tr",
+          { "data-id": r.operation_id },
+          COLUMNS.map((c) =>
+            el("td", { class: [c.num ? "num" : "", c.key === "verdict" ? `verdict-${r.verdict}` : ""].join(" ").trim() || null, text: c.text(r) }),
+          ),
+          el(
+            "td",
+            { class: "links" },
+            backtest ? el("a", { href: `/backtests/${encodeURIComponent(backtest)}`, text: "backtest" }) : "–",
+            " ",
+            operationLink(r.operation_id, "cycle"),
+          ),
+        );
+      }),
+    );
+  }
+
+  replace(
+    main,
+    el("h1", { text: "Results" }),
+    el("p", { class: "note", text: rows.length ? `${rows.length} completed research cycles (of ${cycles.total}). Click a column to sort.` : "No completed research cycle yet. Run one: ktrdr agent trigger" }),
+    el(
+      "div",
+      { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Results table" },
+      el(
+        "table",
+        { class: "results" },
+        el("caption", { class: "visually-hidden", text: "Completed research cycles; column headers sort" }),
+        el("thead", {}, el("tr", {}, headers, el("th", { scope: "col", text: "Links" }))),
+        body,
+      ),
+    ),
+  );
+  draw();
+}

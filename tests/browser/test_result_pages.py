@@ -1,0 +1,123 @@
+"""A completed research cycle, the results table and a backtest in a real Chromium: the
+phase timeline, the training chart and the equity curve are drawn (SVG polylines with many
+points), the table sorts, nothing is logged as an error; screenshots of every page in light
+and dark, wide and phone-narrow, go to the artefacts folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.conftest import Tab, WebBackend, screenshot
+
+
+def _points(line: Locator) -> int:
+    return len((line.get_attribute("points") or "").split())
+
+
+def _child(cycle: dict[str, Any], kind: str) -> str:
+    return str(cycle["metadata"]["parameters"][f"{kind}_op_id"])
+
+
+def _charted(page: Page, chart: str) -> list[int]:
+    """Points in each line of a chart (after it has drawn)."""
+    lines = page.locator(f'figure[data-chart="{chart}"] svg polyline')
+    expect(lines.first).to_be_attached()
+    return [_points(line) for line in lines.all()]
+
+
+def test_a_completed_cycle_shows_its_phases_training_chart_and_equity_curve(
+    web: WebBackend, tab: Tab
+) -> None:
+    cycle = web.completed_cycle()
+    epochs = cycle["result_summary"]["training"]["epochs"]
+    page = tab.page
+    page.goto(f"{web.url}/operations/{cycle['operation_id']}")
+    expect(page.locator(".op-header .status")).to_have_text("completed")
+
+    phases = page.locator("ol.phases li")
+    expect(phases).to_have_count(4)
+    assert [p.get_attribute("data-phase") for p in phases.all()] == [
+        "designing",
+        "training",
+        "backtesting",
+        "assessing",
+    ]
+    for phase in phases.all():
+        assert "phase-done" in (phase.get_attribute("class") or "")
+        assert phase.locator(".phase-time").inner_text() != "–"
+    assert page.locator(".timeline-bar .seg").count() == 4
+
+    expect(page.locator('figure[data-chart="equity"]')).to_be_visible(timeout=10000)
+    loss = _charted(page, "loss")
+    accuracy = _charted(page, "accuracy")
+    assert loss == [epochs, epochs] and accuracy == [epochs, epochs], (loss, accuracy, epochs)
+    equity = _charted(page, "equity")
+    assert len(equity) == 2 and min(equity) > 100, equity  # strategy and buy-and-hold
+    assert page.locator('figure[data-chart="drawdown"] svg path.area').count() == 1
+    label = page.locator('figure[data-chart="equity"] svg').get_attribute("aria-label") or ""
+    assert "Equity from" in label and "buy-and-hold" in label
+    children = page.locator("ul.children li")
+    expect(children).to_have_count(2)
+    assert page.locator(f'a[href="/operations/{_child(cycle, "training")}"]').count() >= 1
+    assert page.locator(f'a[href="/backtests/{_child(cycle, "backtest")}"]').count() >= 1
+    assert page.locator("table.result").count() == 1
+    assert tab.log.errors == [] and tab.log.messages == [], tab.log
+
+
+def test_results_sort_by_column_and_link_to_the_backtest_page(web: WebBackend, tab: Tab) -> None:
+    cycle = web.completed_cycle()
+    backtest_id = _child(cycle, "backtest")
+    page = tab.page
+    page.goto(f"{web.url}/results")
+    row = page.locator(f'tbody tr[data-id="{cycle["operation_id"]}"]')
+    expect(row).to_be_visible()
+    sharpe = page.locator('th[data-key="sharpe"]')
+    sharpe.get_by_role("button").click()
+    expect(sharpe).to_have_attribute("aria-sort", "descending")
+    cells = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
+    values = [float(c) for c in cells if c != "–"]
+    assert values == sorted(values, reverse=True), cells
+    sharpe.get_by_role("button").press("Enter")  # by keyboard too
+    expect(sharpe).to_have_attribute("aria-sort", "ascending")
+    cells = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
+    values = [float(c) for c in cells if c != "–"]
+    assert values == sorted(values), cells
+
+    row.get_by_role("link", name="backtest").click()
+    page.wait_for_url(f"{web.url}/backtests/{backtest_id}")
+    equity = _charted(page, "equity")
+    assert min(equity) > 100, equity
+    trades = page.locator('figure[data-chart="equity"] svg .markers > *')
+    assert trades.count() >= 2  # each trade's entry and exit
+    expect(page.locator("table.metrics")).to_contain_text("Sharpe")
+    assert tab.log.errors == [] and tab.log.messages == [], tab.log
+
+
+def test_every_page_is_screenshot_light_and_dark_wide_and_narrow(web: WebBackend, tab: Tab) -> None:
+    cycle = web.completed_cycle()
+    equity, loss = 'figure[data-chart="equity"] polyline', 'figure[data-chart="loss"] polyline'
+    pages = [
+        ("operations", "/", "tbody tr"),
+        ("cycle", f"/operations/{cycle['operation_id']}", equity),
+        ("training", f"/operations/{_child(cycle, 'training')}", loss),
+        ("results", "/results", "tbody tr"),
+        ("backtest", f"/backtests/{_child(cycle, 'backtest')}", equity),
+    ]
+    written = []
+    for name, path, ready in pages:
+        written += screenshot(tab.page, f"{web.url}{path}", name, ready)
+    assert len(written) == 20
+    assert all(p.stat().st_size > 5000 for p in written)
+
+    # At 375 px nothing but the tables' own scroll areas may scroll sideways.
+    page = tab.page
+    page.set_viewport_size({"width": 375, "height": 800})
+    for _, path, ready in pages:
+        page.goto(f"{web.url}{path}")
+        page.wait_for_selector(ready)
+        page.wait_for_timeout(120)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (path, width)
+    assert tab.log.errors == [], tab.log.errors
