@@ -51,13 +51,7 @@ def training_history(
     # The keeper first: if the training ends between the two reads, the operation read
     # second says so and its result (which has every epoch) answers instead.
     live = keeper.epochs(operation_id, since)
-    op = service.get(operation_id)
-    if op.operation_type is not OperationType.TRAINING:
-        raise InvalidRequestError(
-            f"Operation {operation_id} is a {op.operation_type.value} operation, not a training",
-            code="not_a_training",
-            details={"operation_id": operation_id, "operation_type": op.operation_type.value},
-        )
+    op = _of_kind(service.get(operation_id), OperationType.TRAINING, "training")
     summary = training_summary_of(op)
     kept: tuple[EpochFigures, ...] = summary.history if summary is not None else ()
     epochs: list[EpochPublic]
@@ -182,13 +176,7 @@ def backtest_series(
 ) -> BacktestSeriesPublic:
     """A completed backtest's curves, at most ``max_points`` of them; see
     ``BacktestSeriesPublic``."""
-    op = service.get(operation_id)
-    if op.operation_type is not OperationType.BACKTESTING:
-        raise InvalidRequestError(
-            f"Operation {operation_id} is a {op.operation_type.value} operation, not a backtest",
-            code="not_a_backtest",
-            details={"operation_id": operation_id, "operation_type": op.operation_type.value},
-        )
+    op = _of_kind(service.get(operation_id), OperationType.BACKTESTING, "backtest")
     if op.status is not OperationStatus.COMPLETED:
         raise ConflictError(
             f"Backtest {operation_id} is {op.status.value}: it has no series (only a "
@@ -226,3 +214,14 @@ def backtest_series(
         benchmark=summary.benchmark or detail.benchmark or BenchmarkFigures(),
         strategy_name=summary.strategy_name,
     )
+
+
+def _of_kind(op: Operation, kind: OperationType, noun: str) -> Operation:
+    """``op`` if it is of ``kind``; else a 422 ``not_a_<noun>`` naming what it is."""
+    if op.operation_type is not kind:
+        raise InvalidRequestError(
+            f"Operation {op.operation_id} is a {op.operation_type.value} operation, not a {noun}",
+            code=f"not_a_{noun}",
+            details={"operation_id": op.operation_id, "operation_type": op.operation_type.value},
+        )
+    return op
