@@ -40,6 +40,7 @@ from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.write_behind import WriteBehindStore
 from ktrdr.strategies.models import BacktestSpec
 
 HERE = Path(__file__).resolve().parent
@@ -176,7 +177,8 @@ def ktrdr_run(bars: Bars, with_progress: bool) -> tuple[float, dict[str, float]]
     tmp = tempfile.TemporaryDirectory()
     service = None
     if with_progress:
-        service = OperationsService(SqliteOperationStore(Path(tmp.name) / "b.db"))
+        # As the backend builds it: reports land in memory, reach SQLite coalesced.
+        service = OperationsService(WriteBehindStore(SqliteOperationStore(Path(tmp.name) / "b.db")))
         op = service.create(OperationType.BACKTESTING)
         service.start(op.operation_id)
         reporter = OperationProgressReporter(service, op.operation_id)

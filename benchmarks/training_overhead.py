@@ -7,7 +7,8 @@ so they share the machine's load, medians compared in the same run:
   nothing else: no evaluation, no progress, no cancellation checks;
 * ktrdr: ``train_strategy`` with a NullProgressReporter (it also evaluates loss and
   accuracy on the training and validation rows after every epoch and reports them);
-* ktrdr + SQLite: the same with an OperationProgressReporter into an OperationsService.
+* ktrdr + SQLite: the same with an OperationProgressReporter into an OperationsService built
+  as the backend builds it (write-behind SQLite store, the training-history listener).
 
 Epoch time is measured between the first and the last epoch's report (the bare loop times
 the same epochs), so the one-off dataset build and model save do not blur it; both wall
@@ -41,12 +42,22 @@ from ktrdr.operations.progress import NullProgressReporter, ProgressReporter, Pr
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.operations.training_history import TrainingHistory
+from ktrdr.operations.write_behind import WriteBehindStore
 from ktrdr.strategies.loader import load_strategy
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.dataset import CLASSES, build_dataset
 from ktrdr.training.engine import block_plan, new_classifier, train_strategy
 
 Stamp = tuple[float, float]  # (wall, CPU) seconds
+
+
+def backend_service(path: Path) -> OperationsService:
+    """The service as ``ktrdr.api.runtime`` builds it: reports land in memory and reach
+    SQLite coalesced, and the training-history keeper sees each one."""
+    service = OperationsService(WriteBehindStore(SqliteOperationStore(path)))
+    service.add_listener(TrainingHistory().observe)
+    return service
 
 
 def stamp() -> Stamp:
@@ -110,7 +121,7 @@ def main() -> None:
             strategy.data.train_start,
             strategy.data.train_end,
         )
-        service = OperationsService(SqliteOperationStore(root / "ops.db"))
+        service = backend_service(root / "ops.db")
         timings: dict[str, list[Stamp]] = {"bare": [], "ktrdr": [], "sqlite": []}
         final: dict[str, float] = {}
 
