@@ -148,7 +148,7 @@ class CyclesSession:
         )
         self.board.note(
             f"{completed} of {len(self.states)} research cycles completed. "
-            "Rank them: ktrdr agent results"
+            f"Rank them: ktrdr agent results (or {self.base_url.rstrip('/')}/results)"
         )
         if completed == len(self.states):
             return EXIT_OK

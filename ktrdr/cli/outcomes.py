@@ -127,20 +127,18 @@ def completed_lines(op: OperationPublic) -> list[OutcomeLine]:
     return [(f"✓ {name} complete!", "bold green"), *summary_lines(op)]
 
 
-def page_url(base_url: str, op: OperationPublic) -> str | None:
-    """Where the backend's web page shows ``op`` (a cycle's page, a backtest's chart), or
-    None for kinds the summary does not point to."""
+def page_url(base_url: str, op: OperationPublic) -> str:
+    """Where the backend's web page shows ``op``: a backtest's chart, or the operation's
+    page (a cycle's timeline and pictures, a training's loss and accuracy per epoch)."""
     base = base_url.rstrip("/")
-    if op.operation_type is OperationType.AGENT_RESEARCH:
-        return f"{base}/operations/{op.operation_id}"
     if op.operation_type is OperationType.BACKTESTING:
         return f"{base}/backtests/{op.operation_id}"
-    return None
+    return f"{base}/operations/{op.operation_id}"
 
 
 def view_line(base_url: str, op: OperationPublic) -> list[OutcomeLine]:
     """The summary's last line: the page to look at it in a browser."""
-    url = page_url(base_url, op) if base_url else None
+    url = page_url(base_url, op) if base_url else None  # no page without a backend URL
     # The live view indents a summary's details (so this reads "   View: ..." there).
     return [(f"View: {url}", "cyan")] if url else []
 

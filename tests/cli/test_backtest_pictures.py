@@ -184,7 +184,7 @@ def test_a_completed_cycle_and_backtest_end_with_their_page_url() -> None:
     assert lines[-1][0] == f"View: {base}/backtests/op_bt"
     training = snapshot("op_tr", op_type="training", status="completed", pct=100, summary={})
     lines = outcome_lines(ViewState("op_tr", parent=training, done=True), base_url=base)
-    assert not any(text.startswith("View:") for text, _ in lines)
+    assert lines[-1][0] == f"View: {base}/operations/op_tr"
     failed = snapshot("op_agent_research_1", status="failed", error="boom")
     lines = outcome_lines(ViewState("op_agent_research_1", parent=failed), base_url=base)
     assert not any("View:" in text for text, _ in lines)

@@ -49,6 +49,7 @@ def test_two_cycles_with_consecutive_seeds_are_followed_to_the_end(
     )
     assert seeds == [7, 8]
     assert "2 of 2 research cycles completed" in done.stdout
+    assert f"ktrdr agent results (or {backend.url}/results)" in done.stdout
     # Off a terminal the board is plain lines: each cycle's verdict is printed once.
     assert sum("✓" in line for line in done.stdout.splitlines()) == 2
 

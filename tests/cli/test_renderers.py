@@ -82,11 +82,12 @@ def test_the_same_session_drives_the_plain_renderer() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0] == "Training t1: running"
     assert "  Epoch 4/10 (40%)" in lines
-    assert lines[-3:] == [
+    assert lines[-4:-1] == [
         "✓ Training complete!",
         "Epochs: 10/10 | Val accuracy: - | Val loss: -",
         "Model: /m/t1",
     ]
+    assert lines[-1].startswith("View: ") and lines[-1].endswith("/operations/t1")
 
 
 def console(*, terminal: bool) -> Console:
