@@ -10,12 +10,26 @@ from hypothesis import settings
 from tests.support.live_backend import LiveBackend
 
 settings.register_profile("default", max_examples=200, stateful_step_count=20, deadline=None)
-# CI: the default budget, derandomised so a red build replays the same examples.
+# CI: the default budget, drawn from a seed that .ci/run derives from the commit
+# (``--hypothesis-seed``, printed in the run's header): each commit explores new examples,
+# and a red build replays exactly with the seed it printed. No example database: every
+# CI run starts clean.
 settings.register_profile(
-    "ci", max_examples=200, stateful_step_count=20, deadline=None, derandomize=True
+    "ci", max_examples=200, stateful_step_count=20, deadline=None, database=None, print_blob=True
 )
 settings.register_profile("thorough", max_examples=2000, stateful_step_count=40, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.getoption("hypothesis_seed", default=None)
+    replay = (
+        f"; replay: HYPOTHESIS_PROFILE={settings.get_current_profile_name()} "
+        f"PYTEST_ADDOPTS='--hypothesis-seed={seed}' python3 -m pytest"
+        if seed is not None
+        else ""
+    )
+    return f"hypothesis profile: {settings.get_current_profile_name()}, seed: {seed}{replay}"
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,11 @@ but the health check carries ``Authorization: Bearer <token>``. A backend on loo
 for the token too when one is set. The comparison takes the same time whatever the guess
 (``hmac.compare_digest``); the token is never logged, and a refusal never echoes what the
 caller sent.
+
+The header is ``<scheme> <token>``: the scheme is matched without regard to case (HTTP
+says auth schemes are case-insensitive, so ``bearer`` is accepted), the token exactly,
+whole, with nothing before or after it. An empty header, a scheme alone, a prefix of the
+token or the token with anything appended are refused.
 """
 
 from __future__ import annotations
@@ -42,14 +47,14 @@ class BearerTokenGuard:
         if not token:
             raise ConfigurationError("KTRDR_API_TOKEN must not be empty", code="invalid_setting")
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode("latin-1", "replace")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get("authorization")
-        if given is not None and hmac.compare_digest(given.encode(), self._expected):
+        if given is not None and self._matches(given):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -63,3 +68,11 @@ class BearerTokenGuard:
         response = error_response(401, "unauthorized", message)
         response.headers["WWW-Authenticate"] = "Bearer"
         await response(scope, receive, send)
+
+    def _matches(self, header: str) -> bool:
+        scheme, _, credentials = header.partition(" ")
+        # Headers arrive decoded as latin-1, so this encoding gives back the bytes sent.
+        given = credentials.lstrip(" ").encode("latin-1", "replace")
+        # compare_digest runs even for a wrong scheme: the answer takes no shortcut.
+        same = hmac.compare_digest(given, self._expected)
+        return same and scheme.lower() == "bearer"

@@ -72,6 +72,9 @@ class OperationsService(OperationReads):
         self._changed = threading.Condition(self._lock)
         self._tokens: dict[str, CancellationToken] = {}
         self._timers: dict[str, threading.Timer] = {}
+        # The highest percentage each running operation has reported. The stored one is
+        # capped (RUNNING_PROGRESS_CAP), so it cannot tell a late 99.95 % from a newer 100 %.
+        self._reported_high: dict[str, float] = {}
         self._closed = False
         self._feed = ChangeFeed()
         self._listeners: list[OperationListener] = []
@@ -164,11 +167,13 @@ class OperationsService(OperationReads):
             op = self._index.open_operation(operation_id) or self._require(operation_id)
             self._refuse_unless_running(op, "update progress of", "it is not running")
             last = op.progress
-            if float(percentage) < last.percentage:
+            high = max(self._reported_high.get(operation_id, 0.0), last.percentage)
+            if float(percentage) < high:
                 # A late report (a remote worker's, or a retried job's first steps): it is
                 # a sign of life, but its step and figures are older than the ones shown.
                 progress = last
             else:
+                self._reported_high[operation_id] = float(percentage)
                 progress = OperationProgress.model_construct(
                     percentage=min(float(percentage), RUNNING_PROGRESS_CAP),
                     current_step=(
@@ -355,6 +360,7 @@ class OperationsService(OperationReads):
         if timer is not None:
             timer.cancel()
         self._tokens.pop(op.operation_id, None)
+        self._reported_high.pop(op.operation_id, None)
         return self._record(op, now, completed_at=now, **changes)
 
     def _cancel_children(self, op: Operation, reason: str) -> None:

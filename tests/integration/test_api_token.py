@@ -5,7 +5,10 @@ the log or any output. The test itself talks to the server over 127.0.0.1 only."
 
 from __future__ import annotations
 
+import json
 import secrets
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -72,3 +75,74 @@ def test_with_a_token_every_request_but_health_needs_it(backend_factory: Backend
     outputs += watched.stdout + watched.stderr
     assert token not in outputs
     assert token not in backend.log_path.read_text(errors="replace")
+
+
+def test_only_the_whole_token_after_the_bearer_scheme_opens_the_door(
+    backend_factory: BackendFactory,
+) -> None:
+    """Each header a sloppy comparison (a prefix match, a scheme-only check) would let in
+    gets 401; the scheme is case-insensitive (HTTP's rule), the token is exact."""
+    token = secrets.token_urlsafe(32)
+    backend = backend_factory(start=False)
+    backend.env["KTRDR_API_TOKEN"] = token
+    backend.start()
+    url = f"{backend.url}/api/v1/operations"
+    refused = [
+        "",
+        "Bearer",
+        "Bearer ",
+        f"Bearer {token[: len(token) // 2]}",
+        f"Bearer {token[:-1]}",
+        f"Bearer {token}x",
+        f"Bearer {token}{token}",
+        f"Basic {token}",
+        f"Token {token}",
+        token,
+        f"Bearer{token}",
+        f"{token} Bearer",
+    ]
+    # Whitespace around a header's value is not part of it (HTTP), so the trailing space
+    # never reaches the guard.
+    accepted = [
+        f"Bearer {token}",
+        f"bearer {token}",
+        f"BEARER {token}",
+        f"Bearer  {token}",
+        f"Bearer {token} ",
+    ]
+    for header in refused:
+        status, body = _raw_get(url, header)
+        assert status == 401, repr(header)
+        assert json.loads(body)["error"]["code"] == "unauthorized"
+    for header in accepted:
+        assert _raw_get(url, header)[0] == 200, repr(header)
+
+
+def _raw_get(url: str, authorization: str) -> tuple[int, bytes]:
+    """A GET written byte by byte: HTTP clients refuse to send some of these headers
+    (trailing spaces), but a hostile caller can."""
+    parts = urlsplit(url)
+    request = (
+        f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: {authorization}\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1")
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _unchunk(body)
+    return int(head.split(b" ", 2)[1]), body
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, body = out + rest[:size], rest[size + 2 :]
+    return out

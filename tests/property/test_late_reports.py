@@ -57,3 +57,24 @@ def test_the_most_advanced_delivered_report_is_shown(
     assert done.status is OperationStatus.COMPLETED
     assert done.progress.percentage == 100
     service.close()
+
+
+def test_a_late_report_just_under_100_after_100_keeps_the_newer_step() -> None:
+    """100 % "Epoch 11/11" then a late 99.95 % "Epoch 10/11": the stored percentage is
+    capped at 99.9 while running, so the guard must compare with the highest *reported*
+    percentage, or the older step replaces the newer one."""
+    service = OperationsService(InMemoryOperationStore())
+    op_id = service.create(OperationType.TRAINING).operation_id
+    service.start(op_id)
+    report(service, op_id, 100.0, "Epoch 11/11", items_processed=11, items_total=11)
+    report(service, op_id, 99.95, "Epoch 10/11", items_processed=10, items_total=11)
+    op = service.get(op_id)
+    assert op.progress.percentage == RUNNING_PROGRESS_CAP
+    assert op.progress.current_step == "Epoch 11/11"
+    assert op.progress.items_processed == 11
+    # An equal report still counts as the newest (a repeated last report may carry a
+    # newer step at the same percentage).
+    report(service, op_id, 100.0, "Saving the model", items_processed=11, items_total=11)
+    assert service.get(op_id).progress.current_step == "Saving the model"
+    assert service.complete(op_id, {}).progress.percentage == 100
+    service.close()
