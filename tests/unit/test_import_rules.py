@@ -165,6 +165,7 @@ RULES: list[ImportRule] = [
             "ktrdr.indicators",
             "ktrdr.strategies",
             "ktrdr.jobs",
+            "ktrdr.research",
         )
         for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client")
     ),

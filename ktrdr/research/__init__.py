@@ -1,0 +1,1 @@
+"""Research: evaluation windows and the statistics that say whether a found edge is real."""
