@@ -39,10 +39,14 @@ class EpochFigures(WireRecord):
 
 
 class TrainingSummary(OperationResult):
+    """A finished training. The loss and accuracy figures are the kept model's, which is the
+    best validation epoch's (early stopping); ``history`` has every epoch run, and
+    ``final_val_loss`` the last one's, so a loss that climbed after its best shows."""
+
     strategy_name: str | None = None
     model_path: str | None = None
-    epochs_completed: int | None = None
-    epochs_total: int | None = None
+    epochs_completed: int | None = None  # epochs run (the stopped epoch)
+    epochs_total: int | None = None  # the budget
     train_loss: float | None = None
     val_loss: float | None = None
     train_accuracy: float | None = None
@@ -54,6 +58,20 @@ class TrainingSummary(OperationResult):
     val_range: tuple[str, str] | None = None
     train_label_counts: dict[str, int] = {}
     history: tuple[EpochFigures, ...] = ()
+    best_epoch: int | None = None  # the epoch whose weights were kept
+    stopped_epoch: int | None = None  # the last epoch run
+    stopped_early: bool | None = None  # patience ran out before the epoch budget
+    best_val_loss: float | None = None
+    final_val_loss: float | None = None  # the last epoch's validation loss
+
+    def overfit_ratio(self) -> float | None:
+        """The last epoch's validation loss over the best one's: 1.0 when training ended at
+        its best, 2.9 when the loss kept climbing to nearly three times it; None if unknown."""
+        final, best, inf = self.final_val_loss, self.best_val_loss, float("inf")
+        # Comparisons with NaN are false, so an odd stored figure gives None, not NaN.
+        if final is None or best is None or not (0 <= final < inf and 0 < best < inf):
+            return None
+        return final / best
 
 
 # --- backtest ------------------------------------------------------------------------------

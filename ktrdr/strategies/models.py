@@ -101,10 +101,21 @@ class FuzzyFeatureSpec(_Strict):
 
 
 class ModelSpec(_Strict):
+    """The network and how it is trained.
+
+    With ``patience`` set, training stops early once that many epochs pass without the
+    validation loss beating its best by more than ``min_delta``, and the best epoch's weights
+    are the model kept. ``patience: null`` (the default for a strategy file, so a training
+    does what it says) runs every one of ``epochs`` and keeps the last epoch's weights.
+    Research cycles set a patience of their own (``ktrdr agent trigger --patience``).
+    """
+
     hidden_layers: list[int] = Field(
         default_factory=lambda: [32, 16], min_length=1, max_length=MAX_HIDDEN_LAYERS
     )
     epochs: int = Field(default=60, ge=1, le=MAX_EPOCHS)
+    patience: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    min_delta: float = Field(default=0.0, ge=0, le=1)
     learning_rate: float = Field(default=1e-3, gt=0, le=1)
     batch_size: int = Field(default=64, ge=1, le=MAX_BATCH_SIZE)
     l2: float = Field(default=1e-4, ge=0, le=10)

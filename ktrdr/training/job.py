@@ -71,4 +71,9 @@ def training_summary(result: TrainingResult) -> TrainingSummary:
             )
             for stats in result.history
         ),
+        best_epoch=result.best_epoch,
+        stopped_epoch=result.stopped_epoch,
+        stopped_early=result.stopped_early,
+        best_val_loss=result.best_val_loss,
+        final_val_loss=result.final_val_loss,
     )
