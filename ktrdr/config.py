@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     dask_tls_key: Path | None = None
     # How many research cycles may be open at once; one more trigger is refused (409).
     max_active_cycles: int = Field(default=1, ge=1, le=64)
+    # What a research cycle evaluates when its trigger does not say: this many candidate
+    # designs, each on this many walk-forward folds (0: the classic cycle, one design on one
+    # train/test split), with training stopped after this many epochs without a better
+    # validation loss (0: every epoch runs).
+    research_candidates: int = Field(default=4, ge=1, le=64)
+    research_folds: int = Field(default=4, ge=0, le=20)
+    research_patience: int = Field(default=10, ge=0, le=100_000)
     # How long a monitor retries a backend that stopped answering before it gives up.
     monitor_give_up_seconds: float = Field(default=180.0, gt=0)
     # How long running work may go without a progress report before a monitor says so.

@@ -92,6 +92,30 @@ class AgentTriggerRequest(_Request):
     symbol: Symbol | None = None
     timeframe: Timeframe | None = None
     epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    folds: int | None = Field(
+        default=None,
+        ge=0,
+        le=20,
+        description="walk-forward folds (0: the classic single split); default "
+        "KTRDR_RESEARCH_FOLDS",
+    )
+    candidates: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="candidate designs, each walk-forwarded; default KTRDR_RESEARCH_CANDIDATES",
+    )
+    walk_forward_mode: Literal["anchored", "rolling"] | None = None
+    holdout_fraction: float | None = Field(default=None, gt=0, lt=0.5)
+    purge_bars: int | None = Field(
+        default=None, ge=0, le=500, description="default: the label horizon"
+    )
+    patience: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_EPOCHS,
+        description="early stopping patience in epochs (0: off); default KTRDR_RESEARCH_PATIENCE",
+    )
 
 
 class SeriesPublic(BaseModel):

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ktrdr.data.bars import Bars, instant
+from ktrdr.data.bars import Bars, TimeArray, instant
 from ktrdr.data.csv_series import bad_file, parse_and_check, to_csv, validate_bars
 from ktrdr.data.scratch import scratch_dir
 from ktrdr.data.series_names import symbol_problem, timeframe_problem
@@ -132,6 +132,11 @@ class MarketData:
                 },
             )
         return bars if (lo, hi) == (0, len(bars)) else bars.slice(lo, hi)
+
+    def bar_times(self, symbol: str, timeframe: str = BUNDLED_TIMEFRAME) -> TimeArray:
+        """Only a series' bar times, no prices: what planning windows over it needs (a
+        walk-forward plan reads no price it is not yet allowed to see)."""
+        return self._series(symbol.upper(), timeframe).timestamps.copy()
 
     def import_csv(self, path: Path, symbol: str, timeframe: str) -> SeriesInfo:
         """Validate a CSV file and store it as ``symbol``/``timeframe`` (see ``import_text``)."""

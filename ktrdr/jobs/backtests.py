@@ -7,6 +7,7 @@ record the child's id before the child runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -97,13 +98,17 @@ def resolve_backtest(deps: JobDependencies, request: BacktestRequest) -> Resolve
 
 
 def create_backtest(
-    deps: JobDependencies, resolved: ResolvedBacktest, parent_operation_id: str | None = None
+    deps: JobDependencies,
+    resolved: ResolvedBacktest,
+    parent_operation_id: str | None = None,
+    parameters: Mapping[str, object] | None = None,
 ) -> str:
-    """Create the (pending) backtest operation; submit it with ``submit_backtest``."""
+    """Create the (pending) backtest operation; submit it with ``submit_backtest``.
+    ``parameters`` (e.g. a research cycle's role, fold and candidate) join its metadata."""
     op = deps.service.create(
         OperationType.BACKTESTING,
         parent_operation_id=parent_operation_id,
-        parameters=resolved.parameters(),
+        parameters={**resolved.parameters(), **(parameters or {})},
     )
     return op.operation_id
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from ktrdr.agents.design.builtin import DEFAULT_SYMBOL, DEFAULT_TIMEFRAME
 from ktrdr.agents.design.llm import make_designer
@@ -23,18 +21,11 @@ from ktrdr.agents.workers.research_worker import (
     CycleRequest,
 )
 from ktrdr.config import Settings
-from ktrdr.errors import CycleAlreadyActiveError, JobFailedError
-from ktrdr.jobs.backtests import (
-    BacktestRequest,
-    ResolvedBacktest,
-    create_backtest,
-    resolve_backtest,
-    submit_backtest,
-)
+from ktrdr.errors import CycleAlreadyActiveError
 from ktrdr.jobs.dependencies import JobDependencies
-from ktrdr.jobs.training import create_training, submit_training
+from ktrdr.jobs.research_children import ResearchLauncher, TrialLedger
+from ktrdr.jobs.research_shape import check_plan, shape_parameters
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.results import TrainingSummary
 from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.strategies.window import fit_window, series_for_cycle
 
@@ -55,33 +46,6 @@ class ResearchStatus:
     child: Operation | None
 
 
-@dataclass
-class LocalChildLauncher:
-    """The cycle's trainings and backtests as real operations on this backend's executor."""
-
-    jobs: JobDependencies
-    # A backtest is resolved when it is created and run when it is submitted.
-    _backtests: dict[str, ResolvedBacktest] = field(default_factory=dict)
-
-    def create_training(self, strategy: StrategyConfig, parent_operation_id: str) -> str:
-        return create_training(self.jobs, strategy, parent_operation_id)
-
-    def submit_training(self, operation_id: str, strategy: StrategyConfig) -> None:
-        submit_training(self.jobs, operation_id, strategy)
-
-    def create_backtest(self, training_summary: Mapping[str, Any], parent_operation_id: str) -> str:
-        trained = TrainingSummary.read(training_summary)
-        if trained is None or not trained.model_path:
-            raise JobFailedError("The training finished without recording where its model is")
-        resolved = resolve_backtest(self.jobs, BacktestRequest(model=trained.model_path))
-        operation_id = create_backtest(self.jobs, resolved, parent_operation_id)
-        self._backtests[operation_id] = resolved
-        return operation_id
-
-    def submit_backtest(self, operation_id: str) -> None:
-        submit_backtest(self.jobs, operation_id, self._backtests.pop(operation_id))
-
-
 class ResearchCycles:
     """Triggers research cycles (up to ``max_active_cycles`` at once) and reports on them."""
 
@@ -91,6 +55,7 @@ class ResearchCycles:
         self._settings = settings
         # Checking for an active cycle and creating one must be one step.
         self._lock = threading.Lock()
+        self._ledger = TrialLedger(jobs)
 
     def active_cycles(self) -> list[Operation]:
         """Every open research cycle, running ones first, newest first within each."""
@@ -111,11 +76,13 @@ class ResearchCycles:
         # A bad -m, a missing key or series: refused before anything is created.
         designer = make_designer(request.model, self._settings)
         # A missing or too short series is the caller's mistake (422), not a failed cycle.
-        series_for_cycle(
+        series = series_for_cycle(
             self._jobs.market,
             request.symbol or DEFAULT_SYMBOL,
             request.timeframe or DEFAULT_TIMEFRAME,
         )
+        if request.shape is not None:  # refused now (422) rather than as a failed cycle
+            check_plan(request.shape, len(series))
         self._jobs.executor.ensure_available()  # its children would have nowhere to run
         with self._lock:
             active = self.active_cycles()
@@ -147,12 +114,13 @@ class ResearchCycles:
                     "timeframe": request.timeframe,
                     "epochs": request.epochs,
                     "designer": designer.name,
+                    **shape_parameters(request.shape),
                 },
             )
             worker = AgentResearchWorker(
                 CycleDependencies(
                     service=self._service,
-                    launcher=LocalChildLauncher(self._jobs),
+                    launcher=ResearchLauncher(self._jobs, self._ledger),
                     designer=designer,
                     fit_train_test_window=self._fit_train_test_window,
                 )

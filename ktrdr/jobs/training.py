@@ -7,6 +7,7 @@ id before the child runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -85,13 +86,17 @@ def training_parameters(strategy: StrategyConfig) -> dict[str, Any]:
 
 
 def create_training(
-    deps: JobDependencies, strategy: StrategyConfig, parent_operation_id: str | None = None
+    deps: JobDependencies,
+    strategy: StrategyConfig,
+    parent_operation_id: str | None = None,
+    parameters: Mapping[str, object] | None = None,
 ) -> str:
-    """Create the (pending) training operation; submit it with ``submit_training``."""
+    """Create the (pending) training operation; submit it with ``submit_training``.
+    ``parameters`` (e.g. a research cycle's role, fold and candidate) join its metadata."""
     op = deps.service.create(
         OperationType.TRAINING,
         parent_operation_id=parent_operation_id,
-        parameters=training_parameters(strategy),
+        parameters={**training_parameters(strategy), **(parameters or {})},
     )
     return op.operation_id
 

@@ -29,7 +29,11 @@ class ResearchCycleProgressContext(WireRecord):
     """The cycle's phase (a ``ktrdr.agents.phases.Phase`` value) and its running child."""
 
     phase: str | None = None
-    child_op_id: str | None = None
+    child_op_id: str | None = None  # the active child: the least advanced running one
+    # Every child so far, in creation order (a walk-forward cycle runs many at once).
+    child_op_ids: tuple[str, ...] = ()
+    folds: int | None = None
+    candidates: int | None = None
 
 
 AnyProgressContext = (

@@ -14,6 +14,11 @@ from typing import Any, Protocol
 
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.records import WireRecord
+from ktrdr.operations.research_records import (
+    CandidateRecord,
+    ResearchStatistics,
+    WalkForwardRecord,
+)
 
 
 class OperationResult(WireRecord):
@@ -171,6 +176,11 @@ class ResearchCycleSummary(OperationResult):
     # The designed strategy as JSON: kept loose here, since an old design need not be a
     # valid strategy today (``ktrdr agent strategy`` validates it when it is used).
     strategy: dict[str, Any] | None = None
+    # A walk-forward cycle: the figures above are the chosen candidate's on the holdout,
+    # ``training`` its final training and ``backtest`` its holdout backtest.
+    walk_forward: WalkForwardRecord | None = None
+    candidates: tuple[CandidateRecord, ...] = ()
+    statistics: ResearchStatistics | None = None
 
 
 AnyResult = TrainingSummary | BacktestSummary | ResearchCycleSummary

@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict
 
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.records import WireRecord
+from ktrdr.operations.research_records import (
+    DeflatedSharpeRecord,
+    IntervalRecord,
+    OverfittingRecord,
+    ResearchStatistics,
+)
 from ktrdr.operations.results import (
     BacktestSummary,
     BenchmarkFigures,
@@ -76,6 +82,15 @@ class Headline(WireRecord):
     seed: int | None = None
     designer: str | None = None
     symbol: str | None = None
+    # research cycle, walk-forward: the statistics that count every try
+    deflated_sharpe: float | None = None
+    trials: int | None = None  # "best of N"
+    pbo: float | None = None
+    excess_return: float | None = None  # the holdout's, over buy-and-hold
+    excess_low: float | None = None  # its bootstrap interval
+    excess_high: float | None = None
+    folds: int | None = None
+    candidates: int | None = None
     # training
     val_accuracy: float | None = None
     val_loss: float | None = None
@@ -132,6 +147,9 @@ def headline_of(op: Operation) -> dict[str, Scalar]:
     elif op.operation_type is OperationType.AGENT_RESEARCH:
         cycle = result if isinstance(result, ResearchCycleSummary) else ResearchCycleSummary()
         bench = cycle.benchmark or BenchmarkFigures()
+        stats = cycle.statistics or ResearchStatistics()
+        deflated = stats.deflated_sharpe or DeflatedSharpeRecord()
+        excess = stats.holdout_excess or IntervalRecord()
         row = Headline(
             strategy_name=name,
             sharpe_ratio=_finite(cycle.sharpe_ratio),
@@ -145,6 +163,14 @@ def headline_of(op: Operation) -> dict[str, Scalar]:
             seed=_whole(params.get("seed")),
             designer=_text(params.get("designer")),
             symbol=_text(params.get("symbol")),
+            deflated_sharpe=_finite(deflated.probability),
+            trials=deflated.trials,
+            pbo=_finite((stats.overfitting or OverfittingRecord()).probability),
+            excess_return=_finite(excess.estimate),
+            excess_low=_finite(excess.low),
+            excess_high=_finite(excess.high),
+            folds=len(cycle.walk_forward.folds) if cycle.walk_forward else None,
+            candidates=len(cycle.candidates) or None,
             stopped_at=stopped,
         )
     else:

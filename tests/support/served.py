@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -37,10 +38,18 @@ class Served:
 
 
 @contextmanager
-def served_in_process(data_dir: Path) -> Iterator[Served]:
+def served_in_process(data_dir: Path, **overrides: Any) -> Iterator[Served]:
+    """``overrides``: Settings fields (e.g. ``workers=2``)."""
     port = free_port()
     settings = Settings(
-        data_dir=data_dir, port=port, executor="thread", ephemeral=True, autostart=False
+        **{
+            "data_dir": data_dir,
+            "port": port,
+            "executor": "thread",
+            "ephemeral": True,
+            "autostart": False,
+            **overrides,
+        }
     )
     runtime = Runtime.build(settings)
     config = uvicorn.Config(

@@ -15,7 +15,8 @@ from ktrdr.agents.workers.research_worker import CycleRequest
 from ktrdr.config import load_settings
 from ktrdr.data.market import MarketData
 from ktrdr.errors import ConfigurationError, CycleAlreadyActiveError, InvalidRequestError
-from ktrdr.jobs.cycles import SEED_RANGE, LocalChildLauncher, ResearchCycles, new_seed
+from ktrdr.jobs.cycles import SEED_RANGE, ResearchCycles, new_seed
+from ktrdr.jobs.research_children import ResearchLauncher
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
@@ -148,7 +149,7 @@ def test_the_launcher_creates_a_child_training_then_submits_its_job(
     jobs: JobDependencies, executor: RecordingExecutor
 ) -> None:
     parent = jobs.service.create(OperationType.AGENT_RESEARCH, parameters={"phase": "training"})
-    launcher = LocalChildLauncher(jobs)
+    launcher = ResearchLauncher(jobs)
     strategy = simple_strategy("child_strategy")
     child_id = launcher.create_training(strategy, parent.operation_id)
     child = jobs.service.get(child_id)

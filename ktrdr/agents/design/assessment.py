@@ -10,6 +10,13 @@ The rules are explicit thresholds so a researcher can see exactly why a verdict 
   holding the same bars when that benchmark is known);
 - **neutral** otherwise.
 
+A walk-forward cycle also brings ``Evidence``, the statistics that count every try; then
+**promising** further requires a deflated Sharpe of at least 0.95 (the edge is unlikely to
+be the luck of the best of N tries) and a holdout excess return over buy-and-hold whose 95 %
+interval lies above zero. A probability of backtest overfitting above one half, and a final
+training whose validation loss ended far above its best (overfitting), keep it from
+promising too. Each failed test is a reason in words.
+
 Every reason is a sentence with the numbers that decided it. The score (0-1) only ranks
 strategies with the same verdict; the verdict never depends on it.
 """
@@ -39,6 +46,29 @@ class AssessmentInput:
     # Buy-and-hold over the same bars with the same costs, when known.
     benchmark_sharpe: float | None = None
     benchmark_return: float | None = None
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a walk-forward cycle knows beyond one backtest (None: not measured)."""
+
+    deflated_sharpe: float | None = None  # probability, 0-1
+    trials: int | None = None
+    excess_return: float | None = None  # holdout, over buy-and-hold
+    excess_low: float | None = None
+    excess_high: float | None = None
+    confidence: float = 0.95
+    pbo: float | None = None
+    overfit_ratio: float | None = None  # final validation loss / best
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None
+
+    def significant(self, t: Thresholds) -> bool | None:
+        """The edge passes both tests that count every try (None: not measured)."""
+        if self.deflated_sharpe is None or self.excess_low is None:
+            return None
+        return self.deflated_sharpe >= t.min_deflated_sharpe and self.excess_low > 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,9 @@ class Thresholds:
     poor_sharpe: float = 0.25
     poor_max_drawdown: float = 0.40
     poor_trades: int = 3
+    min_deflated_sharpe: float = 0.95
+    max_pbo: float = 0.5
+    max_overfit_ratio: float = 1.25
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -79,6 +112,8 @@ _LABELS = {
 def _non_finite(inp: AssessmentInput) -> list[str]:
     bad = []
     for f in fields(inp):
+        if f.name == "evidence":
+            continue  # judged on its own, where an unknown figure is simply not judged
         value = getattr(inp, f.name)
         if f.name == "profit_factor" and value == math.inf:
             continue  # an unbounded profit factor just means no losing trade
@@ -173,6 +208,43 @@ def _judge_benchmark(inp: AssessmentInput, out: _Findings) -> None:
         )
 
 
+def _judge_evidence(ev: Evidence, t: Thresholds, out: _Findings) -> None:
+    if ev.deflated_sharpe is not None:
+        tries = f"best of {ev.trials} tries" if ev.trials else "one try"
+        shown = f"deflated Sharpe {ev.deflated_sharpe:.2f} ({tries})"
+        if ev.deflated_sharpe >= t.min_deflated_sharpe:
+            out.good.append(f"{shown} ≥ {t.min_deflated_sharpe}: unlikely to be luck")
+        else:
+            out.short.append(
+                f"not significant: {shown} < {t.min_deflated_sharpe}; the validation "
+                "Sharpe could be the luck of the best try"
+            )
+    if ev.excess_low is not None and ev.excess_high is not None:
+        estimate = ev.excess_return if ev.excess_return is not None else math.nan
+        shown = (
+            f"holdout excess return over buy-and-hold {estimate:+.1%} "
+            f"({ev.confidence:.0%} interval {ev.excess_low:+.1%} to {ev.excess_high:+.1%})"
+        )
+        if ev.excess_low > 0:
+            out.good.append(f"{shown}: above zero")
+        else:
+            out.short.append(f"{shown} includes zero or less: no proven edge on the holdout")
+    if ev.pbo is not None:
+        if ev.pbo > t.max_pbo:
+            out.short.append(
+                f"probability of backtest overfitting {ev.pbo:.2f} > {t.max_pbo}: the "
+                "candidate that looks best in sample is usually below the median out of sample"
+            )
+        else:
+            out.good.append(f"probability of backtest overfitting {ev.pbo:.2f} ≤ {t.max_pbo}")
+    if ev.overfit_ratio is not None and ev.overfit_ratio > t.max_overfit_ratio:
+        where = f" (best at epoch {ev.best_epoch})" if ev.best_epoch else ""
+        out.short.append(
+            f"the final training's validation loss ended {ev.overfit_ratio:.2f}× its "
+            f"best{where}: the model overfitted its training data"
+        )
+
+
 def _num(x: float, limit: float) -> str:
     """Two decimals, or more when two would round onto the limit (0.999 is not 1.00)."""
     text = f"{x:.2f}"
@@ -228,6 +300,8 @@ def assess(inp: AssessmentInput, thresholds: Thresholds = DEFAULT_THRESHOLDS) ->
     _judge_profit_factor(inp.profit_factor, inp.num_trades, thresholds, findings)
     _judge_model(inp, findings)
     _judge_benchmark(inp, findings)
+    if inp.evidence is not None:
+        _judge_evidence(inp.evidence, thresholds, findings)
 
     verdict: Verdict = "poor" if findings.fatal else "neutral" if findings.short else "promising"
     summary = (

@@ -66,6 +66,8 @@ class ResearchPhaseMachine:
         self._machine.get_state(Phase.FAILED).add_callback("enter", self._enter_failed)
         self._machine.get_state(Phase.CANCELLED).add_callback("enter", self._enter_cancelled)
         self.history: list[Phase] = [Phase.IDLE]
+        # child_op_ids, folds, candidates: kept from phase to phase once a cycle gives them.
+        self._children: dict[str, Any] = {}
 
     @property
     def phase(self) -> Phase:
@@ -75,11 +77,33 @@ class ResearchPhaseMachine:
     def start_design(self) -> None:
         self._fire("start_design")
 
-    def start_training(self, child_op_id: str) -> None:
-        self._fire("start_training", child_op_id=child_op_id)
+    def start_training(self, child_op_id: str | None, **children: Any) -> None:
+        """``children``: a cycle with many children at once also gives ``child_op_ids``
+        (every child so far), ``folds`` and ``candidates``."""
+        self._fire("start_training", child_op_id=child_op_id, **children)
 
-    def start_backtest(self, child_op_id: str) -> None:
-        self._fire("start_backtest", child_op_id=child_op_id)
+    def start_backtest(self, child_op_id: str | None, **children: Any) -> None:
+        self._fire("start_backtest", child_op_id=child_op_id, **children)
+
+    def show_children(self, child_op_id: str | None, child_op_ids: tuple[str, ...]) -> None:
+        """Within a phase, a cycle with many children records which is the active one (the
+        least advanced running) and every child so far; the phase's percentage stays."""
+        phase = self.phase
+        self._children = {**self._children, "child_op_ids": child_op_ids}
+        parameters: dict[str, Any] = {}
+        if child_op_id is not None and phase in CHILD_ID_KEY:
+            parameters[CHILD_ID_KEY[phase]] = child_op_id
+        self._service.update_progress(
+            self.operation_id,
+            ProgressUpdate(
+                PHASE_PROGRESS[phase],
+                PHASE_STEP[phase],
+                context=ResearchCycleProgressContext(
+                    phase=phase.value, child_op_id=child_op_id, **self._children
+                ).to_dict(),
+            ),
+            parameters=parameters or None,
+        )
 
     def start_assessment(self) -> None:
         self._fire("start_assessment")
@@ -115,6 +139,9 @@ class ResearchPhaseMachine:
         phase = self.phase
         self.history.append(phase)
         child: str | None = event.kwargs.get("child_op_id")
+        for key in ("child_op_ids", "folds", "candidates"):
+            if key in event.kwargs:
+                self._children[key] = event.kwargs[key]
         parameters: dict[str, Any] = {"phase": phase.value}
         if child is not None:
             parameters[CHILD_ID_KEY[phase]] = child
@@ -125,7 +152,7 @@ class ResearchPhaseMachine:
                 PHASE_PROGRESS[phase],
                 PHASE_STEP[phase],
                 context=ResearchCycleProgressContext(
-                    phase=phase.value, child_op_id=child
+                    phase=phase.value, child_op_id=child, **self._children
                 ).to_dict(),
             ),
             parameters=parameters,
@@ -140,7 +167,7 @@ class ResearchPhaseMachine:
             parameters={"phase": Phase.COMPLETED.value},
             current_step=PHASE_STEP[Phase.COMPLETED],
             context=ResearchCycleProgressContext(
-                phase=Phase.COMPLETED.value, child_op_id=None
+                phase=Phase.COMPLETED.value, child_op_id=None, **self._children
             ).to_dict(),
         )
 

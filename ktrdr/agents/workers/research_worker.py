@@ -7,32 +7,27 @@ the phase, its progress and the child ids. Long work never runs inside a callbac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ktrdr.agents.design.assessment import AssessmentInput, assess
 from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
 from ktrdr.agents.phases import Phase
 from ktrdr.agents.phases.machine import ResearchPhaseMachine
+from ktrdr.agents.workers.cycle_summary import cycle_summary
+from ktrdr.agents.workers.walk_forward import ResearchShape, WalkForwardCycle
+from ktrdr.agents.workers.walk_forward_parts import WalkForwardLauncher, WorkerParts
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.models import Operation, OperationStatus, utcnow
 from ktrdr.operations.results import (
     BacktestSummary,
-    BenchmarkFigures,
-    CycleBacktest,
-    CycleTraining,
     ResearchCycleSummary,
-    TradingMetrics,
-    TrainingSummary,
     backtest_summary_of,
     stopped_at_of,
-    training_summary_of,
 )
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.stops import stopped_sentence
@@ -44,11 +39,15 @@ CHILD_WAIT_SLICE_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class CycleRequest:
+    """A cycle to run. ``shape`` None is the classic cycle: one design, one train/test
+    split, one training and one backtest; otherwise candidates × walk-forward folds."""
+
     seed: int
     symbol: str | None = None
     timeframe: str | None = None
     epochs: int | None = None
     model: str | None = None
+    shape: ResearchShape | None = None
 
 
 class ChildLauncher(Protocol):
@@ -95,7 +94,10 @@ class AgentResearchWorker:
         machine = ResearchPhaseMachine(self._service, operation_id)
         token = self._service.token(operation_id)
         try:
-            self._run_phases(machine, request, token)
+            if request.shape is None:
+                self._run_phases(machine, request, token)
+            else:
+                self._run_walk_forward(machine, request, request.shape, token)
         except CancellationRequested as stop:
             where = stop.where or _phase_stop_text(machine.phase)
             if machine.can("cancel"):
@@ -104,15 +106,26 @@ class AgentResearchWorker:
                 )
             log.info("research cycle cancelled", stopped_at=where)
         except KtrdrError as exc:
+            self._stop_open_children(operation_id)
             if machine.can("fail"):
                 machine.fail(exc.message, ResearchCycleSummary(phase=machine.phase.value))
             log.warning("research cycle failed", error=exc.message)
         except Exception as exc:  # a bug: the cycle must still end, with the reason
+            self._stop_open_children(operation_id)
             if machine.can("fail"):
                 machine.fail(
                     f"{type(exc).__name__}: {exc}", ResearchCycleSummary(phase=machine.phase.value)
                 )
             log.error("research cycle crashed", error=f"{type(exc).__name__}: {exc}")
+
+    def _stop_open_children(self, operation_id: str) -> None:
+        """A failing cycle leaves no work behind: its children still open are cancelled."""
+        for child in self._service.open_operations():
+            if child.parent_operation_id == operation_id:
+                try:
+                    self._service.cancel(child.operation_id, "The research cycle failed")
+                except KtrdrError:
+                    continue  # it ended meanwhile
 
     # ------------------------------------------------------------------ phases
     def _run_phases(
@@ -163,7 +176,31 @@ class AgentResearchWorker:
         machine.start_assessment()
         token.raise_if_cancelled(where=_phase_stop_text(Phase.ASSESSING))
         machine.complete(
-            _cycle_summary(strategy, deps.designer.name, request, training, backtest_summary)
+            cycle_summary(strategy, deps.designer.name, request.seed, training, backtest_summary)
+        )
+
+    def _run_walk_forward(
+        self,
+        machine: ResearchPhaseMachine,
+        request: CycleRequest,
+        shape: ResearchShape,
+        token: CancellationToken,
+    ) -> None:
+        deps = self._deps
+        launcher = deps.launcher
+        if not isinstance(launcher, WalkForwardLauncher):
+            raise ConflictError("this backend's launcher cannot run walk-forward cycles")
+        parts = WorkerParts(service=self._service, designer=deps.designer, launcher=launcher)
+        cycle = WalkForwardCycle(parts, machine, shape, token)
+        cycle.run(
+            request.seed,
+            DesignRequest(
+                seed=request.seed,
+                symbol=request.symbol,
+                timeframe=request.timeframe,
+                now=deps.clock(),
+                epochs=request.epochs,
+            ),
         )
 
     def _await_child(self, child_id: str, token: CancellationToken, label: str) -> Operation:
@@ -210,83 +247,3 @@ def _child_stop_text(label: str, child: Operation) -> str:
         return f"{label} had just finished"
     where = stopped_at_of(child) or child.progress.current_step or ""
     return stopped_sentence(label, where)
-
-
-def _finite(value: float | None, default: float = 0.0) -> float:
-    return value if value is not None and math.isfinite(value) else default
-
-
-def _optional_finite(value: float | None) -> float | None:
-    """Unknown stays unknown (None) instead of becoming a misleading 0."""
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _baseline_accuracy(label_counts: Mapping[str, int]) -> float | None:
-    counts = [float(v) for v in label_counts.values()]
-    total = sum(counts)
-    return max(counts) / total if total > 0 else None
-
-
-def _cycle_summary(
-    strategy: StrategyConfig,
-    designer: str,
-    request: CycleRequest,
-    training: Operation,
-    backtest: BacktestSummary,
-) -> ResearchCycleSummary:
-    train = training_summary_of(training) or TrainingSummary()
-    metrics = backtest.metrics or TradingMetrics()
-    benchmark = backtest.benchmark or BenchmarkFigures()
-    profit_factor = metrics.profit_factor
-    inputs = AssessmentInput(
-        sharpe_ratio=_finite(metrics.sharpe_ratio),
-        total_return=_finite(metrics.total_return),
-        max_drawdown=_finite(metrics.max_drawdown),
-        win_rate=_finite(metrics.win_rate),
-        num_trades=metrics.num_trades or 0,
-        profit_factor=None if profit_factor is None else _finite(profit_factor),
-        exposure=_finite(metrics.exposure),
-        val_accuracy=_optional_finite(train.val_accuracy),
-        baseline_accuracy=_baseline_accuracy(train.train_label_counts),
-        benchmark_sharpe=_optional_finite(benchmark.sharpe_ratio),
-        benchmark_return=_optional_finite(benchmark.total_return),
-    )
-    assessment = assess(inputs)
-    return ResearchCycleSummary(
-        strategy_name=strategy.name,
-        verdict=assessment.verdict,
-        score=assessment.score,
-        sharpe_ratio=inputs.sharpe_ratio,
-        win_rate=inputs.win_rate,
-        max_drawdown=inputs.max_drawdown,
-        total_return=inputs.total_return,
-        trades=inputs.num_trades,
-        profit_factor=inputs.profit_factor,
-        exposure=inputs.exposure,
-        reasons=tuple(assessment.reasons),
-        benchmark=BenchmarkFigures(
-            name="buy and hold, same bars and costs",
-            sharpe_ratio=inputs.benchmark_sharpe,
-            total_return=inputs.benchmark_return,
-            max_drawdown=_optional_finite(benchmark.max_drawdown),
-        ),
-        training=CycleTraining(
-            operation_id=training.operation_id,
-            epochs=train.epochs_completed,
-            epochs_total=train.epochs_total,
-            accuracy=train.val_accuracy,
-            train_accuracy=train.train_accuracy,
-            val_loss=train.val_loss,
-            model_path=train.model_path,
-        ),
-        backtest=CycleBacktest(
-            symbol=backtest.symbol,
-            start=backtest.start,
-            end=backtest.end,
-            bars=backtest.bars,
-            detail_path=backtest.detail_path,
-        ),
-        designer=designer,
-        seed=request.seed,
-        strategy=strategy.model_dump(mode="json"),
-    )

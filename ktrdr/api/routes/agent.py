@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from ktrdr.agents.workers.research_worker import CycleRequest
-from ktrdr.api.deps import CyclesDep
+from ktrdr.api.deps import CyclesDep, SettingsDep
 from ktrdr.api.schemas import AgentTriggerRequest
 from ktrdr.contract.operations import AgentStatusPublic, Envelope, OperationPublic, OperationStarted
 from ktrdr.contract.progress import phase_of
 from ktrdr.jobs.cycles import new_seed
+from ktrdr.jobs.research_shape import ShapeChoices, research_shape
 from ktrdr.operations.models import utcnow
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -15,10 +16,21 @@ router = APIRouter(prefix="/agent", tags=["agent"])
 
 @router.post("/trigger", status_code=status.HTTP_202_ACCEPTED)
 def trigger(
-    cycles: CyclesDep, request: AgentTriggerRequest | None = None
+    cycles: CyclesDep, settings: SettingsDep, request: AgentTriggerRequest | None = None
 ) -> Envelope[OperationStarted]:
     """Start a research cycle. Cancel it with DELETE /operations/{id} like any operation."""
     body = request or AgentTriggerRequest()
+    shape = research_shape(
+        settings,
+        ShapeChoices(
+            folds=body.folds,
+            candidates=body.candidates,
+            mode=body.walk_forward_mode,
+            holdout_fraction=body.holdout_fraction,
+            purge_bars=body.purge_bars,
+            patience=body.patience,
+        ),
+    )
     op = cycles.trigger(
         CycleRequest(
             seed=body.seed if body.seed is not None else new_seed(),
@@ -26,6 +38,7 @@ def trigger(
             timeframe=body.timeframe,
             epochs=body.epochs,
             model=body.model,
+            shape=shape,
         )
     )
     return Envelope(data=OperationStarted.of(op))

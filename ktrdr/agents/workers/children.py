@@ -1,0 +1,95 @@
+"""The children of a cycle that runs many at once: which are open, which ended, and a wait
+that wakes on any change below the cycle (the service's change feed, no polling).
+
+The worker reads children through here and never holds the service's lock while it works:
+a wake only sets an event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ktrdr.operations.models import Operation, OperationStatus
+from ktrdr.operations.service import OperationsService
+
+# The longest the worker sleeps without a wake (a cancel also wakes it: it is a change).
+WAIT_SLICE_SECONDS = 0.5
+
+
+@dataclass
+class Child:
+    operation_id: str
+    role: str
+    candidate: int
+    fold: int | None = None  # None for a final training or a holdout backtest
+    kind: str = "training"  # training | backtest
+    cost_multiplier: float | None = None
+
+
+@dataclass
+class Children:
+    """Every child the cycle made, in creation order, and their last known state."""
+
+    service: OperationsService
+    parent_id: str
+    made: list[Child] = field(default_factory=list)
+    _ended: dict[str, Operation] = field(default_factory=dict)
+    _wake: threading.Event = field(default_factory=threading.Event)
+
+    def add(self, child: Child) -> Child:
+        self.made.append(child)
+        self._wake.set()
+        return child
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c.operation_id for c in self.made)
+
+    def ended(self, child: Child) -> Operation | None:
+        return self._ended.get(child.operation_id)
+
+    def refresh(self) -> list[tuple[Child, Operation]]:
+        """Children that ended since the last refresh, with their final state."""
+        newly: list[tuple[Child, Operation]] = []
+        for child in self.made:
+            if child.operation_id in self._ended:
+                continue
+            op = self.service.get(child.operation_id)
+            if op.is_terminal:
+                self._ended[child.operation_id] = op
+                newly.append((child, op))
+        return newly
+
+    def open(self) -> list[Child]:
+        return [c for c in self.made if c.operation_id not in self._ended]
+
+    def active(self) -> str | None:
+        """The least advanced running child (the seed's ``child_op_id``), else the first
+        waiting one, else None."""
+        running: list[tuple[float, int, str]] = []
+        waiting: list[str] = []
+        for order, child in enumerate(self.open()):
+            op = self.service.get(child.operation_id)
+            if op.status is OperationStatus.RUNNING:
+                running.append((op.progress.percentage, order, child.operation_id))
+            elif op.status is OperationStatus.PENDING:
+                waiting.append(child.operation_id)
+        if running:
+            return min(running)[2]
+        return waiting[0] if waiting else None
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """While inside, any change in the parent's tree wakes ``wait``."""
+        unwatch = self.service.watch(self.parent_id, self._wake.set)
+        try:
+            yield
+        finally:
+            unwatch()
+
+    def wait(self, timeout: float = WAIT_SLICE_SECONDS) -> None:
+        self._wake.wait(timeout)
+        self._wake.clear()
