@@ -34,9 +34,9 @@ def main() -> None:
             with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=10) as http:
                 for seed in range(args.seeds):
                     started = time.perf_counter()
-                    op_id = http.post("/agent/trigger", json={"seed": seed}).json()["data"][
-                        "operation_id"
-                    ]
+                    op_id = http.post("/agent/trigger", json={"folds": 0, "seed": seed}).json()[
+                        "data"
+                    ]["operation_id"]
                     while True:
                         op = http.get(f"/operations/{op_id}").json()["data"]
                         if op["status"] in ("completed", "failed", "cancelled"):

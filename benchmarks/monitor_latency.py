@@ -50,6 +50,8 @@ def run_cycle(
             "ktrdr",
             "agent",
             "trigger",
+            "--folds",
+            "0",
             "-f",
             "--plain",
             "--seed",

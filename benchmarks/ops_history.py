@@ -49,7 +49,7 @@ def template_cycle(work: Path) -> tuple[Operation, Operation, Operation]:
     backend.start()
     try:
         with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=30) as http:
-            started = http.post("/agent/trigger", json={"seed": 3, "epochs": 20}).json()
+            started = http.post("/agent/trigger", json={"folds": 0, "seed": 3, "epochs": 20}).json()
             cycle_id = started["data"]["operation_id"]
             deadline = time.monotonic() + 300
             while True:

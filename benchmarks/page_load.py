@@ -124,7 +124,7 @@ def phase_delays(
     context = browser.new_context()
     try:
         page = context.new_page()
-        reply = http.post("/agent/trigger", json={"seed": seed, "epochs": epochs})
+        reply = http.post("/agent/trigger", json={"folds": 0, "seed": seed, "epochs": epochs})
         op_id = reply.json()["data"]["operation_id"]
         page.goto(f"{backend.url}/operations/{op_id}")
         page.evaluate(WATCH_PHASES)
@@ -170,7 +170,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=chromium)
         try:
             with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=10) as http:
-                first = http.post("/agent/trigger", json={"seed": 1, "epochs": 60})
+                first = http.post("/agent/trigger", json={"folds": 0, "seed": 1, "epochs": 60})
                 cycle = wait_completed(http, first.json()["data"]["operation_id"])
                 loads = {
                     "operations": measure_loads(browser, f"{backend.url}/", "tbody tr", args.loads),

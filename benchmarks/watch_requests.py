@@ -164,9 +164,9 @@ def main() -> None:
         stopped: list[int] = []
         try:
             with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=30) as http:
-                op_id = http.post("/agent/trigger", json={"seed": 1, "epochs": 100_000}).json()[
-                    "data"
-                ]["operation_id"]
+                op_id = http.post(
+                    "/agent/trigger", json={"folds": 0, "seed": 1, "epochs": 100_000}
+                ).json()["data"]["operation_id"]
                 deadline = time.monotonic() + 120
                 while not _training_moves(http, op_id):
                     if time.monotonic() > deadline:

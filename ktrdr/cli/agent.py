@@ -46,6 +46,57 @@ def trigger(
     symbol: Annotated[str | None, typer.Option(help="Market to research (default SP500).")] = None,
     timeframe: Annotated[str | None, typer.Option()] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the training epochs.")] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=20,
+            help="Walk-forward folds each candidate is evaluated on (0: one train/test "
+            "split, the classic cycle). Default: the backend's KTRDR_RESEARCH_FOLDS (4).",
+        ),
+    ] = None,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Candidate designs, each walk-forwarded; the best on the folds is scored "
+            "once on the holdout. Default: KTRDR_RESEARCH_CANDIDATES (4).",
+        ),
+    ] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=0.49,
+            help="Share of the series at its end kept for the final score (default 0.15).",
+        ),
+    ] = None,
+    purge: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=500,
+            help="Bars left out between each training window and its test window "
+            "(default: the label horizon).",
+        ),
+    ] = None,
+    rolling: Annotated[
+        bool,
+        typer.Option(
+            "--rolling/--anchored",
+            help="Rolling training windows of a fixed length, or anchored ones that start "
+            "at the first bar (the default).",
+        ),
+    ] = False,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Stop a training after this many epochs without a better validation loss "
+            "and keep its best epoch (0: every epoch). Default: KTRDR_RESEARCH_PATIENCE (10).",
+        ),
+    ] = None,
     count: Annotated[
         int | None,
         typer.Option(
@@ -72,6 +123,12 @@ def trigger(
         "symbol": symbol,
         "timeframe": timeframe,
         "epochs": epochs,
+        "folds": folds,
+        "candidates": candidates,
+        "holdout_fraction": holdout,
+        "purge_bars": purge,
+        "walk_forward_mode": "rolling" if rolling else None,
+        "patience": patience,
     }
     if count is not None:
         _trigger_many(
@@ -155,16 +212,23 @@ def status(
 def results(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many recent cycles.")] = 20,
     sort: Annotated[
-        str, typer.Option(help="newest, sharpe or verdict (completed cycles first).")
-    ] = "newest",
+        str,
+        typer.Option(
+            help="dsr (deflated Sharpe, cycles without one last), newest, sharpe or verdict "
+            "(completed cycles first)."
+        ),
+    ] = "dsr",
     json_out: JsonOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """Past research cycles side by side: strategy, verdict, Sharpe vs buy-and-hold."""
-    if sort not in ("newest", "sharpe", "verdict"):
+    """Past research cycles side by side: strategy, verdict, Sharpe vs buy-and-hold, and the
+    statistics that count every try (deflated Sharpe, PBO, the holdout's excess return)."""
+    from ktrdr.cli.tables import RESULT_SORTS
+
+    if sort not in RESULT_SORTS:
         from ktrdr.cli.output import EXIT_USAGE, fail
 
-        fail(f"unknown sort {sort!r}: use newest, sharpe or verdict", EXIT_USAGE)
+        fail(f"unknown sort {sort!r}: use {', '.join(RESULT_SORTS)}", EXIT_USAGE)
     with friendly_errors():
         from ktrdr.cli.backend import client_for
 
@@ -172,9 +236,9 @@ def results(
             cycles, total = client.list_operations(
                 operation_type=OperationType.AGENT_RESEARCH, limit=limit
             )
-    from ktrdr.cli.agent_view import result_rows, results_listing
+    from ktrdr.cli.tables import results_listing, sorted_results
 
-    ordered = result_rows(cycles, sort)
+    ordered = sorted_results(cycles, sort)
     if json_out:
         print_json(
             [

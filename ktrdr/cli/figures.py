@@ -15,6 +15,11 @@ def percent(value: object, spec: str = ".0%") -> str:
     return number(value, spec)
 
 
+def signed_percent(value: object) -> str:
+    """0.041 -> "+4.1%", -0.012 -> "-1.2%"."""
+    return number(value, "+.1%")
+
+
 def number(value: object, spec: str = ".2f") -> str:
     """A number in ``spec`` (a format spec such as "+.2f"); "-" when there is none."""
     if not isinstance(value, int | float):

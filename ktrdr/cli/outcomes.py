@@ -7,7 +7,7 @@ print the text alone.
 
 from __future__ import annotations
 
-from ktrdr.cli.figures import MISSING, number, percent
+from ktrdr.cli.figures import MISSING, number, percent, signed_percent
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.results import (
@@ -15,6 +15,8 @@ from ktrdr.contract.results import (
     BenchmarkFigures,
     CycleBacktest,
     CycleTraining,
+    DeflatedSharpeRecord,
+    IntervalRecord,
     ResearchCycleSummary,
     TradingMetrics,
     TrainingSummary,
@@ -61,6 +63,7 @@ def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     bench = summary.benchmark or BenchmarkFigures()
     if bench.sharpe_ratio is not None:
         lines.append(_benchmark_line(bench))
+    lines.extend(_evidence_lines(summary))
     training = summary.training or CycleTraining()
     backtest = summary.backtest or CycleBacktest()
     lines.append(
@@ -72,6 +75,42 @@ def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
             "dim",
         )
     )
+    return lines
+
+
+def _evidence_lines(summary: ResearchCycleSummary) -> list[OutcomeLine]:
+    """A walk-forward cycle's statistics that count every try (none for a classic one)."""
+    stats = summary.statistics
+    if stats is None:
+        return []
+    dsr = stats.deflated_sharpe or DeflatedSharpeRecord()
+    excess = stats.holdout_excess or IntervalRecord()
+    tries = f"best of {dsr.trials} tries" if dsr.trials else "tries unknown"
+    verdict = {True: "significant", False: "not significant", None: "not measured"}
+    lines: list[OutcomeLine] = [
+        (
+            f"Deflated Sharpe: {number(dsr.probability)} ({tries}) | Holdout vs buy & hold: "
+            f"{signed_percent(excess.estimate)} [{signed_percent(excess.low)}, "
+            f"{signed_percent(excess.high)}] | {verdict[stats.significant]}",
+            "bold" if stats.significant else "",
+        )
+    ]
+    wf = summary.walk_forward
+    pbo = stats.overfitting.probability if stats.overfitting else None
+    if wf is not None:
+        chosen = next((c for c in summary.candidates if c.chosen), None)
+        pick = (
+            f"candidate {chosen.index + 1} of {len(summary.candidates)}"
+            if chosen is not None and chosen.index is not None
+            else MISSING
+        )
+        lines.append(
+            (
+                f"Walk-forward: {_text(wf.description)} | chose {pick}"
+                + (f" | PBO {number(pbo)}" if pbo is not None else ""),
+                "dim",
+            )
+        )
     return lines
 
 

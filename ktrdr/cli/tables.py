@@ -1,5 +1,5 @@
-"""`ops list` and `ops show` in the terminal: the listing's summary rows as a tree, and one
-whole operation in detail."""
+"""`ops list`, `ops show` and `agent results` in the terminal: the listing's summary rows as
+a tree, one whole operation in detail, and past research cycles side by side."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ktrdr.cli.figures import MISSING, number
 from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
+from ktrdr.contract.results import Headline, headline
 from ktrdr.operations.models import OperationStatus
 
 STATUS_STYLE: dict[OperationStatus, str] = {
@@ -165,4 +167,140 @@ def operation_details(op: OperationPublic) -> RenderableType:
             )
         parts.append(kids)
     parts.append(Text(f"Everything, as JSON: ktrdr ops show {op.operation_id} --json", style="dim"))
+    return Group(*parts)
+
+
+# --- `agent results` -----------------------------------------------------------------------
+
+# How `agent results` can order the completed cycles; the first is the default. The deflated
+# Sharpe comes first because it is the figure that counts every try: a high plain Sharpe that
+# is the best of many tries says little.
+RESULT_SORTS = ("dsr", "newest", "sharpe", "verdict")
+# Below this width each cycle gets a few lines instead of a table row (IDs are never cut).
+RESULTS_TABLE_WIDTH = 170
+
+_VERDICT_STYLE = {"promising": "bold green", "neutral": "yellow", "poor": "red"}
+_VERDICT_RANK = {"promising": 0, "neutral": 1, "poor": 2}
+
+
+def _highest_first(value: float | None) -> tuple[bool, float]:
+    """A sort key putting the highest value first and a missing one after every value."""
+    return (value is None, -(value or 0.0))
+
+
+def sorted_results(
+    cycles: list[OperationSummaryPublic], sort: str = RESULT_SORTS[0]
+) -> list[OperationSummaryPublic]:
+    """Completed cycles first, ordered by ``sort`` (one of ``RESULT_SORTS``), then the rest
+    as listed. Sorting is stable, so cycles without the figure keep the listing's order
+    (newest first) after those with it."""
+    done = [row for row in cycles if row.status is OperationStatus.COMPLETED]
+    rest = [row for row in cycles if row.status is not OperationStatus.COMPLETED]
+    if sort == "dsr":
+        done.sort(key=lambda row: _highest_first(headline(row).deflated_sharpe))
+    elif sort == "sharpe":
+        done.sort(key=lambda row: _highest_first(headline(row).sharpe_ratio))
+    elif sort == "verdict":
+        done.sort(
+            key=lambda row: (
+                _VERDICT_RANK.get(str(row.verdict), 3),
+                _highest_first(headline(row).sharpe_ratio),
+            )
+        )
+    return done + rest
+
+
+def excess_text(figures: Headline) -> str:
+    """The holdout's excess return over buy-and-hold with its interval: "+4.1% [-1.2%, +9.0%]"."""
+    if figures.excess_return is None:
+        return MISSING
+    text = number(figures.excess_return, "+.1%")
+    if figures.excess_low is not None and figures.excess_high is not None:
+        text += f" [{number(figures.excess_low, '+.1%')}, {number(figures.excess_high, '+.1%')}]"
+    return text
+
+
+def _trials_text(figures: Headline) -> str:
+    return MISSING if figures.trials is None else str(figures.trials)
+
+
+def _verdict_text(row: OperationSummaryPublic) -> Text:
+    if row.status is not OperationStatus.COMPLETED:
+        return Text(row.status.value, style="dim")
+    verdict = row.verdict or MISSING
+    return Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
+
+
+def results_table(cycles: list[OperationSummaryPublic]) -> Table:
+    """One row per cycle: what was designed, how it did against buying and holding, and the
+    statistics that count every try (walk-forward cycles only; a dash for older ones)."""
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("Cycle", no_wrap=True)
+    table.add_column("Strategy", overflow="fold")  # a name cut short could be another's
+    table.add_column("Verdict", no_wrap=True)
+    for col in ("Sharpe", "B&H", "Return", "Max DD", "Trades"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for col in ("Deflated\nSharpe", "Best\nof N", "PBO", "Holdout excess\n[95% interval]"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for row in cycles:
+        figures = headline(row)
+        table.add_row(
+            row.operation_id,
+            figures.strategy_name or MISSING,
+            _verdict_text(row),
+            number(figures.sharpe_ratio, "+.2f"),
+            number(figures.benchmark_sharpe_ratio, "+.2f"),
+            number(figures.total_return, "+.0%"),
+            number(figures.max_drawdown, ".0%"),
+            number(figures.trades, ".0f"),
+            number(figures.deflated_sharpe, ".2f"),
+            _trials_text(figures),
+            number(figures.pbo, ".2f"),
+            excess_text(figures),
+        )
+    return table
+
+
+def _statistics_lines(figures: Headline) -> list[Text]:
+    """A walk-forward cycle's statistics (none for a cycle without them), each line short
+    enough for 80 columns."""
+    lines = []
+    if figures.deflated_sharpe is not None:
+        tries = f" (best of {figures.trials})" if figures.trials is not None else ""
+        pbo = f"  PBO {number(figures.pbo, '.2f')}" if figures.pbo is not None else ""
+        lines.append(
+            Text(f"  Deflated Sharpe {number(figures.deflated_sharpe, '.2f')}{tries}{pbo}")
+        )
+    if figures.excess_return is not None:
+        lines.append(Text(f"  Holdout excess over B&H {excess_text(figures)}"))
+    return lines
+
+
+def results_lines(cycles: list[OperationSummaryPublic]) -> RenderableType:
+    """A few lines per cycle, for a terminal too narrow for the table."""
+    lines: list[RenderableType] = []
+    for row in cycles:
+        figures = headline(row)
+        lines.append(Text.assemble(row.operation_id, "  ", _verdict_text(row)))
+        lines.append(Text(f"  {figures.strategy_name or MISSING}", style="cyan"))
+        if row.status is not OperationStatus.COMPLETED:
+            continue
+        lines.append(
+            Text(
+                f"  Sharpe {number(figures.sharpe_ratio, '+.2f')}"
+                f" (B&H {number(figures.benchmark_sharpe_ratio, '+.2f')})"
+                f"  Return {number(figures.total_return, '+.0%')}"
+                f"  Max DD {number(figures.max_drawdown, '.0%')}"
+                f"  {number(figures.trades, '.0f')} trades"
+            )
+        )
+        lines.extend(_statistics_lines(figures))
+    return Group(*lines)
+
+
+def results_listing(cycles: list[OperationSummaryPublic], total: int, width: int) -> RenderableType:
+    """The table when it fits, else lines; and a line saying how to see more cycles."""
+    parts = [results_table(cycles) if width >= RESULTS_TABLE_WIDTH else results_lines(cycles)]
+    if total > len(cycles):
+        parts.append(Text(f"{len(cycles)} of {total} cycles; --limit for more", style="dim"))
     return Group(*parts)

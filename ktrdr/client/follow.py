@@ -7,6 +7,10 @@ the operation with every descendant (so the active child comes along) as soon as
 in the tree changes, or a 304 after ``S`` seconds. The journal of changes in each answer
 names phases that came and went between two answers.
 
+A cycle may run several children at once: the state carries every running direct child
+(least advanced first, the active one first) with counts of the others, and a child
+appearing or ending is an event whichever child it is.
+
 The wait adapts: ``min_wait`` after an answer that carried news, doubling after each 304 up
 to ``max_wait``. Work that moves answers many times a second whatever the wait; work that
 stands still costs about two requests a minute. While a request is held the clocks still
@@ -26,14 +30,14 @@ from enum import StrEnum
 from ktrdr.client.errors import BackendUnavailableError, NotFoundApiError
 from ktrdr.client.stall import ProgressAge, progress_age, stalled_for
 from ktrdr.client.tree_reading import (
-    active_child,
     child_id_of,
     phase_or_status,
     phases_passed,
 )
 from ktrdr.contract.operations import OperationPublic, TreePublic
+from ktrdr.contract.progress import research_cycle_context_of
 from ktrdr.contract.results import stopped_at_of
-from ktrdr.operations.models import OperationType
+from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.stops import stopped_sentence
 
 # (operation id, the tree version last seen, seconds the server may hold the request):
@@ -43,15 +47,18 @@ FetchTree = Callable[[str, int, float], Awaitable[TreePublic | None]]
 DEFAULT_STALL_SECONDS = 30.0
 
 __all__ = [
+    "Children",
     "Connection",
     "Event",
     "EventKind",
     "FetchTree",
     "Follower",
     "ViewState",
+    "active_child_id",
     "child_id_of",
     "describe_stop",
     "phase_or_status",
+    "read_children",
 ]
 
 
@@ -74,6 +81,9 @@ class EventKind(StrEnum):
 class Event:
     kind: EventKind
     detail: str = ""
+    # The child a CHILD_APPEARED or CHILD_GONE event is about, as that answer showed it
+    # (None when the answer did not carry it). Not part of equality: the detail names it.
+    operation: OperationPublic | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,24 @@ class Connection:
     attempts: int = 0
     next_delay: float = 0.0
     down_for: float = 0.0
+
+
+@dataclass(frozen=True)
+class Children:
+    """The watched operation's direct children in one answer.
+
+    ``running``: the running ones, least advanced first, the active child first. ``done``,
+    ``failed``, ``cancelled``: the children that ended so; ``pending``: those waiting for a
+    worker, but for the active child (it is shown, as queued).
+    ``watched``: every running child and the active one whatever its status, in creation
+    order; a change in this set is what CHILD_APPEARED and CHILD_GONE report."""
+
+    running: tuple[OperationPublic, ...] = ()
+    pending: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    watched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +125,7 @@ class ViewState:
     gave_up: bool = False
     # Seconds since the running work last reported progress, once over the threshold.
     stalled_for: float | None = None
+    children: Children = field(default_factory=Children)
 
 
 class Follower:
@@ -134,7 +163,7 @@ class Follower:
     async def follow(self, operation_id: str) -> AsyncIterator[tuple[ViewState, list[Event]]]:
         state = ViewState(operation_id=operation_id)
         since = 0
-        last_versions: tuple[int, int] | None = None
+        last_versions: tuple[int, ...] | None = None
         last_yield = float("-inf")
         down_since: float | None = None
         attempts = 0
@@ -197,26 +226,17 @@ class Follower:
                 continue
 
             parent = tree.operations[0]
-            child = active_child(tree)
-            phase = phase_or_status(parent)
-            events += _changes(state, tree)
+            fresh = _read_tree(operation_id, tree, now)
+            events += _changes(state, fresh, tree)
             if state.parent is None:
-                events.insert(0, Event(EventKind.STARTED, phase))
-            age = progress_age(parent, child, now)
+                events.insert(0, Event(EventKind.STARTED, fresh.phase or ""))
+            age = progress_age(parent, _liveliest(fresh), now)
             stall = stalled_for(age, now, self.stall_seconds)
             if not parent.is_terminal:
                 events += _stall_events(state.stalled_for, stall)
-            state = ViewState(
-                operation_id=operation_id,
-                parent=parent,
-                child=child,
-                phase=phase,
-                received_at=now,
-                done=parent.is_terminal,
-                stalled_for=stall,
-            )
+            state = replace(fresh, stalled_for=stall)
             since = tree.version
-            versions = (parent.version, child.version if child else 0)
+            versions = _versions(state)
             if parent.is_terminal:
                 events.append(Event(EventKind.FINISHED, parent.status.value))
                 yield state, events
@@ -230,22 +250,106 @@ class Follower:
                 await self._sleep(self.poll_interval)
 
 
-def _changes(before: ViewState, tree: TreePublic) -> list[Event]:
-    """What an answer changed against the state before it: the child (gone, appeared) and
-    the phase (the ones passed in between, then the new one)."""
+def _read_tree(operation_id: str, tree: TreePublic, now: float) -> ViewState:
+    """The view state one answer gives (before the stall is worked out)."""
     parent = tree.operations[0]
+    active_id = active_child_id(parent)
+    child = next((op for op in tree.operations[1:] if op.operation_id == active_id), None)
+    return ViewState(
+        operation_id=operation_id,
+        parent=parent,
+        child=child,
+        phase=phase_or_status(parent),
+        received_at=now,
+        done=parent.is_terminal,
+        children=read_children(tree, active_id),
+    )
+
+
+def active_child_id(parent: OperationPublic) -> str | None:
+    """The child the watched operation waits on most, None once it ended.
+
+    A cycle's progress context names it whenever the cycle's phase machine wrote one (the
+    least advanced running child, kept current within a phase); the phase table's
+    parameter names it otherwise (the same child, but not cleared within a phase)."""
+    if parent.is_terminal:
+        return None
+    context = research_cycle_context_of(parent)
+    if context is not None and context.phase is not None:
+        return context.child_op_id
+    return child_id_of(parent)
+
+
+def read_children(tree: TreePublic, active_id: str | None) -> Children:
+    """The root's direct children in one answer (see ``Children``)."""
+    root = tree.operations[0]
+    kids = [
+        op
+        for op in tree.operations[1:]
+        if op.parent_operation_id == root.operation_id or op.operation_id == active_id
+    ]
+    statuses = [op.status for op in kids if op.operation_id != active_id]
+    done = sum(1 for op in kids if op.status is OperationStatus.COMPLETED)
+    failed = sum(1 for op in kids if op.status is OperationStatus.FAILED)
+    cancelled = sum(1 for op in kids if op.status is OperationStatus.CANCELLED)
+    pending = statuses.count(OperationStatus.PENDING)
+    if root.is_terminal:
+        # An ended operation waits on nothing: a child still shown as running is ending too.
+        return Children(pending=pending, done=done, failed=failed, cancelled=cancelled)
+    running = [op for op in kids if op.status is OperationStatus.RUNNING]
+    # Least advanced first (a stable sort keeps creation order among equals), the active
+    # child before all: it is the one the whole cycle waits on.
+    running.sort(key=lambda op: (op.operation_id != active_id, op.progress.percentage))
+    watched = [op.operation_id for op in kids if op.status is OperationStatus.RUNNING]
+    if active_id is not None and active_id not in watched:
+        watched.append(active_id)  # named before it runs (queued), or not in this answer
+    return Children(
+        running=tuple(running),
+        pending=pending,
+        done=done,
+        failed=failed,
+        cancelled=cancelled,
+        watched=tuple(watched),
+    )
+
+
+def _liveliest(state: ViewState) -> OperationPublic | None:
+    """The child whose reports say whether the work is alive: the one that reported last
+    among the running ones (any of them moving means the cycle is not stalled), else the
+    active child (queued, or just ended)."""
+    reporting = [op for op in state.children.running if op.last_progress_at is not None]
+    if not reporting:
+        return state.child
+    return max(reporting, key=lambda op: op.last_progress_at or op.created_at)
+
+
+def _versions(state: ViewState) -> tuple[int, ...]:
+    """What a new yield is due on: the root, the active child or any running child moved."""
+    parent, child = state.parent, state.child
+    return (
+        parent.version if parent is not None else 0,
+        child.version if child is not None else 0,
+        *(op.version for op in state.children.running),
+    )
+
+
+def _changes(before: ViewState, after: ViewState, tree: TreePublic) -> list[Event]:
+    """What an answer changed against the state before it: the children that ended or
+    stopped being watched, those that appeared, then the phase (the ones passed in
+    between, then the new one)."""
     events: list[Event] = []
-    old_child = child_id_of(before.parent) if before.parent is not None else None
-    new_child = child_id_of(parent)
-    if new_child != old_child:
-        if old_child is not None:
-            events.append(Event(EventKind.CHILD_GONE, old_child))
-        if new_child is not None:
-            events.append(Event(EventKind.CHILD_APPEARED, new_child))
-    phase = phase_or_status(parent)
+    old, new = before.children.watched, after.children.watched
+    known = {op.operation_id: op for op in tree.operations[1:]}
+    for op_id in old:
+        if op_id not in new:
+            events.append(Event(EventKind.CHILD_GONE, op_id, known.get(op_id)))
+    for op_id in new:
+        if op_id not in old:
+            events.append(Event(EventKind.CHILD_APPEARED, op_id, known.get(op_id)))
+    phase = after.phase
     if before.parent is not None and phase != before.phase:
         events += [Event(EventKind.PHASE_PASSED, p) for p in phases_passed(before.phase, tree)]
-        events.append(Event(EventKind.PHASE_CHANGED, phase))
+        events.append(Event(EventKind.PHASE_CHANGED, phase or ""))
     return events
 
 

@@ -7,6 +7,16 @@ package; the API and the client read them from here. Every reader returns None (
 with None figures) for an old or odd row, never an exception: the display shows a dash.
 """
 
+from ktrdr.operations.research_records import (
+    CandidateRecord,
+    CostCase,
+    DeflatedSharpeRecord,
+    FoldWindowRecord,
+    IntervalRecord,
+    OverfittingRecord,
+    ResearchStatistics,
+    WalkForwardRecord,
+)
 from ktrdr.operations.results import (
     AnyResult,
     BacktestSummary,
@@ -32,6 +42,14 @@ __all__ = [
     "AnyResult",
     "BacktestSummary",
     "BenchmarkFigures",
+    "CandidateRecord",
+    "CostCase",
+    "DeflatedSharpeRecord",
+    "FoldWindowRecord",
+    "IntervalRecord",
+    "OverfittingRecord",
+    "ResearchStatistics",
+    "WalkForwardRecord",
     "CycleBacktest",
     "CycleTraining",
     "EpochFigures",

@@ -129,7 +129,7 @@ class WebBackend:
     def completed_cycle(self) -> dict[str, Any]:
         """One research cycle run to completion (started on first use, then shared)."""
         if self._cycle is None:
-            reply = self.http.post("/agent/trigger", json={"seed": 3})
+            reply = self.http.post("/agent/trigger", json={"folds": 0, "seed": 3})
             assert reply.status_code == 202, reply.text
             self._cycle = str(reply.json()["data"]["operation_id"])
         op = self.wait_terminal(self._cycle)

@@ -106,10 +106,12 @@ def test_data_list_show_and_import(backend: LiveBackend, tmp_path: Path) -> None
 
 
 def test_agent_trigger_is_fire_and_forget_and_status_reports(backend: LiveBackend) -> None:
-    proc = ktrdr(backend, "agent", "trigger", "--seed", "1", "--epochs", "300", "--json")
+    proc = ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "--seed", "1", "--epochs", "300", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     op_id = json.loads(proc.stdout)["operation_id"]
-    plain = ktrdr(backend, "agent", "trigger", "--seed", "2")
+    plain = ktrdr(backend, "agent", "trigger", "--folds", "0", "--seed", "2")
     assert plain.returncode == 1  # a cycle is already running: 409, said clearly
     assert "already running" in plain.stderr and op_id in plain.stderr
     assert "ktrdr agent status -f" in plain.stderr and f"ktrdr ops cancel {op_id}" in plain.stderr
@@ -136,7 +138,9 @@ def test_agent_trigger_is_fire_and_forget_and_status_reports(backend: LiveBacken
 def test_a_cycles_strategy_exports_to_yaml_that_trains_again(
     backend: LiveBackend, tmp_path: Path
 ) -> None:
-    cycle = json.loads(ktrdr(backend, "agent", "trigger", "-f", "--seed", "6", "--json").stdout)
+    cycle = json.loads(
+        ktrdr(backend, "agent", "trigger", "--folds", "0", "-f", "--seed", "6", "--json").stdout
+    )
     designed = cycle["result_summary"]["strategy"]
     printed = ktrdr(backend, "agent", "strategy", cycle["operation_id"])
     assert printed.returncode == 0, printed.stderr

@@ -35,7 +35,20 @@ def test_two_cycles_with_consecutive_seeds_are_followed_to_the_end(
     backend_factory: BackendFactory,
 ) -> None:
     backend = started_with_max(backend_factory, 2)
-    done = ktrdr(backend, "agent", "trigger", "--count", "2", "--seed", "7", "--epochs", "20", "-f")
+    done = ktrdr(
+        backend,
+        "agent",
+        "trigger",
+        "--folds",
+        "0",
+        "--count",
+        "2",
+        "--seed",
+        "7",
+        "--epochs",
+        "20",
+        "-f",
+    )
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "Traceback" not in done.stdout + done.stderr
     ran = cycles(backend)
@@ -58,7 +71,9 @@ def test_more_cycles_than_the_backend_allows_start_none(
     backend_factory: BackendFactory,
 ) -> None:
     backend = started_with_max(backend_factory, 2)
-    refused = ktrdr(backend, "agent", "trigger", "--count", "3", "--epochs", "5000", "--json")
+    refused = ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "--count", "3", "--epochs", "5000", "--json"
+    )
     assert refused.returncode == 1, (refused.stdout, refused.stderr)
     assert "Traceback" not in refused.stdout + refused.stderr
     lines = refused.stderr.strip().splitlines()
@@ -74,7 +89,9 @@ def test_more_cycles_than_the_backend_allows_start_none(
         assert time.monotonic() < deadline, cycles(backend)
         time.sleep(0.1)
 
-    started = ktrdr(backend, "agent", "trigger", "--count", "1", "--seed", "3", "--json")
+    started = ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "--count", "1", "--seed", "3", "--json"
+    )
     assert started.returncode == 0, started.stderr
     [cycle] = json.loads(started.stdout)
     assert cycle["seed"] == 3 and cycle["operation_id"].startswith("op_agent_research")

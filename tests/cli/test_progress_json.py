@@ -63,7 +63,18 @@ def test_a_research_cycle_as_ndjson_names_every_phase_and_ends_with_the_result(
     backend: LiveBackend,
 ) -> None:
     code, lines, ended = stream_ktrdr(
-        backend, "agent", "trigger", "-f", "--progress", "json", "--seed", "3", "--epochs", "150"
+        backend,
+        "agent",
+        "trigger",
+        "--folds",
+        "0",
+        "-f",
+        "--progress",
+        "json",
+        "--seed",
+        "3",
+        "--epochs",
+        "150",
     )
     assert code == 0
     events = parsed(lines)

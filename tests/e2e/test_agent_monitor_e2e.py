@@ -69,7 +69,7 @@ def latest_cycle(client: KtrdrClient) -> str:
 def test_happy_path_shows_phases_and_the_completion_summary(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(backend, "agent", "trigger", "--monitor", "--seed", "11")
+    child = spawn_ktrdr(backend, "agent", "trigger", "--folds", "0", "--monitor", "--seed", "11")
     terminal_children.append(child)
     child.expect("Research Cycle")
     child.expect("Research cycle complete!")
@@ -90,7 +90,9 @@ def test_happy_path_shows_phases_and_the_completion_summary(
 def test_nested_child_bar_then_ctrl_c_cancels_parent_and_child_within_a_second(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "5", "--epochs", LONG_EPOCHS)
+    child = spawn_ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "-f", "--seed", "5", "--epochs", LONG_EPOCHS
+    )
     terminal_children.append(child)
     child.expect("Training model")
     child.expect(r"└─ Epoch \d+/" + LONG_EPOCHS)
@@ -123,7 +125,9 @@ def test_nested_child_bar_then_ctrl_c_cancels_parent_and_child_within_a_second(
 def test_a_second_ctrl_c_exits_at_once_and_says_how_to_make_sure(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "6", "--epochs", LONG_EPOCHS)
+    child = spawn_ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "-f", "--seed", "6", "--epochs", LONG_EPOCHS
+    )
     terminal_children.append(child)
     child.expect(r"└─ Epoch \d+/" + LONG_EPOCHS)
     os.kill(backend.pid, signal.SIGSTOP)  # a hung backend: the first cancel cannot finish
@@ -158,7 +162,9 @@ def test_a_second_ctrl_c_exits_at_once_and_says_how_to_make_sure(
 def test_backend_killed_then_restarted_shows_connection_lost_then_the_outcome(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "8", "--epochs", LONG_EPOCHS)
+    child = spawn_ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "-f", "--seed", "8", "--epochs", LONG_EPOCHS
+    )
     terminal_children.append(child)
     child.expect(r"Epoch \d+/")
     backend.kill()
@@ -172,7 +178,9 @@ def test_backend_killed_then_restarted_shows_connection_lost_then_the_outcome(
 def test_connection_loss_and_recovery_without_a_restart(
     backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
-    child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "9", "--epochs", "1500")
+    child = spawn_ktrdr(
+        backend, "agent", "trigger", "--folds", "0", "-f", "--seed", "9", "--epochs", "1500"
+    )
     terminal_children.append(child)
     child.expect(r"Epoch \d+/")
     os.kill(backend.pid, signal.SIGSTOP)  # the backend stops answering but keeps its state
@@ -191,7 +199,9 @@ def test_lost_operation_exits_cleanly(
 
     assert callable(backend_factory)
     ephemeral: _LB = backend_factory(ephemeral=True)
-    child = spawn_ktrdr(ephemeral, "agent", "trigger", "-f", "--seed", "4", "--epochs", LONG_EPOCHS)
+    child = spawn_ktrdr(
+        ephemeral, "agent", "trigger", "--folds", "0", "-f", "--seed", "4", "--epochs", LONG_EPOCHS
+    )
     terminal_children.append(child)
     child.expect(r"Epoch \d+/")
     ephemeral.kill()
@@ -203,7 +213,9 @@ def test_lost_operation_exits_cleanly(
 
 
 def test_non_tty_run_prints_plain_lines_only(backend: LiveBackend) -> None:
-    proc = run_ktrdr(backend.env, "agent", "trigger", "-f", "--seed", "21", timeout=120)
+    proc = run_ktrdr(
+        backend.env, "agent", "trigger", "--folds", "0", "-f", "--seed", "21", timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "\x1b[" not in out, "escape codes in piped output"
@@ -218,7 +230,9 @@ def test_non_tty_run_prints_plain_lines_only(backend: LiveBackend) -> None:
 def test_json_prints_the_final_operation(backend: LiveBackend) -> None:
     import json
 
-    proc = run_ktrdr(backend.env, "agent", "trigger", "-f", "--json", "--seed", "2", timeout=120)
+    proc = run_ktrdr(
+        backend.env, "agent", "trigger", "--folds", "0", "-f", "--json", "--seed", "2", timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     op = json.loads(proc.stdout)
     assert op["status"] == "completed"

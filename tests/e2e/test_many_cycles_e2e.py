@@ -25,7 +25,18 @@ def test_two_cycles_on_one_board_and_ctrl_c_cancels_both(
     backend.env["KTRDR_MAX_ACTIVE_CYCLES"] = "2"
     backend.start()
     child = spawn_ktrdr(
-        backend, "agent", "trigger", "--count", "2", "--seed", "5", "--epochs", "4000", "-f"
+        backend,
+        "agent",
+        "trigger",
+        "--folds",
+        "0",
+        "--count",
+        "2",
+        "--seed",
+        "5",
+        "--epochs",
+        "4000",
+        "-f",
     )
     terminal_children.append(child)
     child.expect("2 research cycles started")

@@ -167,7 +167,18 @@ def test_connection_lost_sits_in_the_step_line_and_ctrl_c_lines_stay_in_order(
     backend: LiveBackend, panes: list[TmuxPane], tmp_path: Path
 ) -> None:
     pane = open_pane(
-        panes, tmp_path, backend, "agent", "trigger", "-f", "--seed", "5", "--epochs", "4000"
+        panes,
+        tmp_path,
+        backend,
+        "agent",
+        "trigger",
+        "--folds",
+        "0",
+        "-f",
+        "--seed",
+        "5",
+        "--epochs",
+        "4000",
     )
     pane.wait_for(r"└─ Epoch \d+/4000")
     os.kill(backend.pid, signal.SIGSTOP)  # the backend stops answering, keeps its state

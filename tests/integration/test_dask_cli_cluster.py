@@ -228,7 +228,7 @@ def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_rec
         listing = http.get("/operations", params={"status": "running"}).json()
         assert listing["data"] == [], listing
         assert http.get("/operations").json()["total"] == before  # refused: nothing made
-        cycle = http.post("/agent/trigger", json={"seed": 1})
+        cycle = http.post("/agent/trigger", json={"folds": 0, "seed": 1})
         assert cycle.status_code == 503 and cycle.json()["error"]["code"] == "cluster_unavailable"
 
         # The scheduler back on the same port (workers restarted as a supervisor would):

@@ -26,7 +26,7 @@ def test_a_full_disk_under_the_database_is_a_503_and_the_backend_lives_on(
                         out.write(b"\0" * MiB)
                 except OSError:
                     pass  # the filesystem is full now
-            refused = [http.post("/agent/trigger", json={"seed": n}) for n in range(3)]
+            refused = [http.post("/agent/trigger", json={"folds": 0, "seed": n}) for n in range(3)]
             assert {r.status_code for r in refused} == {503}, [r.text for r in refused]
             error = refused[-1].json()["error"]
             assert error["code"] == "storage_unavailable"
@@ -37,7 +37,7 @@ def test_a_full_disk_under_the_database_is_a_503_and_the_backend_lives_on(
             assert http.get("/agent/status").json()["data"]["active"] is False
 
             filler.unlink()
-            started = http.post("/agent/trigger", json={"seed": 1, "epochs": 2})
+            started = http.post("/agent/trigger", json={"folds": 0, "seed": 1, "epochs": 2})
             assert started.status_code == 202, started.text
             assert http.get("/health").json()["data"]["store_status"] == "ok"
         log = backend.log_path.read_text(errors="replace")

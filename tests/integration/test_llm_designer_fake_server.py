@@ -91,9 +91,9 @@ def test_a_full_cycle_designed_by_the_fake_model(
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_claude.url)
     backend = backend_factory()
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=5) as http:
-        op_id = http.post("/agent/trigger", json={"model": "sonnet", "seed": 1}).json()["data"][
-            "operation_id"
-        ]
+        op_id = http.post("/agent/trigger", json={"folds": 0, "model": "sonnet", "seed": 1}).json()[
+            "data"
+        ]["operation_id"]
         for _ in range(600):
             op = http.get(f"/operations/{op_id}").json()["data"]
             if op["status"] in ("completed", "failed", "cancelled"):

@@ -61,7 +61,9 @@ def test_cycles_complete_and_cancel_within_a_second_with_process_workers(
     with httpx.Client(base_url=f"{process_backend.url}/api/v1", timeout=5) as http:
         assert http.get("/health").json()["data"]["executor"] == "process x2"
 
-        cycle_id = http.post("/agent/trigger", json={"seed": 21}).json()["data"]["operation_id"]
+        cycle_id = http.post("/agent/trigger", json={"folds": 0, "seed": 21}).json()["data"][
+            "operation_id"
+        ]
         deadline = time.monotonic() + 90
         while _op(http, cycle_id).status.value not in TERMINAL:
             assert time.monotonic() < deadline
@@ -71,9 +73,9 @@ def test_cycles_complete_and_cancel_within_a_second_with_process_workers(
         summary = done.result_summary or {}
         assert math.isfinite(summary["sharpe_ratio"]) and summary["training"]["epochs"] > 0
 
-        cycle_id = http.post("/agent/trigger", json={"seed": 22, "epochs": 5000}).json()["data"][
-            "operation_id"
-        ]
+        cycle_id = http.post(
+            "/agent/trigger", json={"folds": 0, "seed": 22, "epochs": 5000}
+        ).json()["data"]["operation_id"]
         training_id = _training_of(http, cycle_id, 5)
         sent = time.monotonic()
         assert http.delete(f"/operations/{cycle_id}").status_code == 200

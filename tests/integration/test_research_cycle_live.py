@@ -24,7 +24,7 @@ def test_a_cycle_runs_through_every_phase_with_the_table_percentages(
     backend: LiveBackend,
 ) -> None:
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=5) as http:
-        started = http.post("/agent/trigger", json={"seed": 17})
+        started = http.post("/agent/trigger", json={"folds": 0, "seed": 17})
         assert started.status_code == 202
         cycle_id = started.json()["data"]["operation_id"]
 
@@ -70,10 +70,10 @@ def test_second_trigger_conflicts_and_cancel_during_training_ends_both_within_a_
     backend: LiveBackend,
 ) -> None:
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=5) as http:
-        cycle_id = http.post("/agent/trigger", json={"seed": 3, "epochs": 5000}).json()["data"][
-            "operation_id"
-        ]
-        second = http.post("/agent/trigger", json={})
+        cycle_id = http.post("/agent/trigger", json={"folds": 0, "seed": 3, "epochs": 5000}).json()[
+            "data"
+        ]["operation_id"]
+        second = http.post("/agent/trigger", json={"folds": 0})
         assert second.status_code == 409
         error = second.json()["error"]
         assert error["code"] == "cycle_already_active"
@@ -115,11 +115,11 @@ def test_second_trigger_conflicts_and_cancel_during_training_ends_both_within_a_
 
 def test_llm_model_without_a_key_is_a_clear_client_error(backend: LiveBackend) -> None:
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=5) as http:
-        reply = http.post("/agent/trigger", json={"model": "haiku"})
+        reply = http.post("/agent/trigger", json={"folds": 0, "model": "haiku"})
         assert reply.status_code == 400
         assert reply.json()["error"]["code"] == "configuration_error"
         assert "ANTHROPIC_API_KEY" in reply.json()["error"]["message"]
-        bad = http.post("/agent/trigger", json={"model": "gpt"})
+        bad = http.post("/agent/trigger", json={"folds": 0, "model": "gpt"})
         assert bad.status_code == 422
         assert bad.json()["error"]["details"]["errors"][0]["field"] == "model"
         # Nothing was started by the refused requests.
@@ -162,7 +162,7 @@ def test_a_cycle_on_an_imported_intraday_series_fits_its_window_and_bad_series_a
         )  # refused before anything was created
 
         cycle_id = http.post(
-            "/agent/trigger", json={"seed": 3, "symbol": "sph", "timeframe": "1h"}
+            "/agent/trigger", json={"folds": 0, "seed": 3, "symbol": "sph", "timeframe": "1h"}
         ).json()["data"]["operation_id"]
         deadline = time.monotonic() + 90
         while _op(http, cycle_id).status.value not in TERMINAL:

@@ -57,7 +57,9 @@ def test_a_reader_is_woken_by_each_change_and_sees_every_phase_in_order(
     backend: LiveBackend,
 ) -> None:
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=60) as http:
-        cycle = http.post("/agent/trigger", json={"seed": 4, "epochs": 150}).json()["data"]
+        cycle = http.post("/agent/trigger", json={"folds": 0, "seed": 4, "epochs": 150}).json()[
+            "data"
+        ]
         op_id = cycle["operation_id"]
         since, phases, children = 0, [], set()
         progress_answers: list[float] = []

@@ -36,7 +36,7 @@ def spied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ser
     reads: list[Read] = []
     original_load = MarketData.load
     original_times = MarketData.bar_times
-    original_choose = walk_forward.choose
+    original_choose = walk_forward.choose  # type: ignore[attr-defined]
 
     def load(
         self: MarketData, symbol: str, timeframe: str = "1d", start: Any = None, end: Any = None

@@ -49,3 +49,20 @@ def series_csv(log_returns: FloatArray, seed: int, start_price: float = 100.0) -
     for day, o, h, lo, c in zip(_business_days(close.size), opens, high, low, close, strict=True):
         lines.append(f"{day},{o:.6f},{h:.6f},{lo:.6f},{c:.6f},1000")
     return "\n".join(lines) + "\n"
+
+
+def log_returns_regimes(
+    n: int, seed: int, drift: float = 0.004, sigma: float = 0.01, mean_length: float = 30.0
+) -> FloatArray:
+    """Trending regimes: the daily drift is +``drift`` or -``drift`` for stretches of about
+    ``mean_length`` bars (geometric lengths), under normal noise. Any trend or momentum
+    feature sees which regime it is in a few bars after it starts; buying and holding earns
+    about nothing over many regimes."""
+    rng = np.random.default_rng(seed)
+    signs = np.empty(n)
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    for t in range(n):
+        if rng.random() < 1.0 / mean_length:
+            sign = -sign
+        signs[t] = sign
+    return signs * drift + rng.normal(0.0, sigma, n)

@@ -16,8 +16,8 @@ from ktrdr.config import load_settings
 from ktrdr.data.market import MarketData
 from ktrdr.errors import ConfigurationError, CycleAlreadyActiveError, InvalidRequestError
 from ktrdr.jobs.cycles import SEED_RANGE, ResearchCycles, new_seed
-from ktrdr.jobs.research_children import ResearchLauncher
 from ktrdr.jobs.dependencies import JobDependencies
+from ktrdr.jobs.research_children import ResearchLauncher
 from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore

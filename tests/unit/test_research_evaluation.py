@@ -24,9 +24,7 @@ from ktrdr.research.statistics import sharpe_ratio
 
 
 def _score(index: int, *folds: list[float]) -> CandidateScore:
-    parts = tuple(
-        PeriodReturns(np.asarray(f, dtype=np.float64), np.zeros(len(f))) for f in folds
-    )
+    parts = tuple(PeriodReturns(np.asarray(f, dtype=np.float64), np.zeros(len(f))) for f in folds)
     return CandidateScore(index, parts)
 
 

@@ -13,9 +13,10 @@ The rules are explicit thresholds so a researcher can see exactly why a verdict 
 A walk-forward cycle also brings ``Evidence``, the statistics that count every try; then
 **promising** further requires a deflated Sharpe of at least 0.95 (the edge is unlikely to
 be the luck of the best of N tries) and a holdout excess return over buy-and-hold whose 95 %
-interval lies above zero. A probability of backtest overfitting above one half, and a final
-training whose validation loss ended far above its best (overfitting), keep it from
-promising too. Each failed test is a reason in words.
+interval lies above zero, and a final training whose validation loss did not end far above
+its best (overfitting). Each failed test is a reason in words. A probability of backtest
+overfitting above one half is a caution: it says the choice among candidates was no better
+than chance, which candidates that are all alike also give.
 
 Every reason is a sentence with the numbers that decided it. The score (0-1) only ranks
 strategies with the same verdict; the verdict never depends on it.
@@ -126,6 +127,7 @@ def _non_finite(inp: AssessmentInput) -> list[str]:
 class _Findings:
     fatal: list[str] = field(default_factory=list)  # any one makes the verdict poor
     short: list[str] = field(default_factory=list)  # any one keeps it from promising
+    caution: list[str] = field(default_factory=list)  # worth reading, changes no verdict
     good: list[str] = field(default_factory=list)
 
 
@@ -231,9 +233,10 @@ def _judge_evidence(ev: Evidence, t: Thresholds, out: _Findings) -> None:
             out.short.append(f"{shown} includes zero or less: no proven edge on the holdout")
     if ev.pbo is not None:
         if ev.pbo > t.max_pbo:
-            out.short.append(
-                f"probability of backtest overfitting {ev.pbo:.2f} > {t.max_pbo}: the "
-                "candidate that looks best in sample is usually below the median out of sample"
+            out.caution.append(
+                f"caution: probability of backtest overfitting {ev.pbo:.2f} > {t.max_pbo}: "
+                "the candidate that looks best in sample is usually below the median out of "
+                "sample (candidates that are all alike give this too)"
             )
         else:
             out.good.append(f"probability of backtest overfitting {ev.pbo:.2f} ≤ {t.max_pbo}")
@@ -308,5 +311,5 @@ def assess(inp: AssessmentInput, thresholds: Thresholds = DEFAULT_THRESHOLDS) ->
         f"total return {inp.total_return:+.1%}, win rate {inp.win_rate:.0%}, "
         f"in the market {inp.exposure:.0%} of the time"
     )
-    reasons = findings.fatal + findings.short + findings.good
+    reasons = findings.fatal + findings.short + findings.caution + findings.good
     return Assessment(verdict, [*reasons, summary], _score(inp, drawdown))

@@ -8,6 +8,7 @@ OperationsService. The callbacks only write state: long work never runs inside t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from transitions import EventData, Machine, MachineError
@@ -85,14 +86,19 @@ class ResearchPhaseMachine:
     def start_backtest(self, child_op_id: str | None, **children: Any) -> None:
         self._fire("start_backtest", child_op_id=child_op_id, **children)
 
-    def show_children(self, child_op_id: str | None, child_op_ids: tuple[str, ...]) -> None:
+    def show_children(
+        self,
+        child_op_id: str | None,
+        child_op_ids: tuple[str, ...],
+        by_kind: Mapping[Phase, str] | None = None,
+    ) -> None:
         """Within a phase, a cycle with many children records which is the active one (the
-        least advanced running) and every child so far; the phase's percentage stays."""
+        least advanced running), every child so far and (``by_kind``) the active child of
+        each phase's kind under that phase's key (``training_op_id``, ``backtest_op_id``);
+        the phase's percentage stays."""
         phase = self.phase
         self._children = {**self._children, "child_op_ids": child_op_ids}
-        parameters: dict[str, Any] = {}
-        if child_op_id is not None and phase in CHILD_ID_KEY:
-            parameters[CHILD_ID_KEY[phase]] = child_op_id
+        parameters = {CHILD_ID_KEY[p]: child for p, child in (by_kind or {}).items()}
         self._service.update_progress(
             self.operation_id,
             ProgressUpdate(
@@ -108,8 +114,13 @@ class ResearchPhaseMachine:
     def start_assessment(self) -> None:
         self._fire("start_assessment")
 
-    def complete(self, result_summary: ResearchCycleSummary) -> None:
-        self._fire("complete", result_summary=result_summary.to_dict())
+    def complete(
+        self, result_summary: ResearchCycleSummary, child_ids: Mapping[Phase, str] | None = None
+    ) -> None:
+        """``child_ids``: the children that stand for the result (a walk-forward cycle's
+        chosen final training and holdout backtest), recorded under each phase's key."""
+        parameters = {CHILD_ID_KEY[p]: child for p, child in (child_ids or {}).items()}
+        self._fire("complete", result_summary=result_summary.to_dict(), parameters=parameters)
 
     def fail(self, error: str, result_summary: ResearchCycleSummary | None = None) -> None:
         summary = result_summary.to_dict() if result_summary is not None else {}
@@ -164,7 +175,7 @@ class ResearchPhaseMachine:
         self._service.complete(
             self.operation_id,
             event.kwargs.get("result_summary") or {},
-            parameters={"phase": Phase.COMPLETED.value},
+            parameters={**(event.kwargs.get("parameters") or {}), "phase": Phase.COMPLETED.value},
             current_step=PHASE_STEP[Phase.COMPLETED],
             context=ResearchCycleProgressContext(
                 phase=Phase.COMPLETED.value, child_op_id=None, **self._children

@@ -66,12 +66,14 @@ class Children:
     def open(self) -> list[Child]:
         return [c for c in self.made if c.operation_id not in self._ended]
 
-    def active(self) -> str | None:
+    def active(self, kind: str | None = None) -> str | None:
         """The least advanced running child (the seed's ``child_op_id``), else the first
-        waiting one, else None."""
+        waiting one, else None; ``kind`` (training | backtest) looks at that kind only."""
         running: list[tuple[float, int, str]] = []
         waiting: list[str] = []
         for order, child in enumerate(self.open()):
+            if kind is not None and child.kind != kind:
+                continue
             op = self.service.get(child.operation_id)
             if op.status is OperationStatus.RUNNING:
                 running.append((op.progress.percentage, order, child.operation_id))

@@ -23,15 +23,18 @@ tree, monitor, page and cancel already handle any number of direct children.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ktrdr.agents.design.base import DesignRequest
+from ktrdr.agents.phases import Phase
 from ktrdr.agents.phases.machine import ResearchPhaseMachine
 from ktrdr.agents.workers.children import Child, Children
 from ktrdr.agents.workers.walk_forward_parts import WorkerParts
 from ktrdr.agents.workers.walk_forward_summary import CycleEvidence, walk_forward_summary
-from ktrdr.errors import JobFailedError
+from ktrdr.errors import ConflictError, JobFailedError
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.research_records import ROLE_FINAL, ROLE_FOLD, ROLE_HOLDOUT
@@ -137,7 +140,8 @@ class WalkForwardCycle:
         )
         assert chosen.final_strategy is not None
         self._machine.complete(
-            walk_forward_summary(evidence, chosen.final_strategy, self._w.designer_name)
+            walk_forward_summary(evidence, chosen.final_strategy, self._w.designer_name),
+            {Phase.TRAINING: chosen.final.operation_id, Phase.BACKTESTING: at_cost.operation_id},
         )
 
     def _design(self, seed: int, request: DesignRequest) -> None:
@@ -210,18 +214,22 @@ class WalkForwardCycle:
             cand.final_strategy = final
             jobs.append((Child("", ROLE_FINAL, cand.index), final))
         strategies: dict[str, StrategyConfig] = {}
-        for child, strategy in jobs:
-            child.operation_id = self._w.create_training(
-                strategy, self._machine.operation_id, _parameters(child)
-            )
-            self._children.add(child)
-            strategies[child.operation_id] = strategy
+        with self._unless_cancelled("designing"):
+            for child, strategy in jobs:
+                child.operation_id = self._w.create_training(
+                    strategy, self._machine.operation_id, _parameters(child)
+                )
+                self._children.add(child)
+                strategies[child.operation_id] = strategy
         self._machine.start_training(child_op_id=jobs[0][0].operation_id, **self._counts())
         for child, _ in jobs:
             self._w.submit_training(child.operation_id, strategies[child.operation_id])
         self._follow(until=self._trainings_ended, phase_label="training")
-        self._machine.start_backtest(child_op_id=self._children.active(), **self._counts())
-        self._follow(until=lambda: not self._children.open(), phase_label="backtesting")
+        # Backtesting is where the cycle is once every training has ended: fold backtests
+        # still running, or else (entered in ``_score_holdout``) the holdout's.
+        if self._children.open():
+            self._machine.start_backtest(child_op_id=self._children.active(), **self._counts())
+            self._follow(until=lambda: not self._children.open(), phase_label="backtesting")
 
     def _counts(self) -> dict[str, object]:
         return {
@@ -235,17 +243,23 @@ class WalkForwardCycle:
 
     def _follow(self, *, until: Callable[[], bool], phase_label: str) -> None:
         """React to children ending (start backtests, note failures) until ``until``."""
-        shown: tuple[str | None, int] = (None, 0)
+        shown: tuple[str | None, int, dict[Phase, str]] = (None, 0, {})
         while True:
-            for child, op in self._children.refresh():
-                self._ended(child, op)
+            with self._unless_cancelled(phase_label):
+                for child, op in self._children.refresh():
+                    self._ended(child, op)
             if self._token.is_cancelled:
                 self._stop(phase_label)
             if until():
                 return
-            now = (self._children.active(), len(self._children.made))
+            by_kind = {
+                phase: active
+                for phase, kind in ((Phase.TRAINING, "training"), (Phase.BACKTESTING, "backtest"))
+                if (active := self._children.active(kind)) is not None
+            }
+            now = (self._children.active(), len(self._children.made), by_kind)
             if now != shown:
-                self._machine.show_children(now[0], self._children.ids)
+                self._machine.show_children(now[0], self._children.ids, by_kind)
                 shown = now
             self._children.wait()
 
@@ -276,7 +290,7 @@ class WalkForwardCycle:
                 self._w.cancel_child(child.operation_id, f"candidate {cand.index + 1} failed")
 
     def _start_backtest(
-        self, training: Child, op: Operation, multiplier: float, role: str
+        self, training: Child, op: Operation, multiplier: float, role: str, submit: bool = True
     ) -> Child:
         child = Child(
             "", role, training.candidate, training.fold, "backtest", cost_multiplier=multiplier
@@ -285,10 +299,22 @@ class WalkForwardCycle:
             op, self._machine.operation_id, multiplier, _parameters(child)
         )
         self._children.add(child)
-        self._w.submit_backtest(child.operation_id)
+        if submit:
+            self._w.submit_backtest(child.operation_id)
         return child
 
-    def _stop(self, phase_label: str) -> None:
+    @contextmanager
+    def _unless_cancelled(self, phase_label: str) -> Iterator[None]:
+        """The service refuses a new child of a cycle being cancelled: that refusal means
+        stop here, cancelled; any other refusal is a real conflict."""
+        try:
+            yield
+        except ConflictError:
+            if self._token.is_cancelled:
+                self._stop(phase_label)
+            raise
+
+    def _stop(self, phase_label: str) -> NoReturn:
         """The cycle was cancelled: the service has cancelled every open child; wait for
         them to end (forced after the grace period), then say where the work stopped."""
         while self._children.open():
@@ -324,10 +350,15 @@ class WalkForwardCycle:
         """The chosen candidate's final model on the holdout, once, at each cost multiple."""
         assert chosen.final is not None
         final = Child(chosen.final.operation_id, ROLE_FINAL, chosen.index)
-        started = [
-            (m, self._start_backtest(final, chosen.final, m, ROLE_HOLDOUT))
-            for m in COST_MULTIPLIERS
-        ]
+        with self._unless_cancelled("backtesting"):
+            started = [
+                (m, self._start_backtest(final, chosen.final, m, ROLE_HOLDOUT, submit=False))
+                for m in COST_MULTIPLIERS
+            ]
+        if self._machine.phase is Phase.TRAINING:
+            self._machine.start_backtest(child_op_id=started[0][1].operation_id, **self._counts())
+        for _, child in started:
+            self._w.submit_backtest(child.operation_id)
         self._follow(until=lambda: not self._children.open(), phase_label="backtesting")
         done = []
         for multiplier, child in started:

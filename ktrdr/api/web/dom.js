@@ -63,6 +63,20 @@ export function percent(fraction, digits = 1) {
   return finite(fraction) ? `${(fraction * 100).toFixed(digits)}%` : DASH;
 }
 
+/** A signed percentage with a true minus sign: +4.1%, −1.2% (a hyphen reads as a dash). */
+export function signedPercent(fraction, digits = 1) {
+  if (!finite(fraction)) return DASH;
+  const text = `${Math.abs(fraction * 100).toFixed(digits)}%`;
+  return fraction < 0 && Number(text.slice(0, -1)) !== 0 ? `\u2212${text}` : `+${text}`;
+}
+
+/** An estimate with its interval: "+4.1% [−1.2%, +9.0%]"; a dash without the estimate. */
+export function intervalText(estimate, low, high) {
+  if (!finite(estimate)) return DASH;
+  const range = finite(low) && finite(high) ? ` [${signedPercent(low)}, ${signedPercent(high)}]` : "";
+  return signedPercent(estimate) + range;
+}
+
 export function duration(seconds) {
   if (!finite(seconds) || seconds < 0) return DASH;
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;

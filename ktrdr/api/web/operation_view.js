@@ -21,7 +21,9 @@ import {
   statusBadge,
   when,
 } from "./dom.js";
+import { ChildList, CycleGrid, focusChildren, isWalkForward, roleNote } from "./cycle_grid.js";
 import { phaseTimeline } from "./timeline.js";
+import { walkForwardSection } from "./walk_forward.js";
 
 const HISTORY_INTERVAL_MS = 300;
 
@@ -109,17 +111,29 @@ class TrainingHistory {
     });
   }
 
-  section() {
+  section(title) {
     const base = { x: [], series: [], xFormat: (v) => String(Math.round(v)), summary: "No epochs yet." };
     this.figures = [
       chartFigure({ ...base, id: "loss", label: "Loss per epoch", yFormat: (v) => v.toFixed(2) }),
       chartFigure({ ...base, id: "accuracy", label: "Accuracy per epoch", yFormat: (v) => percent(v, 0) }),
     ];
-    return el("section", { class: "charts", "aria-label": "Training charts" }, el("h2", { text: "Training" }), this.figures);
+    return el("section", { class: "charts", "aria-label": "Training charts" }, el("h2", { text: title }), this.figures);
   }
 }
 
-const HIDDEN_RESULT_KEYS = new Set(["history", "equity_curve", "strategy", "feature_names", "reasons", "train_label_counts"]);
+// Shown elsewhere on the page (charts, the verdict, the walk-forward section) or too big for a
+// table of figures.
+const HIDDEN_RESULT_KEYS = new Set([
+  "history",
+  "equity_curve",
+  "strategy",
+  "feature_names",
+  "reasons",
+  "train_label_counts",
+  "walk_forward",
+  "candidates",
+  "statistics",
+]);
 
 function scalarText(key, value) {
   if (typeof value === "number") {
@@ -135,6 +149,7 @@ function resultTable(result) {
   const rows = [];
   const add = (key, value) => {
     if (value === null || value === undefined || HIDDEN_RESULT_KEYS.has(key)) return;
+    if (Array.isArray(value) && value.some((v) => v !== null && typeof v === "object")) return;
     if (typeof value === "object" && !Array.isArray(value)) {
       for (const [inner, v] of Object.entries(value)) {
         if (v !== null && typeof v !== "object") rows.push([`${key}.${inner}`, scalarText(inner, v)]);
@@ -156,148 +171,174 @@ function resultTable(result) {
   );
 }
 
-export async function operationView(main, id) {
-  const header = el("div", { class: "op-header" });
-  const bar = progressBar(0, `Progress of ${id}`);
-  const step = el("span", { class: "step" });
-  const times = el("p", { class: "meta" });
-  const timelineBox = el("section", { "aria-label": "Phase timeline" });
-  const childrenBox = el("section", { "aria-label": "Children" });
-  const trainingBox = el("div");
-  const backtestBox = el("div");
-  const resultBox = el("section", { "aria-label": "Result" });
-  const problem = el("p", { class: "problem", role: "alert" });
-  replace(
-    main,
-    el("h1", {}, el("span", { class: "kind", text: "Operation" }), " ", el("code", { text: id })),
-    header,
-    el("div", { class: "op-progress" }, bar, step),
-    times,
-    problem,
-    timelineBox,
-    childrenBox,
-    trainingBox,
-    backtestBox,
-    resultBox,
-  );
-
-  const changes = [];
-  let journalComplete = true;
-  let lastStatus = null;
-  const histories = new Map();
-  const childBars = new Map();
-  let backtestShown = null;
-  let resultShownFor = null;
-  let root = null;
-  let nodes = [];
-
-  function drawTimeline() {
-    if (root && root.operation_type === "agent_research") {
-      replace(timelineBox, el("h2", { text: "Phases" }), phaseTimeline(root, nodes, journalComplete ? changes : null));
-    }
+class OperationPage {
+  constructor(main, id) {
+    this.main = main;
+    this.id = id;
+    this.header = el("div", { class: "op-header" });
+    this.bar = progressBar(0, `Progress of ${id}`);
+    this.step = el("span", { class: "step" });
+    this.times = el("p", { class: "meta" });
+    this.timelineBox = el("section", { "aria-label": "Phase timeline" });
+    this.childrenBox = el("section", { "aria-label": "Children" });
+    this.walkForwardBox = el("div");
+    this.trainingBox = el("div");
+    this.backtestBox = el("div");
+    this.resultBox = el("section", { "aria-label": "Result" });
+    this.problem = el("p", { class: "problem", role: "alert" });
+    replace(
+      main,
+      el("h1", {}, el("span", { class: "kind", text: "Operation" }), " ", el("code", { text: id })),
+      this.header,
+      el("div", { class: "op-progress" }, this.bar, this.step),
+      this.times,
+      this.problem,
+      this.timelineBox,
+      this.childrenBox,
+      this.walkForwardBox,
+      this.trainingBox,
+      this.backtestBox,
+      this.resultBox,
+    );
+    this.changes = [];
+    this.journalComplete = true;
+    this.lastStatus = null;
+    this.histories = new Map();
+    this.children = null; // a ChildList or a CycleGrid, once there are children
+    this.backtestShown = null;
+    this.resultShownFor = null;
+    this.root = null;
+    this.nodes = [];
   }
 
-  async function showBacktest(backtestId) {
-    if (backtestShown === backtestId) return;
-    backtestShown = backtestId;
-    try {
-      const series = await loadSeries(backtestId);
-      replace(
-        backtestBox,
-        el(
-          "section",
-          { class: "charts", "aria-label": "Backtest charts" },
-          el("h2", {}, "Backtest ", el("a", { href: `/backtests/${encodeURIComponent(backtestId)}`, text: "(full page)" })),
-          el("div", { class: "split" }, el("div", {}, equityFigures(series)), el("aside", {}, metricsTable(series.metrics || {}, series.benchmark || {}, "Metrics"))),
-        ),
-      );
-    } catch (error) {
-      backtestShown = null;
-      replace(backtestBox, el("p", { class: "problem", text: `Backtest series: ${error.message}` }));
-    }
+  onTree(tree) {
+    this.nodes = tree.operations;
+    this.root = this.nodes[0];
+    if (!tree.complete) this.journalComplete = false;
+    this.changes.push(...tree.changes);
+    this.drawHeader();
+    this.drawTimeline();
+    const children = this.nodes.filter((n) => n.parent_operation_id === this.id);
+    this.drawChildren(children);
+    this.drawCharts(children);
+    this.drawResult();
   }
 
-  function onTree(tree) {
-    nodes = tree.operations;
-    root = nodes[0];
-    if (!tree.complete) journalComplete = false;
-    changes.push(...tree.changes);
+  drawHeader() {
+    const { root, id } = this;
     const params = root.metadata.parameters || {};
-    const result = root.result_summary || {};
-    const strategy = params.strategy_name || result.strategy_name;
+    const strategy = params.strategy_name || (root.result_summary || {}).strategy_name;
     const kind = KIND_LABEL[root.operation_type] || root.operation_type;
-    main.querySelector("h1 .kind").textContent = kind[0].toUpperCase() + kind.slice(1);
+    this.main.querySelector("h1 .kind").textContent = kind[0].toUpperCase() + kind.slice(1);
     document.title = `${kind} ${id} · ktrdr`;
     replace(
-      header,
+      this.header,
       statusBadge(root.status),
       strategy ? el("span", { class: "strategy", text: strategy }) : null,
       root.parent_operation_id ? el("span", { class: "note" }, " part of ", operationLink(root.parent_operation_id)) : null,
+      roleNote(params),
       root.operation_type === "backtesting"
         ? el("a", { class: "button-link", href: `/backtests/${encodeURIComponent(id)}`, text: "Equity curve and trades" })
         : null,
     );
-    setProgress(bar, root.progress.percentage);
-    step.textContent = `${Math.round(root.progress.percentage)}% ${root.progress.current_step || ""}`;
-    times.textContent = `Created ${when(root.created_at)} · elapsed ${duration(root.elapsed_seconds)}`;
+    setProgress(this.bar, root.progress.percentage);
+    this.step.textContent = `${Math.round(root.progress.percentage)}% ${root.progress.current_step || ""}`;
+    this.times.textContent = `Created ${when(root.created_at)} · elapsed ${duration(root.elapsed_seconds)}`;
     // Status and phase changes are announced (not every percentage: too chatty).
     const said = `${root.status} ${params.phase || ""}`;
-    if (lastStatus !== null && lastStatus !== said) {
+    if (this.lastStatus !== null && this.lastStatus !== said) {
       announce(`${kind} ${id}: ${root.status}${params.phase && root.status === "running" ? `, ${params.phase}` : ""}`);
     }
-    lastStatus = said;
-    problem.textContent = root.error_message || "";
-    drawTimeline();
+    this.lastStatus = said;
+    this.problem.textContent = root.error_message || "";
+  }
 
-    const children = nodes.filter((n) => n.parent_operation_id === id);
-    if (children.length) {
-      if (!childrenBox.firstChild) childrenBox.append(el("h2", { text: "Children" }), el("ul", { class: "children" }));
-      const list = childrenBox.querySelector("ul");
-      for (const child of children) {
-        let entry = childBars.get(child.operation_id);
-        if (!entry) {
-          entry = {
-            bar: progressBar(0, `Progress of ${child.operation_id}`),
-            status: el("span"),
-            step: el("span", { class: "step" }),
-          };
-          childBars.set(child.operation_id, entry);
-          list.append(el("li", {}, el("span", { class: "kind", text: KIND_LABEL[child.operation_type] }), " ", operationLink(child.operation_id), " ", entry.status, entry.bar, entry.step));
-        }
-        replace(entry.status, statusBadge(child.status));
-        setProgress(entry.bar, child.progress.percentage);
-        entry.step.textContent = `${Math.round(child.progress.percentage)}% ${child.progress.current_step || ""}`;
-      }
+  drawTimeline() {
+    const { root } = this;
+    if (root && root.operation_type === "agent_research") {
+      replace(this.timelineBox, el("h2", { text: "Phases" }), phaseTimeline(root, this.nodes, this.journalComplete ? this.changes : null));
+    }
+  }
+
+  drawChildren(children) {
+    if (!children.length) return;
+    const wanted = isWalkForward(this.root, children) ? CycleGrid : ChildList;
+    if (!(this.children instanceof wanted)) {
+      this.children = new wanted();
+      replace(this.childrenBox, this.children.section);
+    }
+    this.children.update(this.root, children);
+  }
+
+  /** Charts for the operation itself and its children; for a walk-forward cycle only the
+   * chosen candidate's final training and holdout (the grid links to every other). */
+  drawCharts(children) {
+    const { root } = this;
+    if (isWalkForward(root, children)) {
+      const focus = focusChildren(root, children);
+      if (focus.training) this.showTraining(focus.training, "Final training (chosen candidate)");
+      if (focus.backtest?.status === "completed") this.showBacktest(focus.backtest.operation_id, "Holdout backtest");
+      return;
     }
     for (const node of [root, ...children]) {
-      if (node.operation_type === "training") {
-        let history = histories.get(node.operation_id);
-        if (!history) {
-          history = new TrainingHistory(node.operation_id);
-          histories.set(node.operation_id, history);
-          trainingBox.append(history.section());
-        }
-        history.refresh(node);
-      }
-      if (node.operation_type === "backtesting" && node.status === "completed") showBacktest(node.operation_id);
-    }
-    if (root.result_summary && resultShownFor !== root.version) {
-      resultShownFor = root.version;
-      replace(resultBox, el("h2", { text: "Result" }), verdictLine(root), resultTable(root.result_summary));
+      if (node.operation_type === "training") this.showTraining(node, "Training");
+      if (node.operation_type === "backtesting" && node.status === "completed") this.showBacktest(node.operation_id, "Backtest");
     }
   }
 
+  showTraining(node, title) {
+    let history = this.histories.get(node.operation_id);
+    if (!history) {
+      history = new TrainingHistory(node.operation_id);
+      this.histories.set(node.operation_id, history);
+      this.trainingBox.append(history.section(title));
+    }
+    history.refresh(node);
+  }
+
+  async showBacktest(backtestId, title) {
+    if (this.backtestShown === backtestId) return;
+    this.backtestShown = backtestId;
+    try {
+      const series = await loadSeries(backtestId);
+      replace(
+        this.backtestBox,
+        el(
+          "section",
+          { class: "charts", "aria-label": `${title} charts` },
+          el("h2", {}, `${title} `, el("a", { href: `/backtests/${encodeURIComponent(backtestId)}`, text: "(full page)" })),
+          el("div", { class: "split" }, el("div", {}, equityFigures(series)), el("aside", {}, metricsTable(series.metrics || {}, series.benchmark || {}, "Metrics"))),
+        ),
+      );
+    } catch (error) {
+      this.backtestShown = null;
+      replace(this.backtestBox, el("p", { class: "problem", text: `Backtest series: ${error.message}` }));
+    }
+  }
+
+  drawResult() {
+    const { root } = this;
+    if (!root.result_summary || this.resultShownFor === root.version) return;
+    this.resultShownFor = root.version;
+    const walkForward = root.status === "completed" ? walkForwardSection(root.result_summary) : null;
+    replace(this.walkForwardBox, walkForward);
+    replace(this.resultBox, el("h2", { text: "Result" }), verdictLine(root), resultTable(root.result_summary));
+  }
+}
+
+export async function operationView(main, id) {
+  const page = new OperationPage(main, id);
   // The current phase's duration keeps counting between answers.
   const ticker = setInterval(() => {
-    if (root && ACTIVE.has(root.status)) drawTimeline();
+    if (page.root && ACTIVE.has(page.root.status)) page.drawTimeline();
   }, 1000);
   try {
-    await followTree(id, onTree);
+    await followTree(id, (tree) => page.onTree(tree));
   } catch (error) {
-    problem.textContent = error.message;
+    page.problem.textContent = error.message;
   }
   clearInterval(ticker);
-  drawTimeline();
+  page.drawTimeline();
 }
 
 function verdictLine(op) {

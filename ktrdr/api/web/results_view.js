@@ -1,8 +1,9 @@
 // Past research cycles side by side (as `ktrdr agent results`), sortable by any column,
-// each linking to its backtest.
+// each linking to its backtest. The default order is by deflated Sharpe, the figure that
+// counts every try (cycles from before walk-forward have none and come last).
 
 import { getEnvelope } from "./api.js";
-import { el, finite, number, operationLink, percent, replace, when } from "./dom.js";
+import { el, finite, intervalText, number, operationLink, percent, replace, when } from "./dom.js";
 
 const LIMIT = 500;
 
@@ -11,6 +12,16 @@ const COLUMNS = [
   { key: "strategy", label: "Strategy", value: (r) => r.headline.strategy_name || "", text: (r) => r.headline.strategy_name || "–" },
   { key: "verdict", label: "Verdict", value: (r) => ["poor", "neutral", "promising"].indexOf(r.verdict), text: (r) => r.verdict || "–" },
   { key: "sharpe", label: "Sharpe", num: true, value: (r) => r.headline.sharpe_ratio, text: (r) => number(r.headline.sharpe_ratio) },
+  { key: "dsr", label: "Deflated Sharpe", num: true, value: (r) => r.headline.deflated_sharpe, text: (r) => number(r.headline.deflated_sharpe) },
+  { key: "trials", label: "Best of N", num: true, value: (r) => r.headline.trials, text: (r) => (finite(r.headline.trials) ? String(r.headline.trials) : "–") },
+  { key: "pbo", label: "PBO", num: true, value: (r) => r.headline.pbo, text: (r) => number(r.headline.pbo) },
+  {
+    key: "excess",
+    label: "Holdout excess",
+    num: true,
+    value: (r) => r.headline.excess_return,
+    text: (r) => intervalText(r.headline.excess_return, r.headline.excess_low, r.headline.excess_high),
+  },
   { key: "win", label: "Win rate", num: true, value: (r) => r.headline.win_rate, text: (r) => percent(r.headline.win_rate) },
   { key: "dd", label: "Max drawdown", num: true, value: (r) => r.headline.max_drawdown, text: (r) => percent(r.headline.max_drawdown) },
   { key: "ret", label: "Return", num: true, value: (r) => r.headline.total_return, text: (r) => percent(r.headline.total_return) },
@@ -40,8 +51,11 @@ export async function resultsView(main) {
   }
   const backtestOf = new Map();
   for (const b of backtests.data) if (b.parent_operation_id) backtestOf.set(b.parent_operation_id, b.operation_id);
+  // A walk-forward cycle has many backtests and the listing does not say which is its
+  // holdout: its own page shows that one, so it links there only.
+  const backtestFor = (r) => (finite(r.headline.folds) ? null : backtestOf.get(r.operation_id));
   const rows = cycles.data;
-  let sort = { key: "completed", dir: -1 };
+  let sort = { key: "dsr", dir: -1 };
   const body = el("tbody");
   const headers = COLUMNS.map((col) => {
     const button = el("button", { type: "button", class: "sort", text: col.label, onclick: () => sortBy(col.key) });
@@ -65,7 +79,7 @@ export async function resultsView(main) {
     });
     body.replaceChildren(
       ...sorted.map((r) => {
-        const backtest = backtestOf.get(r.operation_id);
+        const backtest = backtestFor(r);
         return el(
           "tr",
           { "data-id": r.operation_id },
@@ -75,8 +89,7 @@ export async function resultsView(main) {
           el(
             "td",
             { class: "links" },
-            backtest ? el("a", { href: `/backtests/${encodeURIComponent(backtest)}`, text: "backtest" }) : "–",
-            " ",
+            backtest ? [el("a", { href: `/backtests/${encodeURIComponent(backtest)}`, text: "backtest" }), " "] : null,
             operationLink(r.operation_id, "cycle"),
           ),
         );
@@ -87,7 +100,7 @@ export async function resultsView(main) {
   replace(
     main,
     el("h1", { text: "Results" }),
-    el("p", { class: "note", text: rows.length ? `${rows.length} completed research cycles (of ${cycles.total}). Click a column to sort.` : "No completed research cycle yet. Run one: ktrdr agent trigger" }),
+    el("p", { class: "note", text: rows.length ? `${rows.length} completed research cycles (of ${cycles.total}), by deflated Sharpe (best of N tries); click a column to sort.` : "No completed research cycle yet. Run one: ktrdr agent trigger" }),
     el(
       "div",
       { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Results table" },

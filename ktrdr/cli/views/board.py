@@ -1,5 +1,6 @@
 """Several research cycles in one view: one compact line per cycle (its phase, its child's
-bar, then its verdict), live on a terminal or as plain lines elsewhere.
+bar, then its verdict), live on a terminal or as plain lines elsewhere. A cycle running
+several children at once shows its active child's bar and how many others run: ``(+3)``.
 
 The board is told the whole set of view states each time (one per cycle, in the order the
 cycles were started) and draws them; it keeps no state of its own beyond what it printed.
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli import figures
+from ktrdr.cli.views.children import child_rows
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.models import OperationStatus
@@ -64,14 +66,16 @@ def board_view(states: Sequence[ViewState], seeds: Sequence[int | None]) -> Rend
     for state, seed in zip(states, seeds, strict=True):
         words, style = cycle_words(state)
         label = Text(f"{short_id(state.operation_id)} seed {seed if seed is not None else '-'}")
-        child = state.child
-        if child is not None and not (state.parent and state.parent.is_terminal):
-            pct = child.progress.percentage
+        rows = child_rows(state)
+        if rows and not (state.parent and state.parent.is_terminal):
+            child, pct = rows[0], rows[0].progress.percentage
+            others = f" (+{len(rows) - 1})" if len(rows) > 1 else ""
+            step = f"{pct:3.0f}% {child.progress.current_step or ''}".rstrip()
             grid.add_row(
                 label,
                 Text(words, style=style),
                 ProgressBar(total=100.0, completed=pct, width=BAR_WIDTH),
-                Text(f"{pct:3.0f}% {child.progress.current_step or ''}".rstrip(), style="dim"),
+                Text(step + others, style="dim"),
             )
         else:
             grid.add_row(label, Text(words, style=style), Text(""), Text(""))

@@ -1,5 +1,6 @@
-"""The live view: one Rich Live region with the parent's bar, its step and the nested child bar,
-redrawn on every view state and ticking its clocks between answers."""
+"""The live view: one Rich Live region with the parent's bar, its step and the nested child bar
+(a bar per running child, up to six, when a cycle runs several at once), redrawn on every view
+state and ticking its clocks between answers."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from rich.text import Text
 
 from ktrdr.cli import figures
 from ktrdr.cli.outcomes import OutcomeLine
+from ktrdr.cli.views.children import (
+    MAX_CHILD_LINES,
+    child_name,
+    child_rows,
+    child_tags,
+    others_text,
+    runs_several,
+)
 from ktrdr.cli.views.labels import (
     CHILD_LABEL,
     CONNECTION_LOST,
@@ -60,11 +69,21 @@ def _bar(
     return _Bar(text, percentage, timing)
 
 
-def _child_bar(child: OperationPublic, received_at: float, now: float) -> _Bar:
-    fallback = CHILD_LABEL.get(child.operation_type, "")
-    if child.status is OperationStatus.PENDING:
-        fallback += " (queued)"
-    label = child.progress.current_step or fallback
+def _child_label(child: OperationPublic, named: bool) -> str:
+    """The seed's label is the child's step alone (one child: the parent says what it is);
+    ``named``, its kind and tags come first, so several bars tell apart."""
+    queued = child.status is OperationStatus.PENDING
+    step = child.progress.current_step
+    if not named:
+        return step or CHILD_LABEL.get(child.operation_type, "") + (" (queued)" if queued else "")
+    name = child_name(child)
+    if queued:
+        return f"{name} (queued)"
+    return f"{name} · {step}" if step else name
+
+
+def _child_bar(child: OperationPublic, received_at: float, now: float, named: bool) -> _Bar:
+    label = _child_label(child, named)
     pct = child.progress.percentage
     elapsed = _elapsed(child, received_at, now)
     eta = elapsed * (100.0 - pct) / pct if elapsed is not None and pct > 0 else None
@@ -99,7 +118,7 @@ def _step_line(parent: OperationPublic) -> Text | None:
 
 
 def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> RenderableType:
-    """The live region: parent bar, its step, the nested child bar, warnings.
+    """The live region: parent bar, its step, the nested child bars, warnings.
 
     A lost connection takes the step line's place (the step shown would be stale); a
     stall notice sits under the step line while the work stays silent."""
@@ -111,10 +130,10 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     bars = [
         _bar(title, parent.progress.percentage, _elapsed(parent, state.received_at, now), None, "")
     ]
-    child = state.child
     research = is_research(parent)
-    if research and child is not None:
-        bars.append(_child_bar(child, state.received_at, now))
+    rows = child_rows(state)[:MAX_CHILD_LINES] if research else []
+    several = runs_several(state)
+    bars += [_child_bar(op, state.received_at, now, several or bool(child_tags(op))) for op in rows]
     width = max(LABEL_MIN_WIDTH, *(bar.label.cell_len for bar in bars))
     timing_width = max(len(bar.timing) for bar in bars)
     parts: list[RenderableType] = [_bar_row(bars[0], width, timing_width)]
@@ -125,16 +144,25 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
         parts.append(step_line)
     if state.connection.ok and state.stalled_for is not None and not parent.is_terminal:
         parts.append(Text(f"   {stall_text(state.stalled_for)}", style="yellow"))
-    parts += [_bar_row(bar, width, timing_width) for bar in bars[1:]]
-    # Under the bars, so a long line never widens the label column and shifts the bars.
-    trainee = child if research else parent
-    stats = training_stats(trainee) if trainee is not None else None
-    if stats:
-        indent = "      " if trainee is child else "   "
-        parts.append(Text(f"{indent}{stats}", style="dim"))
+    for number, bar in enumerate(bars[1:]):
+        parts.append(_bar_row(bar, width, timing_width))
+        if number == 0:
+            # The active child's epoch figures, right under its own bar (under the bars, so
+            # a long line never widens the label column and shifts the bars).
+            parts += _stats_line(state.child if research else None, "      ")
+    if not research:
+        parts += _stats_line(parent, "   ")
+    others = others_text(state, len(rows)) if research and several else None
+    if others is not None:
+        parts.append(Text(f"      {others}", style="dim"))
     if cancelling:
         parts.append(Text(cancelling_text(parent), style="magenta"))
     return Group(*parts)
+
+
+def _stats_line(trainee: OperationPublic | None, indent: str) -> list[RenderableType]:
+    stats = training_stats(trainee) if trainee is not None else None
+    return [Text(f"{indent}{stats}", style="dim")] if stats else []
 
 
 class LiveRenderer:

@@ -3,9 +3,11 @@ flushed line by line, for CI logs and tools that read a watch as it happens.
 
 Every object has ``event``, ``operation_id``, ``status``, ``percentage``, ``phase``,
 ``step``, ``child`` (the active child's ``operation_id``, ``operation_type``, ``status``,
-``percentage``, ``step``, or null) and ``ts`` (ISO-8601 UTC, when the line was written),
+``percentage``, ``step``, or null), ``children`` (every running child: those keys plus
+``role``, ``fold``, ``candidate``) and ``ts`` (ISO-8601 UTC, when the line was written),
 plus what the event needs: ``result_summary`` on ``completed``, ``error_message`` on
-``failed``, ``stopped`` on ``cancelled``, ``stalled_for`` on ``stalled``, and so on.
+``failed``, ``stopped`` on ``cancelled``, ``stalled_for`` on ``stalled``, ``change`` and
+``subject`` (the child it is about) on ``child``, and so on. Keys are only ever added.
 The README's "Watching from scripts" section is the schema for users; keep them together.
 """
 
@@ -38,7 +40,17 @@ EVENT_NAMES = (
     "lost",
     "gave_up",
 )
-REQUIRED_KEYS = ("event", "operation_id", "status", "percentage", "phase", "step", "child", "ts")
+REQUIRED_KEYS = (
+    "event",
+    "operation_id",
+    "status",
+    "percentage",
+    "phase",
+    "step",
+    "child",
+    "children",
+    "ts",
+)
 
 
 def utc_stamp() -> str:
@@ -57,6 +69,30 @@ def _child(op: OperationPublic | None) -> dict[str, Any] | None:
     }
 
 
+def _member(op: OperationPublic) -> dict[str, Any]:
+    """One of ``children``: a child's ``child`` keys and where it sits in a walk-forward
+    cycle (null for a child that is not part of one)."""
+    params = op.metadata.parameters
+    return {
+        **(_child(op) or {}),
+        "role": params.get("role"),
+        "fold": params.get("fold"),
+        "candidate": params.get("candidate"),
+    }
+
+
+def _subject(event: Event, state: ViewState) -> dict[str, Any]:
+    """The child a ``child`` line is about, as last seen; only its id when the answer
+    did not carry it."""
+    op = event.operation
+    if op is None and state.child is not None and state.child.operation_id == event.detail:
+        op = state.child
+    if op is not None:
+        return _member(op)
+    keys = ("operation_type", "status", "percentage", "step", "role", "fold", "candidate")
+    return {"operation_id": event.detail, **dict.fromkeys(keys)}
+
+
 def _progress_key(state: ViewState) -> tuple[object, ...]:
     """What a ``progress`` line reports: a new line only when one of these changed."""
     parent, child = state.parent, state.child
@@ -66,6 +102,10 @@ def _progress_key(state: ViewState) -> tuple[object, ...]:
         None if child is None else child.operation_id,
         None if child is None else child.progress.percentage,
         None if child is None else child.progress.current_step,
+        tuple(
+            (op.operation_id, op.progress.percentage, op.progress.current_step)
+            for op in state.children.running
+        ),
     )
 
 
@@ -96,6 +136,7 @@ class NdjsonRenderer:
             "phase": state.phase,
             "step": parent.progress.current_step if parent else None,
             "child": _child(state.child),
+            "children": [_member(op) for op in state.children.running],
             "ts": self._stamp(),
             **extra,
         }
@@ -133,9 +174,10 @@ class NdjsonRenderer:
                 return False  # the closing event says it
             self._emit("phase", passed=False)
         elif kind is EventKind.CHILD_APPEARED:
-            self._emit("child", change="appeared")
+            self._emit("child", change="appeared", subject=_subject(event, state))
         elif kind is EventKind.CHILD_GONE:
-            self._emit("child", change="gone", gone_operation_id=event.detail)
+            subject = _subject(event, state)
+            self._emit("child", change="gone", gone_operation_id=event.detail, subject=subject)
         elif kind is EventKind.STALLED:
             self._emit("stalled", stalled_for=round(state.stalled_for or 0.0, 1))
         elif kind is EventKind.STALL_CLEARED:

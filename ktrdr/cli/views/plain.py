@@ -1,5 +1,8 @@
 """The plain view, for pipes, CI logs and NO_COLOR: one plain line per change, no cursor
-movement, and progress only every tenth of the way so a log stays readable."""
+movement, and progress only every tenth of the way so a log stays readable.
+
+A cycle running several children at once gets one line as each child starts and one as it
+ends; progress lines stay the active child's, as for a cycle with one child at a time."""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from ktrdr.cli.outcomes import OutcomeLine
+from ktrdr.cli.views.children import child_name, child_tags, runs_several
 from ktrdr.cli.views.labels import (
-    CHILD_LABEL,
     CONNECTION_LOST,
     TITLES,
     cancelling_text,
@@ -73,12 +76,29 @@ class PlainRenderer:
             self._line(CONNECTION_LOST)
         elif event.kind is EventKind.CONNECTION_RESTORED:
             self._line("Connection restored")
+        elif event.kind in (EventKind.CHILD_APPEARED, EventKind.CHILD_GONE):
+            self._child_line(event, state)
+
+    def _child_line(self, event: Event, state: ViewState) -> None:
+        """``  Training c2 f3: started`` / ``: completed``, for a cycle that runs several
+        children (a classic cycle's one child at a time says it through its phase)."""
+        child = event.operation
+        if child is None and state.child is not None:
+            child = state.child if state.child.operation_id == event.detail else None
+        if child is None or not (runs_several(state) or child_tags(child)):
+            return
+        if event.kind is EventKind.CHILD_APPEARED:
+            words = {OperationStatus.RUNNING: "started", OperationStatus.PENDING: "queued"}
+            what = words.get(child.status, child.status.value)
+        else:
+            what = child.status.value if child.is_terminal else "ended"
+        self._line(f"  {child_name(child, 'Child')}: {what} ({child.operation_id})")
 
     def _child_progress(self, child: OperationPublic) -> None:
         decile = int(child.progress.percentage // 10)
         if decile > self._child_decile.get(child.operation_id, -1) and not child.is_terminal:
             self._child_decile[child.operation_id] = decile
-            label = CHILD_LABEL.get(child.operation_type, "Child")
+            label = child_name(child, "Child")
             stats = training_stats(child)
             self._line(
                 f"  {label}: {child.progress.current_step or ''} "
