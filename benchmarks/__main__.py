@@ -17,6 +17,7 @@ QUICK = {
     "watch_requests": ["--seconds", "20", "--warmup", "10"],
     "cluster_scaling": ["--trainings", "4", "--epochs", "20", "--starts", "3"],
     "page_load": ["--loads", "5", "--cycles", "2"],
+    "walk_forward": ["--folds", "2", "--candidates", "2", "--epochs", "10", "--seeds", "1"],
 }
 
 

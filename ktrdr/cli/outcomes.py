@@ -66,9 +66,14 @@ def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     lines.extend(_evidence_lines(summary))
     training = summary.training or CycleTraining()
     backtest = summary.backtest or CycleBacktest()
+    stats = summary.statistics
+    best = ""
+    if stats is not None and stats.best_epoch is not None:
+        early = stats.stopped_epoch is not None and stats.stopped_epoch != training.epochs_total
+        best = f" (best {stats.best_epoch}{', stopped early' if early else ''})"
     lines.append(
         (
-            f"Training: {_text(training.epochs)} epochs, val accuracy "
+            f"Training: {_text(training.epochs)} epochs{best}, val accuracy "
             f"{percent(training.accuracy)} | Backtest: {_text(backtest.symbol)} "
             f"{(backtest.start or '')[:10]} → "
             f"{(backtest.end or '')[:10]}, {_text(summary.trades)} trades",
@@ -116,10 +121,15 @@ def _evidence_lines(summary: ResearchCycleSummary) -> list[OutcomeLine]:
 
 def training_summary(summary: TrainingSummary) -> list[OutcomeLine]:
     """A completed training: epochs, how well it validated, where the model is."""
+    stopped = (
+        f" (stopped early, best epoch {summary.best_epoch})"
+        if summary.stopped_early and summary.best_epoch is not None
+        else ""
+    )
     return [
         (
             f"Epochs: {_text(summary.epochs_completed)}/"
-            f"{_text(summary.epochs_total)} | Val accuracy: "
+            f"{_text(summary.epochs_total)}{stopped} | Val accuracy: "
             f"{percent(summary.val_accuracy)} | Val loss: "
             f"{number(summary.val_loss, '.4f')}",
             "",
