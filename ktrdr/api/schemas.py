@@ -88,6 +88,17 @@ class AgentTriggerRequest(_Request):
     model: Literal["haiku", "sonnet", "opus"] | None = Field(
         default=None, description="LLM designer; omitted = the built-in offline designer"
     )
+    strategy: PathText | None = Field(
+        default=None,
+        description="Start from this strategy instead of a designer's: a shipped example or "
+        "a file in the data dir's strategies folder; its grid's variants are the candidates "
+        "and its walk_forward settings apply where this request gives none",
+    )
+    strategy_config: dict[str, Any] | None = Field(
+        default=None,
+        max_length=MAX_STRATEGY_CONFIG_KEYS,
+        description="A full strategy definition (instead of `strategy`)",
+    )
     seed: int | None = Field(default=None, ge=0, le=MAX_AGENT_SEED)
     symbol: Symbol | None = None
     timeframe: Timeframe | None = None
@@ -103,7 +114,8 @@ class AgentTriggerRequest(_Request):
         default=None,
         ge=1,
         le=64,
-        description="candidate designs, each walk-forwarded; default KTRDR_RESEARCH_CANDIDATES",
+        description="candidate designs, each walk-forwarded; default KTRDR_RESEARCH_CANDIDATES "
+        "(with a strategy: its grid's variants, and only that number is accepted)",
     )
     walk_forward_mode: Literal["anchored", "rolling"] | None = None
     holdout_fraction: float | None = Field(default=None, gt=0, lt=0.5)

@@ -42,6 +42,16 @@ def trigger(
             "ANTHROPIC_API_KEY). Default: the built-in offline designer.",
         ),
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="Research your strategy (an example, a name in the backend's strategies "
+            "folder, or a .yaml file): its grid's variants are the candidates, its "
+            "walk_forward the defaults for the flags below.",
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Reproduce a cycle's design.")] = None,
     symbol: Annotated[str | None, typer.Option(help="Market to research (default SP500).")] = None,
     timeframe: Annotated[str | None, typer.Option()] = None,
@@ -82,13 +92,14 @@ def trigger(
         ),
     ] = None,
     rolling: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--rolling/--anchored",
             help="Rolling training windows of a fixed length, or anchored ones that start "
-            "at the first bar (the default).",
+            "at the first bar (the default, unless --strategy says otherwise).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     patience: Annotated[
         int | None,
         typer.Option(
@@ -127,9 +138,12 @@ def trigger(
         "candidates": candidates,
         "holdout_fraction": holdout,
         "purge_bars": purge,
-        "walk_forward_mode": "rolling" if rolling else None,
+        "walk_forward_mode": None if rolling is None else ("rolling" if rolling else "anchored"),
         "patience": patience,
     }
+    if strategy is not None:
+        with friendly_errors():
+            payload.update(_strategy_payload(strategy))
     if count is not None:
         _trigger_many(
             payload,
@@ -150,6 +164,17 @@ def trigger(
         no_autostart=no_autostart,
         progress=progress,
     )
+
+
+def _strategy_payload(strategy: str) -> dict[str, Any]:
+    """A local file travels with the request as ``strategy_config`` (the backend may be on
+    another machine); anything else is a name the backend resolves."""
+    path = Path(strategy)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        from ktrdr.jobs.strategy_files import read_strategy
+
+        return {"strategy_config": read_strategy(strategy)}
+    return {"strategy": strategy}
 
 
 def _trigger_many(

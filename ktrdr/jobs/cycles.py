@@ -12,7 +12,9 @@ import secrets
 import threading
 from dataclasses import dataclass
 
+from ktrdr.agents.design.base import StrategyDesigner
 from ktrdr.agents.design.builtin import DEFAULT_SYMBOL, DEFAULT_TIMEFRAME
+from ktrdr.agents.design.given import GivenStrategyDesigner
 from ktrdr.agents.design.llm import make_designer
 from ktrdr.agents.phases import CHILD_ID_KEY, Phase
 from ktrdr.agents.workers.research_worker import (
@@ -21,7 +23,7 @@ from ktrdr.agents.workers.research_worker import (
     CycleRequest,
 )
 from ktrdr.config import Settings
-from ktrdr.errors import CycleAlreadyActiveError
+from ktrdr.errors import CycleAlreadyActiveError, InvalidRequestError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.research_children import ResearchLauncher, TrialLedger
 from ktrdr.jobs.research_shape import check_plan, shape_parameters
@@ -71,18 +73,27 @@ class ResearchCycles:
         active = self.active_cycles()
         return active[0] if active else None
 
-    def trigger(self, request: CycleRequest | None = None) -> Operation:
+    def trigger(
+        self, request: CycleRequest | None = None, strategy: StrategyConfig | None = None
+    ) -> Operation:
+        """Start a cycle. With ``strategy`` (a user's, see ``research_shape.given_strategy``)
+        its grid's variants are the candidates instead of a designer's designs; the shape
+        must then have been made from it (``research_shape(..., strategy)``)."""
         request = request or CycleRequest(seed=new_seed())
         # A bad -m, a missing key or series: refused before anything is created.
-        designer = make_designer(request.model, self._settings)
+        designer = self._designer(request, strategy)
+        data = strategy.data if strategy is not None else None
         # A missing or too short series is the caller's mistake (422), not a failed cycle.
         series = series_for_cycle(
             self._jobs.market,
-            request.symbol or DEFAULT_SYMBOL,
-            request.timeframe or DEFAULT_TIMEFRAME,
+            request.symbol or (data.symbol if data else DEFAULT_SYMBOL),
+            request.timeframe or (data.timeframe if data else DEFAULT_TIMEFRAME),
         )
         if request.shape is not None:  # refused now (422) rather than as a failed cycle
-            check_plan(request.shape, len(series))
+            if isinstance(designer, GivenStrategyDesigner):
+                check_plan(request.shape, len(series), designer.longest_horizon)
+            else:
+                check_plan(request.shape, len(series))
         self._jobs.executor.ensure_available()  # its children would have nowhere to run
         with self._lock:
             active = self.active_cycles()
@@ -114,6 +125,7 @@ class ResearchCycles:
                     "timeframe": request.timeframe,
                     "epochs": request.epochs,
                     "designer": designer.name,
+                    **({"strategy": strategy.name} if strategy is not None else {}),
                     **shape_parameters(request.shape),
                 },
             )
@@ -129,6 +141,26 @@ class ResearchCycles:
                 op.operation_id, lambda: worker.run(op.operation_id, request)
             )
             return self._service.get(op.operation_id)
+
+    def _designer(self, request: CycleRequest, strategy: StrategyConfig | None) -> StrategyDesigner:
+        if strategy is None:
+            return make_designer(request.model, self._settings)
+        if request.model is not None:
+            raise InvalidRequestError(
+                "give a strategy or a designer model (-m), not both: a cycle started from a "
+                "strategy compares its grid's variants and designs nothing",
+                details={"field": "model"},
+            )
+        designer = GivenStrategyDesigner(strategy)
+        candidates = request.shape.candidates if request.shape is not None else 1
+        if candidates != len(designer.variants):  # research_shape makes them agree
+            raise InvalidRequestError(
+                f"strategy {strategy.name!r} makes {len(designer.variants)} candidate(s), "
+                f"the cycle asks for {candidates}"
+                + ("" if request.shape is not None else " (a grid needs walk-forward folds)"),
+                details={"field": "candidates"},
+            )
+        return designer
 
     def status(self) -> ResearchStatus:
         cycle = self.active_cycle()

@@ -9,14 +9,33 @@ number is finite (JSON cannot carry NaN or infinity, and none of them means anyt
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from ktrdr.data.series_names import Symbol, Timeframe
 from ktrdr.errors import StrategyValidationError
 from ktrdr.excerpt import excerpt
+from ktrdr.research.walkforward import WalkForwardSpec
+from ktrdr.strategies.grid import (
+    MAX_GRID_PATH_LENGTH,
+    MAX_GRID_PATHS,
+    MAX_GRID_VARIANTS,
+    GridError,
+    GridValue,
+    check_grid,
+)
 from ktrdr.strategies.indicator_params import ParameterError, Params, checked_params
 
 IndicatorType = Literal[
@@ -168,7 +187,27 @@ class DataSpec(_Strict):
         return self
 
 
+GridPath = Annotated[str, StringConstraints(min_length=1, max_length=MAX_GRID_PATH_LENGTH)]
+GridValues = Annotated[list[GridValue], Field(min_length=1, max_length=MAX_GRID_VARIANTS)]
+Grid = dict[GridPath, GridValues]
+# The sections a grid's variants are made from (``walk_forward`` and ``grid`` are not).
+_DESIGN_FIELDS = (
+    "name",
+    "description",
+    "data",
+    "indicators",
+    "fuzzy",
+    "labels",
+    "model",
+    "backtest",
+)
+
+
 class StrategyConfig(_Strict):
+    """A strategy. ``walk_forward`` is how a research cycle started from it splits its series
+    (a trigger's own choices win over it); ``grid`` the values a cycle compares (see
+    ``ktrdr.strategies.grid``), each combination one candidate."""
+
     name: str = Field(pattern=_STRATEGY_NAME, max_length=MAX_STRATEGY_NAME_LENGTH)
     description: str = Field(default="", max_length=MAX_DESCRIPTION_LENGTH)
     data: DataSpec = Field(default_factory=DataSpec)
@@ -177,6 +216,42 @@ class StrategyConfig(_Strict):
     labels: LabelSpec = Field(default_factory=LabelSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     backtest: BacktestSpec = Field(default_factory=BacktestSpec)
+    # Declared last: the grid's check reads every field above (validated in this order).
+    walk_forward: WalkForwardSpec | None = None
+    grid: Grid | None = Field(default=None, max_length=MAX_GRID_PATHS)
+
+    @field_validator("grid")
+    @classmethod
+    def _check_grid(cls, grid: Grid | None, info: ValidationInfo) -> Grid | None:
+        if not grid:
+            return None  # ``grid: {}`` varies nothing: the strategy itself
+        design = info.data
+        fields = None
+        if all(key in design for key in _DESIGN_FIELDS):
+            base = cls.model_construct(**{key: design[key] for key in _DESIGN_FIELDS})
+            fields = base.model_dump()
+        try:
+            check_grid(grid, fields, cls.model_validate)
+        except GridError as exc:
+            # The path travels in the context, like an indicator parameter's name.
+            raise PydanticCustomError(
+                "grid", "{message}", {"message": str(exc), "path": exc.path or ""}
+            ) from None
+        return grid
+
+    @model_serializer(mode="wrap")
+    def _research_settings_as_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the research settings a strategy does not have, and keep only the
+        ``walk_forward`` fields it sets: a trigger fills the rest with the backend's
+        defaults, and a strategy sent on as data (the CLI sends a file's fields) must mean
+        the same thereafter. A strategy without them dumps as it did before they existed."""
+        found: dict[str, Any] = handler(self)
+        for key in ("walk_forward", "grid"):
+            if found.get(key) is None:
+                found.pop(key, None)
+        if self.walk_forward is not None and "walk_forward" in found:
+            found["walk_forward"] = self.walk_forward.model_dump(exclude_unset=True)
+        return found
 
     @model_validator(mode="after")
     def _references(self) -> StrategyConfig:

@@ -16,7 +16,9 @@ class DesignRequest:
 
     ``now`` is passed in rather than read from a clock so that a design (its name included)
     is a pure function of the request. ``symbol``, ``timeframe`` and ``epochs`` are the
-    caller's overrides; ``None`` leaves the choice to the designer.
+    caller's overrides; ``None`` leaves the choice to the designer. ``candidate`` is the
+    0-based candidate a walk-forward cycle asks for (None: the cycle's one design); a
+    designer that invents designs varies them with ``seed`` and may ignore it.
     """
 
     seed: int
@@ -24,6 +26,7 @@ class DesignRequest:
     timeframe: str | None = None
     now: datetime
     epochs: int | None = None
+    candidate: int | None = None
 
 
 class StrategyDesigner(Protocol):

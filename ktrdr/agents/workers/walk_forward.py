@@ -154,6 +154,7 @@ class WalkForwardCycle:
                     timeframe=request.timeframe,
                     now=request.now,
                     epochs=request.epochs,
+                    candidate=index,
                 ),
                 self._token,
             )
