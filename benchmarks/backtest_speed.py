@@ -31,6 +31,8 @@ import numpy as np
 
 from benchmarks.common import best_of, save, table
 from ktrdr.backtesting.engine import run_backtest
+from ktrdr.bootstrap import build_operations
+from ktrdr.config import load_settings
 from ktrdr.data.bars import Bars
 from ktrdr.data.market import MarketData
 from ktrdr.indicators.technical import sma
@@ -38,9 +40,6 @@ from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
-from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
-from ktrdr.operations.write_behind import WriteBehindStore
 from ktrdr.strategies.models import BacktestSpec
 
 HERE = Path(__file__).resolve().parent
@@ -140,7 +139,7 @@ def floor_comparison(bars: Bars) -> dict[str, float]:
     for key in ("final_equity", "total_return", "sharpe_ratio", "max_drawdown", "win_rate"):
         assert np.isclose(ours[key], floor[key], rtol=1e-9), (key, ours[key], floor[key])
     assert ours["num_trades"] == floor["trades"]
-    assert np.isclose(out.benchmark["sharpe_ratio"], floor["bh_sharpe_ratio"], rtol=1e-9)
+    assert np.isclose(out.benchmark.to_dict()["sharpe_ratio"], floor["bh_sharpe_ratio"], rtol=1e-9)
     # Interleaved repeats, best of each: both see the same machine load.
     engine, plain, bare = [], [], []
     for _ in range(7):
@@ -175,10 +174,12 @@ def ktrdr_run(bars: Bars, with_progress: bool) -> tuple[float, dict[str, float]]
     token = CancellationToken()
     reporter: NullProgressReporter | OperationProgressReporter = NullProgressReporter()
     tmp = tempfile.TemporaryDirectory()
-    service = None
+    operations = None
     if with_progress:
-        # As the backend builds it: reports land in memory, reach SQLite coalesced.
-        service = OperationsService(WriteBehindStore(SqliteOperationStore(Path(tmp.name) / "b.db")))
+        # As the backend builds it (``ktrdr.bootstrap``): reports land in memory, reach
+        # SQLite coalesced.
+        operations = build_operations(load_settings(data_dir=Path(tmp.name), ephemeral=False))
+        service = operations.service
         op = service.create(OperationType.BACKTESTING)
         service.start(op.operation_id)
         reporter = OperationProgressReporter(service, op.operation_id)
@@ -197,8 +198,8 @@ def ktrdr_run(bars: Bars, with_progress: bool) -> tuple[float, dict[str, float]]
         result.update(final_equity=out.final_equity, trades=len(out.trades))
 
     seconds = best_of(once, 3)
-    if service is not None:
-        service.close()
+    if operations is not None:
+        operations.close()
     tmp.cleanup()
     return seconds, result
 

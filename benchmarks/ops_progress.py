@@ -1,6 +1,8 @@
 """The cost of one progress update (what a worker's reporter calls).
 
 In-memory store (the baseline) vs SQLite, coalesced and write-through, in the same run.
+Each store sits behind the write-behind cache, so only the store differs; the service and
+its listeners over it are built as the backend builds them (``ktrdr.bootstrap``).
 
 python -m benchmarks.ops_progress [--calls 10000]
 """
@@ -13,16 +15,19 @@ import time
 from pathlib import Path
 
 from benchmarks.common import save, table
+from ktrdr.bootstrap import build_operations
+from ktrdr.config import load_settings
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import ProgressUpdate
-from ktrdr.operations.service import OperationsService
 from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
 from ktrdr.operations.write_behind import WriteBehindStore
 
 
 def per_call_us(store: OperationStore, flush_interval: float, calls: int) -> float:
-    service = OperationsService(WriteBehindStore(store, flush_interval=flush_interval))
+    cache = WriteBehindStore(store, flush_interval=flush_interval)
+    operations = build_operations(load_settings(), store=cache)
+    service = operations.service
     op = service.create(OperationType.TRAINING)
     service.start(op.operation_id)
     start = time.perf_counter()
@@ -37,7 +42,7 @@ def per_call_us(store: OperationStore, flush_interval: float, calls: int) -> flo
             ),
         )
     elapsed = time.perf_counter() - start
-    service.close()
+    operations.close()
     return elapsed / calls * 1e6
 
 

@@ -7,8 +7,8 @@ so they share the machine's load, medians compared in the same run:
   nothing else: no evaluation, no progress, no cancellation checks;
 * ktrdr: ``train_strategy`` with a NullProgressReporter (it also evaluates loss and
   accuracy on the training and validation rows after every epoch and reports them);
-* ktrdr + SQLite: the same with an OperationProgressReporter into an OperationsService built
-  as the backend builds it (write-behind SQLite store, the training-history listener).
+* ktrdr + SQLite: the same with an OperationProgressReporter into the operations stack
+  ``ktrdr.bootstrap`` builds for the backend (write-behind SQLite, training-history listener).
 
 Epoch time is measured between the first and the last epoch's report (the bare loop times
 the same epochs), so the one-off dataset build and model save do not blur it; both wall
@@ -33,6 +33,7 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 from benchmarks.common import median, save, table
+from ktrdr.bootstrap import build_operations
 from ktrdr.config import load_settings
 from ktrdr.data.bars import Bars
 from ktrdr.data.market import MarketData
@@ -40,24 +41,12 @@ from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter, ProgressReporter, ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
-from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
-from ktrdr.operations.training_history import TrainingHistory
-from ktrdr.operations.write_behind import WriteBehindStore
 from ktrdr.strategies.loader import load_strategy
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.dataset import CLASSES, build_dataset
 from ktrdr.training.engine import block_plan, new_classifier, train_strategy
 
 Stamp = tuple[float, float]  # (wall, CPU) seconds
-
-
-def backend_service(path: Path) -> OperationsService:
-    """The service as ``ktrdr.api.runtime`` builds it: reports land in memory and reach
-    SQLite coalesced, and the training-history keeper sees each one."""
-    service = OperationsService(WriteBehindStore(SqliteOperationStore(path)))
-    service.add_listener(TrainingHistory().observe)
-    return service
 
 
 def stamp() -> Stamp:
@@ -121,7 +110,10 @@ def main() -> None:
             strategy.data.train_start,
             strategy.data.train_end,
         )
-        service = backend_service(root / "ops.db")
+        # The operations stack as the backend builds it (``ktrdr.bootstrap``): reports land
+        # in memory and reach SQLite coalesced, and the training-history keeper sees each one.
+        operations = build_operations(load_settings(data_dir=root, ephemeral=False))
+        service = operations.service
         timings: dict[str, list[Stamp]] = {"bare": [], "ktrdr": [], "sqlite": []}
         final: dict[str, float] = {}
 
@@ -142,7 +134,7 @@ def main() -> None:
                 token=CancellationToken(),
                 models_dir=root / "models",
             )
-            final.update(train_loss=result.train_loss, val_loss=result.val_loss)
+            final.update(result.model_dump(include={"train_loss", "val_loss"}))
             timings[kind].append(per_epoch(clock.stamps))
 
         run("ktrdr")  # warm-up (imports, caches), not counted
@@ -151,7 +143,7 @@ def main() -> None:
         for i in range(args.repeats):
             for kind in kinds if i % 2 == 0 else kinds[::-1]:
                 run(kind)
-        service.close()
+        operations.close()
 
     wall = {k: median([w for w, _ in runs]) for k, runs in timings.items()}
     cpu = {k: median([c for _, c in runs]) for k, runs in timings.items()}

@@ -11,9 +11,9 @@ from ktrdr import __version__
 from ktrdr.api.auth import BearerTokenGuard, check_token_setting
 from ktrdr.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from ktrdr.api.guards import HostPolicy, RequestGuard
-from ktrdr.api.routes import agent, backtests, data, health, operations, pages, training, tree
-from ktrdr.api.runtime import Runtime
+from ktrdr.api.routes import agent, backtests, data, health, meta, operations, pages, training, tree
 from ktrdr.api.strict_json import StrictJSONResponse
+from ktrdr.bootstrap import Runtime, build_runtime
 from ktrdr.config import Settings, get_settings
 from ktrdr.data.scratch import sweep_stale
 from ktrdr.errors import ConfigurationError
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or Runtime.build(settings)
+        rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         log = get_logger("ktrdr.api")
         swept = sweep_stale(settings.data_dir)
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         default_response_class=StrictJSONResponse,
     )
     install_error_handlers(app)
-    for module in (health, operations, tree, training, backtests, agent, data):
+    for module in (health, operations, tree, training, backtests, agent, data, meta):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)  # the web page, outside the API's prefix
     try:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ktrdr.api.runtime import Runtime
+from ktrdr.bootstrap import Runtime
 from ktrdr.config import Settings
 from ktrdr.jobs.cycles import ResearchCycles
 from ktrdr.jobs.dependencies import JobDependencies

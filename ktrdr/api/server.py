@@ -7,7 +7,7 @@ import uvicorn
 from ktrdr.api.app import create_app
 from ktrdr.api.auth import check_token_setting
 from ktrdr.api.guards import is_loopback
-from ktrdr.api.runtime import Runtime
+from ktrdr.bootstrap import build_runtime
 from ktrdr.config import Settings
 from ktrdr.logging import configure_logging, get_logger
 
@@ -25,7 +25,7 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
         )
-    runtime = Runtime.build(settings)
+    runtime = build_runtime(settings)
     try:
         app = create_app(settings, runtime=runtime)
         # Access logs would print a line per 300 ms poll; our structlog lines say what matters.

@@ -24,15 +24,10 @@ from ktrdr.contract.results import (
     research_cycle_summary_of,
     training_summary_of,
 )
+from ktrdr.operations.kinds import KIND_LABEL, kind_noun
 from ktrdr.operations.models import OperationStatus, OperationType
 
 OutcomeLine = tuple[str, str]  # (text, rich style; "" for none)
-
-KIND_NAME: dict[OperationType, str] = {
-    OperationType.AGENT_RESEARCH: "Research cycle",
-    OperationType.TRAINING: "Training",
-    OperationType.BACKTESTING: "Backtest",
-}
 
 
 def _benchmark_line(bench: BenchmarkFigures) -> OutcomeLine:
@@ -172,7 +167,7 @@ def summary_lines(op: OperationPublic) -> list[OutcomeLine]:
 
 
 def completed_lines(op: OperationPublic) -> list[OutcomeLine]:
-    name = KIND_NAME[op.operation_type]
+    name = KIND_LABEL[op.operation_type]
     return [(f"✓ {name} complete!", "bold green"), *summary_lines(op)]
 
 
@@ -193,7 +188,7 @@ def view_line(base_url: str, op: OperationPublic) -> list[OutcomeLine]:
 
 
 def failed_lines(op: OperationPublic) -> list[OutcomeLine]:
-    name = KIND_NAME[op.operation_type]
+    name = KIND_LABEL[op.operation_type]
     return [(f"✗ {name} failed: {op.error_message or 'unknown error'}", "red")]
 
 
@@ -205,7 +200,7 @@ def still_stopping_lines(op: OperationPublic) -> list[OutcomeLine]:
     """Ctrl+C was pressed but the operation had not stopped when the monitor stopped waiting."""
     return [
         (
-            f"⚠ Cancel requested; {KIND_NAME[op.operation_type].lower()} is still stopping "
+            f"⚠ Cancel requested; {kind_noun(op.operation_type)} is still stopping "
             f"(last seen: {op.progress.current_step or op.status.value}). "
             f"Check with: ktrdr ops show {op.operation_id}",
             "yellow",
@@ -245,4 +240,4 @@ def outcome_lines(
         return cancelled_lines(state, parent)
     if interrupted:
         return still_stopping_lines(parent)
-    return [(f"{KIND_NAME[parent.operation_type]} is {parent.status.value}", "")]
+    return [(f"{KIND_LABEL[parent.operation_type]} is {parent.status.value}", "")]

@@ -31,7 +31,7 @@ from distributed import Client, Event
 from distributed import Future as DaskFuture
 
 from ktrdr.cluster.cargo import PackedJob, pack, store_outputs
-from ktrdr.cluster.connection import ClusterConnection, ClusterState, tls_security
+from ktrdr.cluster.connection import ClusterConnection, ClusterState
 from ktrdr.cluster.task import (
     PROGRESS_TOPIC,
     TaskResult,
@@ -39,7 +39,6 @@ from ktrdr.cluster.task import (
     run_on_worker,
     update_from_message,
 )
-from ktrdr.config import Settings
 from ktrdr.errors import ClusterUnavailableError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationToken
@@ -329,15 +328,3 @@ def _worker_died(worker: str) -> str:
         f"Dask worker {worker} died while running the job (its process ended or it lost "
         "contact with the scheduler)"
     )
-
-
-def build_dask_executor(service: OperationsService, settings: Settings) -> DaskExecutor:
-    """The executor for ``KTRDR_EXECUTOR=dask`` (``local`` uses ``KTRDR_WORKERS`` workers)."""
-    connection = ClusterConnection(
-        settings.dask_scheduler,
-        default_local_workers=settings.workers,
-        security=tls_security(
-            settings.dask_tls_ca_file, settings.dask_tls_cert, settings.dask_tls_key
-        ),
-    )
-    return DaskExecutor(service, connection, orchestrations=settings.max_active_cycles)

@@ -25,7 +25,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from multiprocessing.context import BaseContext
@@ -59,8 +59,6 @@ SUPERVISE_SLICE_SECONDS = 0.05
 TERMINATE_AFTER_SECONDS = 1.0
 # How often a job process checks that the backend that asked for it still exists.
 ORPHAN_CHECK_SECONDS = 0.5
-# What the fork server imports once, so each job process starts warm (see that module).
-PRELOAD = ["ktrdr.jobs.process_preload"]
 
 # What a job process sends: progress reports, then exactly one outcome.
 _Message = ProgressUpdate | JobOutcome
@@ -143,19 +141,25 @@ def _job_main(
     messages.join_thread()  # the outcome is in the pipe before the process exits
 
 
-def _context() -> BaseContext:
+def _context(preload: Sequence[str]) -> BaseContext:
     # A fork server forks clean, single-threaded copies of a preloaded process: fast starts
     # without forking the backend's threads. Elsewhere, spawn.
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        if preload:  # the fork server is one per process: an empty list would undo another's
+            ctx.set_forkserver_preload(list(preload))
         return ctx
     return multiprocessing.get_context("spawn")
 
 
 class ProcessExecutor:
     """Up to ``max_workers`` job processes at once; further jobs wait their turn (pending
-    progress stays at 0 until a slot frees)."""
+    progress stays at 0 until a slot frees).
+
+    ``preload``: the modules the fork server imports once, so each job process starts warm
+    (the composition root names them: they belong to the layers above this one). Without
+    them a job process imports what its job needs when it starts.
+    """
 
     def __init__(
         self,
@@ -164,12 +168,13 @@ class ProcessExecutor:
         log_format: str = "console",
         job_threads: int | None = None,
         orchestrations: int = ORCHESTRATION_THREADS,
+        preload: Sequence[str] = (),
     ) -> None:
         self._service = service
         # BLAS/OpenMP threads per job process (None: every core); the process is the job's
         # own, so unlike with threads the cap concerns that job alone.
         self._job_threads = job_threads
-        self._ctx = _context()
+        self._ctx = _context(preload)
         self._log_format = log_format
         self._supervisors = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="ktrdr-proc"

@@ -15,8 +15,10 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
+from ktrdr.bootstrap import Runtime, build_runtime  # noqa: E402
 from ktrdr.cluster.connection import ClusterConnection  # noqa: E402
 from ktrdr.cluster.executor import DaskExecutor  # noqa: E402
+from ktrdr.config import Settings  # noqa: E402
 from ktrdr.data.csv_series import to_csv  # noqa: E402
 from ktrdr.data.market import MarketData  # noqa: E402
 from ktrdr.errors import ClusterUnavailableError  # noqa: E402
@@ -27,28 +29,34 @@ from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training 
 from ktrdr.operations.models import Operation, OperationStatus, OperationType  # noqa: E402
 from ktrdr.operations.service import OperationsService  # noqa: E402
 from ktrdr.operations.store import InMemoryOperationStore  # noqa: E402
-from ktrdr.operations.training_history import TrainingHistory  # noqa: E402
 from ktrdr.training.job import TrainingJob  # noqa: E402
 from ktrdr.training.model_store import load_model  # noqa: E402
 from tests.support.live_backend import free_port  # noqa: E402
+from tests.support.waiting import wait_for, wait_until  # noqa: E402
 
 JOB_TIMEOUT = 90.0  # the first job also waits for the LocalCluster to start
 
 
 @pytest.fixture(scope="module")
-def deps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobDependencies]:
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """A backend's object graph as ``KTRDR_EXECUTOR=dask`` builds it, on a LocalCluster."""
     root = tmp_path_factory.mktemp("dask-backend")
-    service = OperationsService(InMemoryOperationStore(), cancel_grace_seconds=5.0)
-    executor = DaskExecutor(service, ClusterConnection("local:2"))
-    yield JobDependencies(
-        service=service,
-        executor=executor,
-        market=MarketData(root / "data"),
-        models_dir=root / "data" / "models",
-        backtests_dir=root / "data" / "backtests",
+    settings = Settings(
+        data_dir=root / "data",
+        ephemeral=True,
+        executor="dask",
+        dask_scheduler="local:2",
+        cancel_grace_seconds=5.0,
     )
-    executor.shutdown()
-    service.close()
+    built = build_runtime(settings)
+    assert isinstance(built.executor, DaskExecutor)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def deps(runtime: Runtime) -> JobDependencies:
+    return runtime.jobs
 
 
 def follow(service: OperationsService, operation_id: str) -> tuple[Operation, list[float]]:
@@ -101,11 +109,8 @@ def test_a_training_then_a_backtest_run_on_the_cluster_with_monotonic_progress(
     assert -min(series.drawdown) == pytest.approx(result["metrics"]["max_drawdown"])
 
 
-def test_a_cluster_trainings_history_is_kept_as_its_reports_arrive(
-    deps: JobDependencies,
-) -> None:
-    keeper = TrainingHistory()
-    deps.service.add_listener(keeper.observe)
+def test_a_cluster_trainings_history_is_kept_as_its_reports_arrive(runtime: Runtime) -> None:
+    deps, keeper = runtime.jobs, runtime.training_history  # the listener the backend wires
     op_id = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=150)).operation_id
     live: list[list[int]] = []
     deadline = time.monotonic() + JOB_TIMEOUT
@@ -126,10 +131,7 @@ def test_cancel_mid_training_ends_it_cancelled_within_a_second(deps: JobDependen
     op_id = start_training(
         deps, TrainingRequest(strategy="rsi_mean_reversion", epochs=3000)
     ).operation_id
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while (deps.service.get(op_id).progress.items_processed or 0) < 2:
-        assert time.monotonic() < deadline, deps.service.get(op_id)
-        time.sleep(0.01)
+    wait_for(deps.service, op_id, lambda op: (op.progress.items_processed or 0) >= 2, JOB_TIMEOUT)
     asked = time.monotonic()
     deps.service.cancel(op_id, "Stopped by the test")
     while not deps.service.get(op_id).is_terminal:
@@ -148,10 +150,12 @@ def test_finished_jobs_leave_no_cancel_event_on_the_scheduler(deps: JobDependenc
     assert follow(deps.service, op_id)[0].status is OperationStatus.COMPLETED
     # A cancelled one too: setting its event is what creates it on the scheduler.
     stopped = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=3000))
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while (deps.service.get(stopped.operation_id).progress.items_processed or 0) < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(
+        deps.service,
+        stopped.operation_id,
+        lambda op: (op.progress.items_processed or 0) >= 1,
+        JOB_TIMEOUT,
+    )
     deps.service.cancel(stopped.operation_id, "Stopped by the test")
     assert follow(deps.service, stopped.operation_id)[0].status is OperationStatus.CANCELLED
     executor = deps.executor
@@ -161,10 +165,9 @@ def test_finished_jobs_leave_no_cancel_event_on_the_scheduler(deps: JobDependenc
     def event_names(dask_scheduler: Any) -> list[str]:
         return [str(name) for name in dask_scheduler.extensions["events"]._events]
 
-    deadline = time.monotonic() + 5
-    while left := client.run_on_scheduler(event_names):
-        assert time.monotonic() < deadline, f"cancel events left behind: {left}"
-        time.sleep(0.05)
+    assert wait_until(lambda: not client.run_on_scheduler(event_names), 5, 0.05), (
+        f"cancel events left behind: {client.run_on_scheduler(event_names)}"
+    )
 
 
 def test_an_imported_series_trains_on_the_cluster(deps: JobDependencies, tmp_path: Path) -> None:

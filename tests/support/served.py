@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from ktrdr.api.app import create_app
-from ktrdr.api.runtime import Runtime
+from ktrdr.bootstrap import Runtime, build_runtime
 from ktrdr.config import Settings
 from ktrdr.operations.service import OperationsService
 from tests.support.live_backend import free_port
@@ -51,7 +51,7 @@ def served_in_process(data_dir: Path, **overrides: Any) -> Iterator[Served]:
             **overrides,
         }
     )
-    runtime = Runtime.build(settings)
+    runtime = build_runtime(settings)
     config = uvicorn.Config(
         create_app(settings, runtime), host="127.0.0.1", port=port, log_level="warning"
     )

@@ -4,12 +4,17 @@ no import cycle between ktrdr's packages.
 Every module under ``ktrdr/`` is parsed (not imported) and every ``import`` statement is
 collected, including those inside functions (a lazy import is still a dependency). Imports
 under ``if TYPE_CHECKING:`` count for the library rules but not for cycles: they never run.
+A string that is exactly the path of a ktrdr module (``"ktrdr.jobs.process_preload"``, or
+``"ktrdr.api.app:create_app"``) is an import by name, as importlib, a fork server's preload
+or uvicorn make it: it counts for the rules too (a hidden arrow is still an arrow), but not
+for cycles, since nothing says when, or whether, the name is imported.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +32,7 @@ class Import:
     target: str  # what it imports, e.g. "ktrdr.indicators.features" or "httpx"
     line: int
     type_only: bool  # under ``if TYPE_CHECKING:``
+    by_name: bool = False  # a string naming the module, not an import statement
 
 
 def _module_name(path: Path) -> str:
@@ -55,11 +61,28 @@ def _walk(node: ast.AST, type_only: bool = False) -> Iterator[tuple[ast.AST, boo
         yield from _walk(child, type_only)
 
 
+# The whole string is a dotted path from ``ktrdr``, optionally with ``:attribute``.
+_MODULE_STRING = re.compile(r"(ktrdr(?:\.[A-Za-z_]\w*)+)(?::[A-Za-z_][\w.]*)?")
+
+
+def module_named_by(text: str) -> str | None:
+    """The ktrdr module a string names, or None (prose, a file name like "ktrdr.db")."""
+    match = _MODULE_STRING.fullmatch(text)
+    if match is None or _module_path(match.group(1)) is None:
+        return None
+    return match.group(1)
+
+
 def imports_in(source: str, module: str, is_package: bool = False) -> list[Import]:
-    """The imports in one module's source text (relative ones resolved against ``module``)."""
+    """The imports in one module's source text (relative ones resolved against ``module``),
+    and the modules its string literals name."""
     found: list[Import] = []
     for node, type_only in _walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            named = module_named_by(node.value)
+            if named is not None:
+                found.append(Import(module, named, node.lineno, type_only, by_name=True))
+        elif isinstance(node, ast.Import):
             found += [Import(module, alias.name, node.lineno, type_only) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
@@ -125,15 +148,28 @@ class ImportRule:
     # fails without failing the suite (xfail, not strict). Clear it when that work lands.
     pending: str = ""
 
-    def violations(self) -> list[Import]:
+    def violations(self, imports: Iterable[Import] | None = None) -> list[Import]:
+        """The imports (by default the whole tree's) that break this rule."""
         return [
             item
-            for item in all_imports()
+            for item in (all_imports() if imports is None else imports)
             if _within(item.module, self.where)
             and _within(item.target, self.banned)
             and not any(_within(item.module, allowed) for allowed in self.except_in)
         ]
 
+
+# The domain: the rules of operations, research and trading, below every other layer.
+DOMAIN = (
+    "ktrdr.operations",
+    "ktrdr.agents",
+    "ktrdr.training",
+    "ktrdr.backtesting",
+    "ktrdr.data",
+    "ktrdr.indicators",
+    "ktrdr.strategies",
+    "ktrdr.research",
+)
 
 RULES: list[ImportRule] = [
     ImportRule("ktrdr", "fastapi", ("ktrdr.api",), "the API is the only web edge"),
@@ -156,18 +192,18 @@ RULES: list[ImportRule] = [
     ImportRule("ktrdr", "httpx", ("ktrdr.client",), "the client is the only HTTP caller"),
     *(
         ImportRule(domain, edge, (), "the domain knows no edge")
-        for domain in (
-            "ktrdr.operations",
-            "ktrdr.agents",
-            "ktrdr.training",
-            "ktrdr.backtesting",
-            "ktrdr.data",
-            "ktrdr.indicators",
-            "ktrdr.strategies",
-            "ktrdr.jobs",
-            "ktrdr.research",
-        )
+        for domain in (*DOMAIN, "ktrdr.jobs")
         for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client")
+    ),
+    *(
+        ImportRule(lower, "ktrdr.jobs", (), "the jobs layer drives the layers below it")
+        for lower in (*DOMAIN, "ktrdr.cluster", "ktrdr.contract")
+    ),
+    ImportRule(
+        "ktrdr",
+        "ktrdr.bootstrap",
+        ("ktrdr.api", "ktrdr.cli", "ktrdr.__main__"),
+        "only the entrypoints build the object graph",
     ),
     ImportRule("ktrdr.client", "ktrdr.cli", (), "the client knows no terminal"),
     ImportRule(
@@ -209,11 +245,11 @@ def test_library_stays_at_its_edge(rule: ImportRule) -> None:
 # --- no cycles between packages ------------------------------------------------------------
 
 
-def package_graph() -> dict[str, dict[str, Import]]:
+def package_graph(imports: Iterable[Import] | None = None) -> dict[str, dict[str, Import]]:
     """package -> {package it imports: one import that shows it}, ktrdr packages only."""
     graph: dict[str, dict[str, Import]] = {}
-    for item in all_imports():
-        if item.type_only or not item.target.startswith("ktrdr."):
+    for item in all_imports() if imports is None else imports:
+        if item.type_only or item.by_name or not item.target.startswith("ktrdr."):
             continue
         source, target = package_of(item.module), package_of(item.target)
         graph.setdefault(source, {})
@@ -299,3 +335,29 @@ def test_no_import_cycle_between_ktrdr_packages() -> None:
                 if target in group:
                     lines.append(f"  {item.module}:{item.line} imports {item.target}")
     assert not found, "import cycles between packages " + str(found) + ":\n" + "\n".join(lines)
+
+
+def test_a_module_named_in_a_string_counts_for_the_rules_not_for_cycles() -> None:
+    planted = (
+        'PRELOAD = ["ktrdr.api.app"]\n'
+        'TARGET = "ktrdr.api.app:create_app"\n'
+        'DATABASE = "ktrdr.db"\n'  # a file name: no such module
+        'LOGGER = "ktrdr.api.requests"\n'  # no such module either
+        'PROSE = "see ktrdr.api.app"\n'  # not a bare path
+    )
+    found = imports_in(planted, "ktrdr.operations.planted")
+    assert [(i.target, i.line, i.by_name) for i in found] == [
+        ("ktrdr.api.app", 1, True),
+        ("ktrdr.api.app", 2, True),
+    ]
+    rule = next(r for r in RULES if (r.where, r.banned) == ("ktrdr.operations", "ktrdr.api"))
+    assert [i.line for i in rule.violations(found)] == [1, 2]
+    assert package_graph(found) == {}
+    statement = imports_in("import ktrdr.api.app\n", "ktrdr.operations.planted")
+    assert set(package_graph(statement)["ktrdr.operations"]) == {"ktrdr.api"}
+
+
+def test_the_tree_is_read_for_modules_named_in_strings() -> None:
+    by_name = {(i.module, i.target) for i in all_imports() if i.by_name}
+    # The fork server's preload is named by the composition root, not by the executor.
+    assert ("ktrdr.bootstrap", "ktrdr.jobs.process_preload") in by_name

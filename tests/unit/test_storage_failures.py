@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ktrdr.api.app import create_app
-from ktrdr.api.runtime import Runtime
+from ktrdr.bootstrap import build_runtime
 from ktrdr.config import load_settings
 from ktrdr.errors import StorageUnavailableError
 from ktrdr.operations.models import Operation, OperationStatus, OperationType
@@ -26,6 +26,7 @@ from ktrdr.operations.store import OperationStore
 from ktrdr.operations.write_behind import WriteBehindStore
 from tests.support.progress import report
 from tests.support.stores import PassThroughStore
+from tests.support.waiting import wait_until
 
 FAILURES: dict[str, Callable[[], Exception]] = {
     "busy": lambda: sqlite3.OperationalError("database is locked"),
@@ -54,15 +55,6 @@ def flaky(tmp_path: Path) -> Iterator[tuple[OperationsService, FlakyStore, Write
     yield service, disk, store
     disk.failure = None
     service.close()
-
-
-def wait_for(predicate: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.mark.parametrize("failure", sorted(FAILURES))
@@ -100,16 +92,16 @@ def test_an_end_that_cannot_be_written_is_kept_and_written_when_the_disk_is_back
     assert service.open_operations() == []  # memory never waits for the disk
     on_disk = disk.inner.get(op.operation_id)
     assert on_disk is not None and on_disk.status is OperationStatus.RUNNING
-    assert wait_for(lambda: store.degraded is not None)
+    assert wait_until(lambda: store.degraded is not None)
 
     disk.failure = None
-    assert wait_for(lambda: store.degraded is None), store.degraded
+    assert wait_until(lambda: store.degraded is None), store.degraded
     assert disk.inner.get(op.operation_id) == done  # memory and the database agree
 
 
 def test_health_says_degraded_while_writes_fail_and_stays_fast(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "data", progress_flush_seconds=0.02)
-    runtime = Runtime.build(settings)
+    runtime = build_runtime(settings)
     assert runtime.write_behind is not None
     disk = FlakyStore(runtime.write_behind._inner)
     runtime.write_behind._inner = disk

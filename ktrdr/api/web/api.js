@@ -2,6 +2,7 @@
 // CLI's follower uses (``GET /operations/{id}/tree?since=V&wait=S``).
 
 import { setConnection } from "./dom.js";
+import { TERMINAL } from "./vocabulary.js";
 
 const API = "/api/v1";
 
@@ -109,6 +110,6 @@ export async function followTree(id, onTree, signal) {
     since = tree.version;
     onTree(tree);
     const root = tree.operations[0];
-    if (root && ["completed", "failed", "cancelled"].includes(root.status)) return;
+    if (root && TERMINAL.has(root.status)) return;
   }
 }

@@ -5,11 +5,12 @@
 // by its status, filled to its percentage, linking to its page. Bars are made once and
 // updated in place, so a link keeps keyboard focus while the tree changes under it.
 
-import { KIND_LABEL, el, finite, operationLink, progressBar, replace, setProgress, statusBadge } from "./dom.js";
+import { el, finite, operationLink, progressBar, replace, setProgress, statusBadge } from "./dom.js";
+import { KIND, ROLE, ROLES, STATUS, TERMINAL, kindLabel, kindNoun } from "./vocabulary.js";
 
-const ROLES = new Set(["fold", "final", "holdout"]);
-const TAGS = { training: "T", backtesting: "B" };
-const WHAT = { training: "Training", backtesting: "Backtest" };
+const TAGS = { [KIND.TRAINING]: "T", [KIND.BACKTESTING]: "B" };
+// The grid's count line: finished work first, then what is under way, then what went wrong.
+const TALLY_ORDER = [STATUS.COMPLETED, STATUS.RUNNING, STATUS.PENDING, STATUS.FAILED, STATUS.CANCELLED];
 
 function paramsOf(op) {
   return op.metadata.parameters || {};
@@ -38,7 +39,7 @@ function shapeOf(root, children) {
   let candidates = index(context.candidates) ?? (result.candidates || []).length;
   for (const child of children) {
     const p = paramsOf(child);
-    if (p.role === "fold" && index(p.fold) !== null) folds = Math.max(folds, p.fold + 1);
+    if (p.role === ROLE.FOLD && index(p.fold) !== null) folds = Math.max(folds, p.fold + 1);
     if (index(p.candidate) !== null) candidates = Math.max(candidates, p.candidate + 1);
   }
   return { folds, candidates };
@@ -48,7 +49,7 @@ function shapeOf(root, children) {
 export function chosenCandidate(root, children) {
   const picked = ((root.result_summary || {}).candidates || []).find((c) => c && c.chosen);
   if (picked && index(picked.index) !== null) return picked.index;
-  const holdout = children.find((c) => paramsOf(c).role === "holdout" && index(paramsOf(c).candidate) !== null);
+  const holdout = children.find((c) => paramsOf(c).role === ROLE.HOLDOUT && index(paramsOf(c).candidate) !== null);
   return holdout ? paramsOf(holdout).candidate : null;
 }
 
@@ -58,9 +59,9 @@ export function focusChildren(root, children) {
   const chosen = chosenCandidate(root, children);
   if (chosen === null) return { training: null, backtest: null };
   const mine = children.filter((c) => paramsOf(c).candidate === chosen);
-  const holdouts = mine.filter((c) => paramsOf(c).role === "holdout");
+  const holdouts = mine.filter((c) => paramsOf(c).role === ROLE.HOLDOUT);
   return {
-    training: mine.find((c) => paramsOf(c).role === "final" && c.operation_type === "training") || null,
+    training: mine.find((c) => paramsOf(c).role === ROLE.FINAL && c.operation_type === KIND.TRAINING) || null,
     backtest: holdouts.find((c) => paramsOf(c).cost_multiplier === 1) || holdouts[0] || null,
   };
 }
@@ -74,11 +75,11 @@ function placeOf(child, shape) {
   const p = paramsOf(child);
   const candidate = index(p.candidate);
   if (candidate === null || candidate >= shape.candidates) return null;
-  if (p.role === "fold" && index(p.fold) !== null && p.fold < shape.folds && TAGS[child.operation_type]) {
-    return { cell: `${candidate}:${p.fold}`, slot: child.operation_type === "training" ? 0 : 1 };
+  if (p.role === ROLE.FOLD && index(p.fold) !== null && p.fold < shape.folds && TAGS[child.operation_type]) {
+    return { cell: `${candidate}:${p.fold}`, slot: child.operation_type === KIND.TRAINING ? 0 : 1 };
   }
-  if (p.role === "final" && child.operation_type === "training") return { cell: `${candidate}:final`, slot: 0 };
-  if (p.role === "holdout" && child.operation_type === "backtesting") {
+  if (p.role === ROLE.FINAL && child.operation_type === KIND.TRAINING) return { cell: `${candidate}:final`, slot: 0 };
+  if (p.role === ROLE.HOLDOUT && child.operation_type === KIND.BACKTESTING) {
     return { cell: `${candidate}:holdout`, slot: finite(p.cost_multiplier) ? p.cost_multiplier : 99 };
   }
   return null;
@@ -87,18 +88,18 @@ function placeOf(child, shape) {
 function describe(child) {
   const p = paramsOf(child);
   const where = [`candidate ${index(p.candidate) !== null ? p.candidate + 1 : "?"}`];
-  if (p.role === "fold") where.push(`fold ${p.fold + 1}`);
-  if (p.role === "final") where.push("final training");
-  if (p.role === "holdout") where.push(`holdout at ${costLabel(p.cost_multiplier)} costs`);
+  if (p.role === ROLE.FOLD) where.push(`fold ${p.fold + 1}`);
+  if (p.role === ROLE.FINAL) where.push("final training");
+  if (p.role === ROLE.HOLDOUT) where.push(`holdout at ${costLabel(p.cost_multiplier)} costs`);
   const pct = Math.round(child.progress.percentage || 0);
   const step = child.progress.current_step ? ` · ${child.progress.current_step}` : "";
-  return `${WHAT[child.operation_type] || child.operation_type} · ${where.join(" · ")}: ${child.status}, ${pct}%${step}`;
+  return `${kindLabel(child.operation_type)} · ${where.join(" · ")}: ${child.status}, ${pct}%${step}`;
 }
 
 /** A child's bar: a link with a short tag (T, B or the cost multiple) and a filled track. */
 function makeBar(child) {
   const p = paramsOf(child);
-  const tag = p.role === "holdout" ? costLabel(p.cost_multiplier) : TAGS[child.operation_type] || "?";
+  const tag = p.role === ROLE.HOLDOUT ? costLabel(p.cost_multiplier) : TAGS[child.operation_type] || "?";
   const fill = el("span", { class: "wf-fill" });
   const link = el(
     "a",
@@ -111,7 +112,7 @@ function makeBar(child) {
 
 function drawBar(bar, child) {
   const text = describe(child);
-  const done = ["completed", "failed", "cancelled"].includes(child.status);
+  const done = TERMINAL.has(child.status);
   const pct = done ? 100 : Math.max(0, Math.min(100, child.progress.percentage || 0));
   const state = `${child.status}|${pct}|${text}`;
   if (bar.state === state) return; // most answers change a few bars: leave the rest alone
@@ -136,7 +137,7 @@ export class ChildList {
       if (!entry) {
         entry = { bar: progressBar(0, `Progress of ${child.operation_id}`), status: el("span"), step: el("span", { class: "step" }) };
         this.entries.set(child.operation_id, entry);
-        this.list.append(el("li", {}, el("span", { class: "kind", text: KIND_LABEL[child.operation_type] }), " ", operationLink(child.operation_id), " ", entry.status, entry.bar, entry.step));
+        this.list.append(el("li", {}, el("span", { class: "kind", text: kindNoun(child.operation_type) }), " ", operationLink(child.operation_id), " ", entry.status, entry.bar, entry.step));
       }
       replace(entry.status, statusBadge(child.status));
       setProgress(entry.bar, child.progress.percentage);
@@ -149,9 +150,9 @@ export class ChildList {
 export function roleNote(params) {
   const candidate = Number.isInteger(params.candidate) ? `candidate ${params.candidate + 1}` : null;
   const parts = {
-    fold: [candidate, Number.isInteger(params.fold) ? `fold ${params.fold + 1}` : null],
-    final: [candidate, "final training"],
-    holdout: [candidate, "holdout", finite(params.cost_multiplier) ? `${costLabel(params.cost_multiplier)} costs` : null],
+    [ROLE.FOLD]: [candidate, Number.isInteger(params.fold) ? `fold ${params.fold + 1}` : null],
+    [ROLE.FINAL]: [candidate, "final training"],
+    [ROLE.HOLDOUT]: [candidate, ROLE.HOLDOUT, finite(params.cost_multiplier) ? `${costLabel(params.cost_multiplier)} costs` : null],
   }[params.role];
   return parts ? el("span", { class: "note", text: parts.filter(Boolean).join(" · ") }) : null;
 }
@@ -251,7 +252,7 @@ export class CycleGrid {
       this.build(shape);
     }
     const others = [];
-    const tally = { completed: 0, running: 0, pending: 0, failed: 0, cancelled: 0 };
+    const tally = Object.fromEntries(TALLY_ORDER.map((status) => [status, 0]));
     for (const child of children) {
       tally[child.status] = (tally[child.status] || 0) + 1;
       let bar = this.bars.get(child.operation_id);
@@ -279,7 +280,7 @@ export class CycleGrid {
     // Until the result names them, the final training carries the candidate's own name (a
     // fold's training carries it with the fold appended).
     const byRole = (role) => children.filter((c) => paramsOf(c).role === role);
-    for (const child of [...byRole("final"), ...byRole("holdout"), ...byRole("fold")]) {
+    for (const child of [...byRole(ROLE.FINAL), ...byRole(ROLE.HOLDOUT), ...byRole(ROLE.FOLD)]) {
       const p = paramsOf(child);
       if (index(p.candidate) !== null && p.strategy_name && !names.has(p.candidate)) names.set(p.candidate, p.strategy_name);
     }

@@ -104,14 +104,6 @@ export function secondsBetween(startIso, endIso) {
   return Number.isNaN(start) || Number.isNaN(end) ? null : Math.max(0, (end - start) / 1000);
 }
 
-export const KIND_LABEL = {
-  agent_research: "research cycle",
-  training: "training",
-  backtesting: "backtest",
-};
-
-export const ACTIVE = new Set(["pending", "running"]);
-
 /** A progress bar with its accessible name and value. */
 export function progressBar(percentage, label) {
   const bar = el("progress", { max: "100", "aria-label": label });

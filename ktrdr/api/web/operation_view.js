@@ -6,8 +6,6 @@ import { followTree, getData } from "./api.js";
 import { equityFigures, loadSeries, metricsTable } from "./backtest_view.js";
 import { chartFigure } from "./chart.js";
 import {
-  ACTIVE,
-  KIND_LABEL,
   announce,
   duration,
   el,
@@ -23,6 +21,7 @@ import {
 } from "./dom.js";
 import { ChildList, CycleGrid, focusChildren, isWalkForward, roleNote } from "./cycle_grid.js";
 import { phaseTimeline } from "./timeline.js";
+import { ACTIVE, KIND, STATUS, TERMINAL, kindLabel, kindNoun } from "./vocabulary.js";
 import { walkForwardSection } from "./walk_forward.js";
 
 const HISTORY_INTERVAL_MS = 300;
@@ -44,7 +43,7 @@ class TrainingHistory {
    * has ended and that last read is asked for, there is nothing more to ask for. */
   refresh(op) {
     if (this.ended) return this.busy;
-    if (op && ["completed", "failed", "cancelled"].includes(op.status)) this.ended = true;
+    if (op && TERMINAL.has(op.status)) this.ended = true;
     return this.run(op);
   }
 
@@ -228,8 +227,8 @@ class OperationPage {
     const { root, id } = this;
     const params = root.metadata.parameters || {};
     const strategy = params.strategy_name || (root.result_summary || {}).strategy_name;
-    const kind = KIND_LABEL[root.operation_type] || root.operation_type;
-    this.main.querySelector("h1 .kind").textContent = kind[0].toUpperCase() + kind.slice(1);
+    const kind = kindNoun(root.operation_type);
+    this.main.querySelector("h1 .kind").textContent = kindLabel(root.operation_type);
     document.title = `${kind} ${id} · ktrdr`;
     replace(
       this.header,
@@ -237,7 +236,7 @@ class OperationPage {
       strategy ? el("span", { class: "strategy", text: strategy }) : null,
       root.parent_operation_id ? el("span", { class: "note" }, " part of ", operationLink(root.parent_operation_id)) : null,
       roleNote(params),
-      root.operation_type === "backtesting"
+      root.operation_type === KIND.BACKTESTING
         ? el("a", { class: "button-link", href: `/backtests/${encodeURIComponent(id)}`, text: "Equity curve and trades" })
         : null,
     );
@@ -247,7 +246,7 @@ class OperationPage {
     // Status and phase changes are announced (not every percentage: too chatty).
     const said = `${root.status} ${params.phase || ""}`;
     if (this.lastStatus !== null && this.lastStatus !== said) {
-      announce(`${kind} ${id}: ${root.status}${params.phase && root.status === "running" ? `, ${params.phase}` : ""}`);
+      announce(`${kind} ${id}: ${root.status}${params.phase && root.status === STATUS.RUNNING ? `, ${params.phase}` : ""}`);
     }
     this.lastStatus = said;
     this.problem.textContent = root.error_message || "";
@@ -255,7 +254,7 @@ class OperationPage {
 
   drawTimeline() {
     const { root } = this;
-    if (root && root.operation_type === "agent_research") {
+    if (root && root.operation_type === KIND.AGENT_RESEARCH) {
       replace(this.timelineBox, el("h2", { text: "Phases" }), phaseTimeline(root, this.nodes, this.journalComplete ? this.changes : null));
     }
   }
@@ -277,12 +276,14 @@ class OperationPage {
     if (isWalkForward(root, children)) {
       const focus = focusChildren(root, children);
       if (focus.training) this.showTraining(focus.training, "Final training (chosen candidate)");
-      if (focus.backtest?.status === "completed") this.showBacktest(focus.backtest.operation_id, "Holdout backtest");
+      if (focus.backtest?.status === STATUS.COMPLETED) this.showBacktest(focus.backtest.operation_id, "Holdout backtest");
       return;
     }
     for (const node of [root, ...children]) {
-      if (node.operation_type === "training") this.showTraining(node, "Training");
-      if (node.operation_type === "backtesting" && node.status === "completed") this.showBacktest(node.operation_id, "Backtest");
+      if (node.operation_type === KIND.TRAINING) this.showTraining(node, kindLabel(KIND.TRAINING));
+      if (node.operation_type === KIND.BACKTESTING && node.status === STATUS.COMPLETED) {
+        this.showBacktest(node.operation_id, kindLabel(KIND.BACKTESTING));
+      }
     }
   }
 
@@ -320,7 +321,7 @@ class OperationPage {
     const { root } = this;
     if (!root.result_summary || this.resultShownFor === root.version) return;
     this.resultShownFor = root.version;
-    const walkForward = root.status === "completed" ? walkForwardSection(root.result_summary) : null;
+    const walkForward = root.status === STATUS.COMPLETED ? walkForwardSection(root.result_summary) : null;
     replace(this.walkForwardBox, walkForward);
     replace(this.resultBox, el("h2", { text: "Result" }), verdictLine(root), resultTable(root.result_summary));
   }

@@ -5,8 +5,6 @@
 
 import { cancelOperation, followTree, getEnvelope } from "./api.js";
 import {
-  ACTIVE,
-  KIND_LABEL,
   announce,
   duration,
   el,
@@ -18,13 +16,13 @@ import {
   setProgress,
   statusBadge,
 } from "./dom.js";
+import { ACTIVE, KIND, KINDS, STATUS, STATUSES, kindNoun } from "./vocabulary.js";
 
 const LIST_LIMIT = 200;
 const RELIST_MS = 3000;
 // Each followed tree holds one connection; browsers allow six per origin, so the rest of
 // the running roots are seen through the re-list.
 const MAX_FOLLOWERS = 3;
-const STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
 
 /** One shape for a listing row (summary) and a tree node (full operation). */
 export function fromSummary(row) {
@@ -56,7 +54,7 @@ export function fromOperation(op) {
     created: op.created_at,
     percentage: op.progress.percentage,
     step: op.progress.current_step,
-    phase: op.operation_type === "agent_research" ? params.phase || null : null,
+    phase: op.operation_type === KIND.AGENT_RESEARCH ? params.phase || null : null,
     elapsed: op.elapsed_seconds,
     strategy: params.strategy_name || result.strategy_name || null,
     cancelRequested: op.cancel_requested,
@@ -75,7 +73,7 @@ export function elapsedNow(op) {
 export function etaSeconds(op) {
   const spent = elapsedNow(op);
   const p = op.percentage;
-  if (op.type === "agent_research" || op.status !== "running" || spent === null) return null;
+  if (op.type === KIND.AGENT_RESEARCH || op.status !== STATUS.RUNNING || spent === null) return null;
   if (!(p > 0 && p < 100)) return null;
   return (spent * (100 - p)) / p;
 }
@@ -96,7 +94,7 @@ export function operationsView(main) {
     "select",
     { id: "filter-kind", name: "kind" },
     el("option", { value: "", text: "any kind" }),
-    Object.entries(KIND_LABEL).map(([v, t]) => el("option", { value: v, text: t })),
+    KINDS.map((kind) => el("option", { value: kind, text: kindNoun(kind) })),
   );
   const body = el("tbody");
   const note = el("p", { class: "note", role: "status" });
@@ -182,7 +180,7 @@ export function operationsView(main) {
     const known = ops.get(op.id);
     if (known && known.version > op.version) return;
     if (known && known.status !== op.status) {
-      announce(`${KIND_LABEL[op.type] || op.type} ${op.id}: ${op.status}`);
+      announce(`${kindNoun(op.type)} ${op.id}: ${op.status}`);
     }
     ops.set(op.id, { ...known, ...op, strategy: op.strategy || known?.strategy || null });
   }
@@ -191,10 +189,10 @@ export function operationsView(main) {
     pendingCancel = op.id;
     dialogText.textContent = "";
     dialogText.append(
-      `${KIND_LABEL[op.type] || op.type} `,
+      `${kindNoun(op.type)} `,
       el("code", { text: op.id }),
       op.strategy ? ` (${op.strategy})` : "",
-      op.type === "agent_research" ? " and its running child will stop." : " will stop.",
+      op.type === KIND.AGENT_RESEARCH ? " and its running child will stop." : " will stop.",
     );
     dialog.returnValue = "";
     dialog.showModal();
@@ -225,7 +223,7 @@ export function operationsView(main) {
     const cancel = el("button", {
       type: "button",
       class: "cancel",
-      "aria-label": `Cancel ${KIND_LABEL[op.type] || op.type} ${op.id}`,
+      "aria-label": `Cancel ${kindNoun(op.type)} ${op.id}`,
       text: "Cancel",
       onclick: () => askCancel(ops.get(op.id)),
     });
@@ -240,7 +238,7 @@ export function operationsView(main) {
       replace(
         cells.name,
         op.parent ? el("span", { class: "branch", "aria-hidden": "true", text: "└ " }) : null,
-        el("span", { class: "kind", text: KIND_LABEL[op.type] || op.type }),
+        el("span", { class: "kind", text: kindNoun(op.type) }),
         " ",
         operationLink(op.id),
         op.strategy ? el("span", { class: "strategy", text: op.strategy }) : null,

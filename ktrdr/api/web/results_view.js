@@ -4,13 +4,16 @@
 
 import { getEnvelope } from "./api.js";
 import { el, finite, intervalText, number, operationLink, percent, replace, when } from "./dom.js";
+import { KIND, STATUS, VERDICTS } from "./vocabulary.js";
 
 const LIMIT = 500;
+// Sorting by verdict ascending goes from the worst to the best (an unknown one sorts as blank).
+const worstFirst = [...VERDICTS].reverse();
 
 const COLUMNS = [
-  { key: "completed", label: "Finished", value: (r) => r.completed_at || "", text: (r) => when(r.completed_at) },
+  { key: "finished", label: "Finished", value: (r) => r.completed_at || "", text: (r) => when(r.completed_at) },
   { key: "strategy", label: "Strategy", value: (r) => r.headline.strategy_name || "", text: (r) => r.headline.strategy_name || "–" },
-  { key: "verdict", label: "Verdict", value: (r) => ["poor", "neutral", "promising"].indexOf(r.verdict), text: (r) => r.verdict || "–" },
+  { key: "verdict", label: "Verdict", value: (r) => worstFirst.indexOf(r.verdict), text: (r) => r.verdict || "–" },
   { key: "sharpe", label: "Sharpe", num: true, value: (r) => r.headline.sharpe_ratio, text: (r) => number(r.headline.sharpe_ratio) },
   { key: "dsr", label: "Deflated Sharpe", num: true, value: (r) => r.headline.deflated_sharpe, text: (r) => number(r.headline.deflated_sharpe) },
   { key: "trials", label: "Best of N", num: true, value: (r) => r.headline.trials, text: (r) => (finite(r.headline.trials) ? String(r.headline.trials) : "–") },
@@ -42,8 +45,8 @@ export async function resultsView(main) {
   let backtests;
   try {
     [cycles, backtests] = await Promise.all([
-      getEnvelope(`/operations?operation_type=agent_research&status=completed&limit=${LIMIT}`),
-      getEnvelope(`/operations?operation_type=backtesting&limit=1000`),
+      getEnvelope(`/operations?operation_type=${KIND.AGENT_RESEARCH}&status=${STATUS.COMPLETED}&limit=${LIMIT}`),
+      getEnvelope(`/operations?operation_type=${KIND.BACKTESTING}&limit=1000`),
     ]);
   } catch (error) {
     replace(main, el("h1", { text: "Results" }), el("p", { class: "problem", role: "alert", text: error.message }));
