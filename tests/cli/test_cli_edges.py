@@ -26,6 +26,7 @@ from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend, env_without_ktrdr, run_ktrdr
 from tests.support.progress import progress
 from tests.support.snapshots import cycle
+from tests.support.waiting import wait_until
 
 ESC_CLEAR = "\x1b[2J"
 
@@ -43,10 +44,9 @@ def long_training(backend: LiveBackend) -> str:
             "/training/start", {"strategy": "rsi_mean_reversion", "epochs": 100_000}
         )
         op_id = started.operation_id
-        deadline = time.monotonic() + 30
-        while client.get_operation(op_id).status is not OperationStatus.RUNNING:
-            assert time.monotonic() < deadline, "the training never started"
-            time.sleep(0.05)
+        assert wait_until(
+            lambda: client.get_operation(op_id).status is OperationStatus.RUNNING, 30, 0.05
+        ), "the training never started"
     return op_id
 
 

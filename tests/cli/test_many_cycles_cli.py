@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
 
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend, run_ktrdr
+from tests.support.waiting import wait_until
 
 
 def started_with_max(backend_factory: BackendFactory, max_active: int) -> LiveBackend:
@@ -84,10 +84,9 @@ def test_more_cycles_than_the_backend_allows_start_none(
     left = cycles(backend)
     assert len(left) == 2
     assert all(c["status"] == "cancelled" or c["cancel_requested"] for c in left), left
-    deadline = time.monotonic() + 10
-    while any(c["status"] != "cancelled" for c in cycles(backend)):
-        assert time.monotonic() < deadline, cycles(backend)
-        time.sleep(0.1)
+    assert wait_until(lambda: all(c["status"] == "cancelled" for c in cycles(backend)), 10, 0.1), (
+        cycles(backend)
+    )
 
     started = ktrdr(
         backend, "agent", "trigger", "--folds", "0", "--count", "1", "--seed", "3", "--json"

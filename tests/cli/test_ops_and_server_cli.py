@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live_backend import LiveBackend, free_port, run_ktrdr
+from tests.support.waiting import wait_until
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,8 +97,9 @@ def test_a_second_backend_on_the_same_data_dir_is_refused_and_touches_nothing(
             "/training/start", {"strategy": "rsi_mean_reversion", "epochs": 50000}
         )
         op_id = started.operation_id
-        while client.get_operation(op_id).progress.items_processed in (None, 0):
-            time.sleep(0.02)
+        assert wait_until(
+            lambda: client.get_operation(op_id).progress.items_processed not in (None, 0), 60, 0.02
+        ), "the training never got going"
 
     # Same data dir, another port: without the owner lock this process would mark the
     # running training failed in the shared file ("interrupted by a restart").

@@ -27,6 +27,7 @@ from tests.support.live_backend import (  # noqa: E402
     free_port,
     run_ktrdr,
 )
+from tests.support.waiting import wait_until
 
 TERMINAL = {"completed", "failed", "cancelled"}
 DASK = str(Path(sys.executable).parent / "dask")
@@ -118,15 +119,6 @@ def health(http: httpx.Client) -> dict[str, Any]:
     return data
 
 
-def wait_until(what: str, check: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def train(http: httpx.Client, epochs: int) -> str:
     reply = http.post("/training/start", json={"strategy": "rsi_mean_reversion", "epochs": epochs})
     assert reply.status_code == 202, reply.text
@@ -151,7 +143,7 @@ def test_four_trainings_run_two_at_a_time_and_one_is_cancelled(
     dask_cli: DaskCli, dask_backend: LiveBackend
 ) -> None:
     with api(dask_backend) as http:
-        wait_until("two workers", lambda: health(http)["workers"] == 2)
+        assert wait_until(lambda: health(http)["workers"] == 2, 60, 0.05), "two workers"
         state = health(http)
         assert state["executor_name"] == "dask"
         assert state["scheduler"] == dask_cli.address
@@ -183,7 +175,7 @@ def test_four_trainings_run_two_at_a_time_and_one_is_cancelled(
             assert model.is_relative_to(dask_backend.data_dir / "models")
             assert (model / "model.joblib").is_file()
         assert statuses[0]["result_summary"]["stopped_at"].startswith("Epoch ")
-        wait_until("both slots free again", lambda: health(http)["free_slots"] == 2, 10)
+        assert wait_until(lambda: health(http)["free_slots"] == 2, 10, 0.05), "slots still busy"
     status = run_ktrdr(env_without_ktrdr(KTRDR_API_URL=dask_backend.url), "server", "status")
     assert status.returncode == 0, status.stderr
     assert f"executor dask at {dask_cli.address} (connected, 2 worker(s), 2 free slot(s))" in (
@@ -196,25 +188,28 @@ def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_rec
 ) -> None:
     victim, survivor = list(dask_cli.workers)
     with api(dask_backend) as http:
-        wait_until("two workers", lambda: health(http)["workers"] == 2)
+        assert wait_until(lambda: health(http)["workers"] == 2, 60, 0.05), "two workers"
         first, second = train(http, 5000), train(http, 5000)
-        wait_until("both training", running_epochs(http, first, 1))
-        wait_until("both training", running_epochs(http, second, 1))
+        assert wait_until(running_epochs(http, first, 1), 60, 0.05), "both training"
+        assert wait_until(running_epochs(http, second, 1), 60, 0.05), "both training"
 
         # kill -9 of one worker: the training it ran fails naming it; the other goes on.
         dask_cli.kill(dask_cli.workers[victim])
-        wait_until("a failed training", lambda: op(http, first)["status"] in TERMINAL
-                   or op(http, second)["status"] in TERMINAL, 20)  # fmt: skip
+        assert wait_until(
+            lambda: op(http, first)["status"] in TERMINAL or op(http, second)["status"] in TERMINAL,
+            20,
+            0.05,
+        ), "a failed training"
         ended = [o for o in (op(http, first), op(http, second)) if o["status"] in TERMINAL]
         assert len(ended) == 1 and ended[0]["status"] == "failed", ended
         assert victim in ended[0]["error_message"] and "died" in ended[0]["error_message"]
         other = first if ended[0]["operation_id"] == second else second
         assert op(http, other)["status"] == "running"
-        wait_until("one worker left", lambda: health(http)["workers"] == 1, 20)
+        assert wait_until(lambda: health(http)["workers"] == 1, 20, 0.05), "one worker left"
 
         # The scheduler killed: the running training fails clearly, the backend serves on.
         dask_cli.kill(dask_cli.scheduler)
-        wait_until("the other training to fail", lambda: op(http, other)["status"] in TERMINAL, 20)
+        assert wait_until(lambda: op(http, other)["status"] in TERMINAL, 20, 0.05), "stuck"
         lost = op(http, other)
         assert lost["status"] == "failed"
         assert "scheduler" in lost["error_message"] and dask_cli.address in lost["error_message"]
@@ -246,8 +241,8 @@ def test_worker_and_scheduler_faults_fail_operations_clearly_and_the_backend_rec
             started.append(str(reply.json()["data"]["operation_id"]))
             return True
 
-        wait_until("the scheduler back", start_one, 30)
-        wait_until("the new training", lambda: op(http, started[0])["status"] in TERMINAL)
+        assert wait_until(start_one, 30, 0.05), "the scheduler never came back"
+        assert wait_until(lambda: op(http, started[0])["status"] in TERMINAL, 60, 0.05), "stuck"
         back = op(http, started[0])
         assert back["status"] == "completed", back["error_message"]
         assert health(http)["cluster_status"] == "connected"

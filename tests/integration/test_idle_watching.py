@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
 from tests.support.processes import cpu_seconds, descendants
+from tests.support.waiting import wait_until
 
 LONG_TRAINING = {"strategy": "rsi_mean_reversion", "epochs": 100_000}
 
@@ -38,10 +39,11 @@ def frozen_backend(backend_factory: BackendFactory) -> Iterator[tuple[LiveBacken
     stopped: list[int] = []
     with httpx.Client(base_url=f"{backend.url}/api/v1", timeout=30) as http:
         busy = http.post("/training/start", json=LONG_TRAINING).json()["data"]["operation_id"]
-        deadline = time.monotonic() + 60
-        while http.get(f"/operations/{busy}").json()["data"]["progress"]["percentage"] <= 0:
-            assert time.monotonic() < deadline, "the training never reported progress"
-            time.sleep(0.1)
+        assert wait_until(
+            lambda: http.get(f"/operations/{busy}").json()["data"]["progress"]["percentage"] > 0,
+            60,
+            0.1,
+        ), "the training never reported progress"
         stopped = descendants(backend.pid)
         assert stopped, "the process executor started no worker process"
         for pid in stopped:
@@ -89,10 +91,9 @@ def test_a_status_change_wakes_a_waiting_reader_within_50_ms(
             version = http.get(f"/operations/{op_id}/tree").json()["data"]["version"]
             with ThreadPoolExecutor(1) as pool:
                 answer = pool.submit(_wait_for_change, backend.url, op_id, version)
-                deadline = time.monotonic() + 5
-                while _watchers(http) < 1:
-                    assert time.monotonic() < deadline, "the reader never started waiting"
-                    time.sleep(0.01)
+                assert wait_until(lambda: _watchers(http) >= 1, 5), (
+                    "the reader never started waiting"
+                )
                 assert http.delete(f"/operations/{op_id}").status_code == 200
                 reply, received = answer.result(timeout=10)
             assert reply.status_code == 200
@@ -113,10 +114,9 @@ def test_a_hundred_idle_readers_cost_no_cpu(frozen_backend: tuple[LiveBackend, s
 
         readers = [_hold(backend.port, busy, version, 55) for _ in range(100)]
         try:
-            deadline = time.monotonic() + 20
-            while _watchers(http) < 100:
-                assert time.monotonic() < deadline, f"only {_watchers(http)} readers waiting"
-                time.sleep(0.1)
+            assert wait_until(lambda: _watchers(http) >= 100, 20, 0.1), (
+                f"only {_watchers(http)} readers waiting"
+            )
             held_start = cpu_seconds(backend.pid)
             time.sleep(10)
             held = cpu_seconds(backend.pid) - held_start

@@ -9,16 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.live_backend import LiveBackend
-
-
-def _wait_terminal(http: httpx.Client, op_id: str, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        op: dict[str, Any] = http.get(f"/operations/{op_id}").json()["data"]
-        if op["status"] in ("completed", "failed", "cancelled"):
-            return op
-        time.sleep(0.02)
-    raise AssertionError(f"{op_id} did not finish in {seconds}s")
+from tests.support.waiting import finished_over_http
 
 
 def test_training_reports_every_epoch_then_a_backtest_gives_finite_metrics(
@@ -40,7 +31,7 @@ def test_training_reports_every_epoch_then_a_backtest_gives_finite_metrics(
             if op["status"] in ("completed", "failed", "cancelled"):
                 break
             time.sleep(0.005)
-        training = _wait_terminal(http, train_id)
+        training = finished_over_http(http, train_id, 60)
         assert training["status"] == "completed", training["error_message"]
         assert epochs_seen == sorted(epochs_seen)
         assert training["progress"]["percentage"] == 100.0
@@ -50,7 +41,7 @@ def test_training_reports_every_epoch_then_a_backtest_gives_finite_metrics(
 
         reply = http.post("/backtests/start", json={"model": "rsi_mean_reversion"})
         assert reply.status_code == 202, reply.text
-        backtest = _wait_terminal(http, reply.json()["data"]["operation_id"])
+        backtest = finished_over_http(http, reply.json()["data"]["operation_id"], 60)
         assert backtest["status"] == "completed", backtest["error_message"]
         metrics = backtest["result_summary"]["metrics"]
         for key in ("total_return", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate"):
@@ -73,7 +64,7 @@ def test_cancelling_a_training_stops_within_a_second_and_records_the_epoch(
             time.sleep(0.01)
         sent = time.monotonic()
         http.delete(f"/operations/{train_id}")
-        op = _wait_terminal(http, train_id, seconds=5)
+        op = finished_over_http(http, train_id, 5)
         elapsed = time.monotonic() - sent
         assert op["status"] == "cancelled"
         assert elapsed < 1.0

@@ -42,6 +42,7 @@ from ktrdr.errors import (
 )
 from ktrdr.indicators import INDICATOR_DEFAULTS
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
+from tests.support.waiting import wait_until
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 KEY = "sk-test-not-a-real-key"
@@ -131,10 +132,7 @@ def fake_server() -> Iterator[FakeAnthropic]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake Anthropic server did not start"
-        time.sleep(0.01)
+    assert wait_until(lambda: server.started, 10), "the fake Anthropic server did not start"
     try:
         yield fake
     finally:

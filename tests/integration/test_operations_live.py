@@ -9,6 +9,7 @@ import httpx
 from ktrdr.operations.recovery import RESTART_MESSAGE
 from ktrdr.operations.sqlite_store import SqliteOperationStore
 from tests.conftest import BackendFactory
+from tests.support.waiting import wait_until
 
 
 def test_restart_recovery_after_a_hard_kill(backend_factory: BackendFactory) -> None:
@@ -17,10 +18,12 @@ def test_restart_recovery_after_a_hard_kill(backend_factory: BackendFactory) -> 
         op_id = http.post(
             "/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 50000}
         ).json()["data"]["operation_id"]
-        while (
-            http.get(f"/operations/{op_id}").json()["data"]["progress"]["items_processed"] or 0
-        ) < 3:
-            time.sleep(0.02)
+
+        def epochs_done() -> int:
+            data = http.get(f"/operations/{op_id}").json()["data"]
+            return int(data["progress"]["items_processed"] or 0)
+
+        assert wait_until(lambda: epochs_done() >= 3, 60, 0.02), "the training never got going"
         time.sleep(0.6)  # let the coalesced progress reach the file
     backend.kill()
 

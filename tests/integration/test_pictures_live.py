@@ -14,19 +14,10 @@ import pytest
 from ktrdr.client import ApiError, NotFoundApiError
 from ktrdr.contract.pictures import TrainingHistoryPublic
 from tests.support.live_backend import LiveBackend
+from tests.support.waiting import finished_over_http
 
 EPOCHS = 400
 UNKNOWN = "op_training_20240101_000000_deadbeef"
-
-
-def wait_terminal(http: httpx.Client, op_id: str, seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        op: dict[str, Any] = http.get(f"/operations/{op_id}").json()["data"]
-        if op["status"] in ("completed", "failed", "cancelled"):
-            return op
-        time.sleep(0.05)
-    raise AssertionError(f"{op_id} did not finish in {seconds}s")
 
 
 def error_of(reply: httpx.Response) -> dict[str, Any]:
@@ -35,6 +26,13 @@ def error_of(reply: httpx.Response) -> dict[str, Any]:
     error: dict[str, Any] = body["error"]
     assert set(error) == {"code", "message", "details"}
     return error
+
+
+def epoch_numbers(history: TrainingHistoryPublic) -> list[int]:
+    """The epochs' numbers, in the order sent; every epoch sent has one."""
+    numbers = [e.epoch for e in history.epochs]
+    assert None not in numbers, numbers
+    return [n for n in numbers if n is not None]
 
 
 @pytest.fixture
@@ -61,17 +59,17 @@ def test_a_trainings_history_grows_while_it_runs_then_equals_its_result(
         time.sleep(0.05)
     # At least two reads while it ran, each further along, never repeating an epoch.
     assert len(live_reads) >= 2, f"the history never grew while running: {live_reads}"
-    lasts = [read.epochs[-1].epoch for read in live_reads]
+    lasts = [epoch_numbers(read)[-1] for read in live_reads]
     assert lasts == sorted(lasts) and lasts[0] < lasts[-1]
     for read in live_reads:
-        numbers = [e.epoch for e in read.epochs]
+        numbers = epoch_numbers(read)
         assert numbers == sorted(set(numbers)) and read.epochs_total == EPOCHS
         assert all(e.val_loss is not None for e in read.epochs)
     # since=N gives only the epochs after N.
     newer = client.get_training_history(op_id, since=lasts[0])
-    assert all(e.epoch > lasts[0] for e in newer.epochs)
+    assert all(n > lasts[0] for n in epoch_numbers(newer))
 
-    op = wait_terminal(http, op_id)
+    op = finished_over_http(http, op_id)
     assert op["status"] == "completed", op["error_message"]
     done = client.get_training_history(op_id)
     assert done.status == "completed" and done.epochs_total == EPOCHS
@@ -92,10 +90,10 @@ def test_a_backtests_series_exact_and_downsampled_and_every_refusal(
 ) -> None:
     train = http.post("/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 5})
     train_id = train.json()["data"]["operation_id"]
-    assert wait_terminal(http, train_id)["status"] == "completed"
+    assert finished_over_http(http, train_id)["status"] == "completed"
     start = http.post("/backtests/start", json={"model": "rsi_mean_reversion"})
     backtest_id = start.json()["data"]["operation_id"]
-    backtest = wait_terminal(http, backtest_id)
+    backtest = finished_over_http(http, backtest_id)
     assert backtest["status"] == "completed", backtest["error_message"]
     summary = backtest["result_summary"]
     detail = json.loads(Path(summary["detail_path"]).read_text())
@@ -182,7 +180,7 @@ def test_a_backtests_series_exact_and_downsampled_and_every_refusal(
     again = http.post("/backtests/start", json={"model": "rsi_mean_reversion"})
     stopped_id = again.json()["data"]["operation_id"]
     assert http.delete(f"/operations/{stopped_id}").status_code == 200
-    assert wait_terminal(http, stopped_id)["status"] == "cancelled"
+    assert finished_over_http(http, stopped_id)["status"] == "cancelled"
     reply = http.get(f"/backtests/{stopped_id}/series")
     assert reply.status_code == 409
     assert error_of(reply)["code"] == "not_completed"

@@ -16,6 +16,7 @@ from ktrdr.contract.operations import OperationPublic
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
 from tests.support.processes import descendants
+from tests.support.waiting import wait_for_value, wait_until
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -43,16 +44,16 @@ def _alive(pid: int) -> bool:
 
 
 def _training_of(http: httpx.Client, cycle_id: str, epochs_done: int) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        training_id = _op(http, cycle_id).metadata.parameters.get("training_op_id")
-        if (
-            training_id
-            and (_op(http, str(training_id)).progress.items_processed or 0) >= epochs_done
-        ):
-            return str(training_id)
-        time.sleep(0.02)
-    raise AssertionError("training never got going")
+    training_id = wait_for_value(
+        lambda: _op(http, cycle_id).metadata.parameters.get("training_op_id"),
+        lambda found: (
+            bool(found) and (_op(http, str(found)).progress.items_processed or 0) >= epochs_done
+        ),
+        30,
+        "the training getting going",
+        0.02,
+    )
+    return str(training_id)
 
 
 def test_cycles_complete_and_cancel_within_a_second_with_process_workers(
@@ -64,10 +65,7 @@ def test_cycles_complete_and_cancel_within_a_second_with_process_workers(
         cycle_id = http.post("/agent/trigger", json={"folds": 0, "seed": 21}).json()["data"][
             "operation_id"
         ]
-        deadline = time.monotonic() + 90
-        while _op(http, cycle_id).status.value not in TERMINAL:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        assert wait_until(lambda: _op(http, cycle_id).status.value in TERMINAL, 90, 0.05)
         done = _op(http, cycle_id)
         assert done.status.value == "completed", done.error_message
         summary = done.result_summary or {}
@@ -98,18 +96,13 @@ def test_job_processes_end_when_the_backend_is_killed(process_backend: LiveBacke
             "/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 50000}
         )
         op_id = started.json()["data"]["operation_id"]
-        deadline = time.monotonic() + 30
-        while (_op(http, op_id).progress.items_processed or 0) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        assert wait_until(lambda: (_op(http, op_id).progress.items_processed or 0) >= 3, 30, 0.02)
         time.sleep(0.6)  # let the coalesced progress reach the file
     workers = set(descendants(process_backend.pid))
     assert workers, "no worker processes under the backend"
 
     process_backend.kill()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
-        time.sleep(0.05)
+    wait_until(lambda: not any(_alive(pid) for pid in workers), 5, 0.05)
     assert not [pid for pid in workers if _alive(pid)], "job processes outlived the backend"
 
     process_backend.start()  # and the restart still says where the training was

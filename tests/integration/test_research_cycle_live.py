@@ -12,6 +12,7 @@ from ktrdr.agents.phases import PHASE_PROGRESS, Phase
 from ktrdr.agents.phases.table import ORDERED_PHASES
 from ktrdr.contract.operations import OperationPublic
 from tests.support.live_backend import LiveBackend
+from tests.support.waiting import wait_until
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -164,10 +165,7 @@ def test_a_cycle_on_an_imported_intraday_series_fits_its_window_and_bad_series_a
         cycle_id = http.post(
             "/agent/trigger", json={"folds": 0, "seed": 3, "symbol": "sph", "timeframe": "1h"}
         ).json()["data"]["operation_id"]
-        deadline = time.monotonic() + 90
-        while _op(http, cycle_id).status.value not in TERMINAL:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        assert wait_until(lambda: _op(http, cycle_id).status.value in TERMINAL, 90, 0.05)
         final = _op(http, cycle_id)
         assert final.status.value == "completed", final.error_message
         backtest = _op(http, str(final.metadata.parameters["backtest_op_id"]))

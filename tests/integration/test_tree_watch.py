@@ -16,6 +16,7 @@ import httpx
 
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
+from tests.support.waiting import finished_over_http, wait_until
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -24,11 +25,8 @@ def tree(http: httpx.Client, op_id: str, **params: Any) -> httpx.Response:
     return http.get(f"/operations/{op_id}/tree", params=params)
 
 
-def wait_done(http: httpx.Client, op_id: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while http.get(f"/operations/{op_id}").json()["data"]["status"] not in TERMINAL:
-        assert time.monotonic() < deadline, "did not finish"
-        time.sleep(0.1)
+def _watchers(http: httpx.Client) -> int:
+    return int(http.get("/health").json()["data"]["watchers"])
 
 
 def test_a_finished_tree_has_an_etag_and_304_when_unchanged(backend: LiveBackend) -> None:
@@ -36,7 +34,7 @@ def test_a_finished_tree_has_an_etag_and_304_when_unchanged(backend: LiveBackend
         op_id = http.post(
             "/training/start", json={"strategy": "rsi_mean_reversion", "epochs": 2}
         ).json()["data"]["operation_id"]
-        wait_done(http, op_id)
+        finished_over_http(http, op_id, interval=0.1)
         first = tree(http, op_id)
         assert first.status_code == 200
         body = first.json()["data"]
@@ -116,15 +114,13 @@ def test_a_reader_that_hangs_up_leaves_no_watcher(backend_factory: BackendFactor
                 f"Host: 127.0.0.1:{backend.port}\r\n\r\n".encode()
             )
             sockets.append(sock)
-        deadline = time.monotonic() + 10
-        while http.get("/health").json()["data"]["watchers"] < 20:
-            assert time.monotonic() < deadline, "the held requests never registered"
-            time.sleep(0.05)
+        assert wait_until(lambda: _watchers(http) >= 20, 10, 0.05), (
+            "the held requests never registered"
+        )
         for sock in sockets:  # the readers vanish mid-wait
             sock.close()
-        deadline = time.monotonic() + 5
-        while (left := http.get("/health").json()["data"]["watchers"]) > 0:
-            assert time.monotonic() < deadline, f"{left} watchers outlived their readers"
-            time.sleep(0.05)
+        assert wait_until(lambda: _watchers(http) == 0, 5, 0.05), (
+            f"{_watchers(http)} watchers outlived their readers"
+        )
         for op_id in (queued, busy):
             http.delete(f"/operations/{op_id}")

@@ -19,6 +19,7 @@ from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
 from ktrdr.operations.summary import OperationSummary, summarize
 from ktrdr.operations.write_behind import WriteBehindStore
+from tests.support.moves import STATUS_MOVES
 from tests.support.progress import report
 from tests.support.reference import scan
 
@@ -83,20 +84,12 @@ def check_listing(
                     ids.append(service.create(op_type).operation_id)
                 elif action == "child":
                     ids.append(service.create(op_type, parent_operation_id=target).operation_id)
-                elif action == "start":
-                    service.start(target)
                 elif action == "progress":  # started first if need be
                     if service.get(target).status is OperationStatus.PENDING:
                         service.start(target)
                     report(service, target, 10.0 + len(ids), "step")
-                elif action == "complete":
-                    service.complete(target)
-                elif action == "fail":
-                    service.fail(target, "boom")
-                elif action == "cancel":
-                    service.cancel(target)
                 else:
-                    service.finish_cancelled(target, stopped_at="here")
+                    STATUS_MOVES[action](service, target)
             except KtrdrError:
                 pass  # refused moves are part of the history too
 

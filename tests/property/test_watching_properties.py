@@ -15,6 +15,7 @@ from ktrdr.errors import KtrdrError
 from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from tests.support.moves import STATUS_MOVES
 from tests.support.progress import report
 
 ACTIONS = st.lists(
@@ -113,8 +114,6 @@ def perform(
     if action == "child":
         kind = OperationType.TRAINING if pick % 2 else OperationType.BACKTESTING
         nodes.append(service.create(kind, parent_operation_id=target).operation_id)
-    elif action == "start":
-        service.start(target)
     elif action in ("progress", "phase"):  # on running work: start it first if need be
         if service.get(target).status.value == "pending":
             service.start(target)
@@ -122,11 +121,5 @@ def perform(
             report(service, target, 5.0 * pick, f"step {pick}")
         else:
             report(service, target, 10.0, parameters={"phase": PHASES[pick % len(PHASES)]})
-    elif action == "complete":
-        service.complete(target)
-    elif action == "fail":
-        service.fail(target, "boom")
-    elif action == "cancel":
-        service.cancel(target)
     else:
-        service.finish_cancelled(target, stopped_at="here")
+        STATUS_MOVES[action](service, target)

@@ -21,7 +21,7 @@ from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
 from tests.support.waiting import finished as _finished
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_until
 
 JOB_TIMEOUT = 30.0  # generous: the first job also starts the fork server
 
@@ -109,14 +109,14 @@ def started_reporting(service: OperationsService, operation_id: str) -> Operatio
 
 
 def gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def exited() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.02)
-    return False
+        return False
+
+    return wait_until(exited, timeout, interval=0.02)
 
 
 def test_a_job_runs_in_another_process_and_its_progress_arrives(
