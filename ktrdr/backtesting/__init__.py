@@ -1,6 +1,6 @@
 """Backtesting: replay a position series over bars and measure how it did."""
 
 from ktrdr.backtesting.engine import BacktestResult, TradeLog, run_backtest
-from ktrdr.backtesting.metrics import BacktestMetrics, compute_metrics
+from ktrdr.backtesting.metrics import compute_metrics
 
-__all__ = ["BacktestMetrics", "BacktestResult", "TradeLog", "compute_metrics", "run_backtest"]
+__all__ = ["BacktestResult", "TradeLog", "compute_metrics", "run_backtest"]

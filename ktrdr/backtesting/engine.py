@@ -11,6 +11,10 @@ the running product, the equity, goes chunk by chunk (the running equity carried
 so long series report progress and can be cancelled between chunks. Results do not depend
 on the chunk size, bit for bit (tests/unit/test_backtest_reference.py checks the engine
 against a bar-by-bar loop).
+
+The engine makes the records the rest of the system keeps: the strategy's
+``TradingMetrics``, the buy-and-hold ``BenchmarkFigures``, and (``BacktestResult.summary``)
+the ``BacktestSummary`` a backtest operation stores.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import numpy as np
 import numpy.typing as npt
 
 from ktrdr.backtesting.metrics import (
-    BacktestMetrics,
     annualised_return,
     compute_metrics,
     max_drawdown,
@@ -34,6 +37,12 @@ from ktrdr.data.bars import Bars, FloatArray, TimeArray
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
+from ktrdr.operations.results import (
+    BacktestSummary,
+    BenchmarkFigures,
+    EquityCurve,
+    TradingMetrics,
+)
 from ktrdr.strategies.models import BacktestSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -81,13 +90,13 @@ class BacktestResult:
     timeframe: str
     mode: str
     initial_capital: float
-    metrics: BacktestMetrics
+    metrics: TradingMetrics
     timestamps: TimeArray  # one per bar
     equity: FloatArray  # equity at each bar's close, after that close's trading costs
     trades: TradeLog
     # Buying at the first close and selling at the last, same bars and costs: the bar any
-    # strategy has to clear (total_return, annualised_return, sharpe_ratio, max_drawdown).
-    benchmark: dict[str, float]
+    # strategy has to clear.
+    benchmark: BenchmarkFigures
     # That buy-and-hold position's equity at each bar's close, from the same capital.
     buy_and_hold_equity: FloatArray
 
@@ -95,36 +104,54 @@ class BacktestResult:
     def final_equity(self) -> float:
         return float(self.equity[-1])
 
-    def to_summary(self, *, max_equity_points: int | None = None) -> dict[str, Any]:
-        """Plain JSON types only. ``max_equity_points`` thins a long curve (the last bar kept)."""
+    def equity_curve(self, max_points: int | None = None) -> EquityCurve:
+        """The equity at each bar's close; ``max_points`` thins a long curve (the first and
+        last bars kept, the rest evenly spaced)."""
         picked = np.arange(self.equity.size)
-        if max_equity_points is not None and 1 < max_equity_points < self.equity.size:
+        if max_points is not None and 1 < max_points < self.equity.size:
             picked = np.unique(
-                np.linspace(0, self.equity.size - 1, max_equity_points).round().astype(np.int64)
+                np.linspace(0, self.equity.size - 1, max_points).round().astype(np.int64)
             )
-        return {
-            "symbol": self.symbol,
-            "timeframe": self.timeframe,
-            "mode": self.mode,
-            "start": _iso(self.timestamps[:1])[0],
-            "end": _iso(self.timestamps[-1:])[0],
-            "bars": int(self.equity.size),
-            "initial_capital": float(self.initial_capital),
-            "final_equity": self.final_equity,
-            "metrics": self.metrics.to_dict(),
-            "benchmark": dict(self.benchmark),
-            "equity_curve": {
-                "timestamps": _iso(self.timestamps[picked]),
-                "values": self.equity[picked].tolist(),
-            },
-            "trades": self.trades.to_records(),
-        }
+        return EquityCurve(
+            timestamps=tuple(_iso(self.timestamps[picked])),
+            values=tuple(self.equity[picked].tolist()),
+        )
+
+    def summary(
+        self,
+        *,
+        max_equity_points: int | None = None,
+        strategy_name: str | None = None,
+        model: str | None = None,
+        detail_path: str | None = None,
+    ) -> BacktestSummary:
+        """The run as the record a backtest operation stores. The engine knows its figures;
+        the caller names what it ran (``strategy_name``, ``model``) and where it kept the
+        detail: a name left out is no key at all."""
+        named = {"strategy_name": strategy_name, "model": model, "detail_path": detail_path}
+        return BacktestSummary(
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            mode=self.mode,
+            start=_iso(self.timestamps[:1])[0],
+            end=_iso(self.timestamps[-1:])[0],
+            bars=int(self.equity.size),
+            initial_capital=float(self.initial_capital),
+            final_equity=self.final_equity,
+            metrics=self.metrics,
+            benchmark=self.benchmark,
+            equity_curve=self.equity_curve(max_equity_points),
+            trades_count=len(self.trades),
+            **{key: value for key, value in named.items() if value is not None},
+        )
 
     def to_detail(self) -> dict[str, Any]:
-        """What the detail file keeps: the whole summary and the buy-and-hold equity on the
-        same bars (``buy_and_hold_curve.values``, one per ``equity_curve`` timestamp)."""
+        """What the detail file keeps: the summary with the whole equity curve, every trade,
+        and the buy-and-hold equity on the same bars (``buy_and_hold_curve.values``, one per
+        ``equity_curve`` timestamp)."""
         return {
-            **self.to_summary(),
+            **self.summary().to_dict(),
+            "trades": self.trades.to_records(),
             "buy_and_hold_curve": {"values": self.buy_and_hold_equity.tolist()},
         }
 
@@ -234,7 +261,7 @@ def _growth_factors(
     return factors
 
 
-def buy_and_hold(moves: FloatArray, cost: float, bars_per_year: float) -> dict[str, float]:
+def buy_and_hold(moves: FloatArray, cost: float, bars_per_year: float) -> BenchmarkFigures:
     """Long from the first close to the last, paying ``cost`` on the way in and out.
 
     ``moves`` are the bar returns (``_bar_returns``). Only the four numbers a verdict
@@ -246,7 +273,7 @@ def buy_and_hold(moves: FloatArray, cost: float, bars_per_year: float) -> dict[s
 
 def _buy_and_hold(
     moves: FloatArray, cost: float, bars_per_year: float
-) -> tuple[dict[str, float], FloatArray]:
+) -> tuple[BenchmarkFigures, FloatArray]:
     """``buy_and_hold``'s figures and its growth curve (1.0 before the first bar)."""
     # The factors _growth_factors gives an always-long position closed at the last bar:
     # the entry cost at bar 0, 1 + move while held, the exit cost with the last bar's move.
@@ -257,12 +284,12 @@ def _buy_and_hold(
     curve[0] = 1.0
     np.cumprod(factors, out=curve[1:])
     factors -= 1.0  # per-bar returns, for the Sharpe ratio
-    figures = {
-        "total_return": total_return(curve),
-        "annualised_return": annualised_return(curve, bars_per_year),
-        "sharpe_ratio": sharpe_ratio(factors, bars_per_year),
-        "max_drawdown": max_drawdown(curve),
-    }
+    figures = BenchmarkFigures(
+        total_return=total_return(curve),
+        annualised_return=annualised_return(curve, bars_per_year),
+        sharpe_ratio=sharpe_ratio(factors, bars_per_year),
+        max_drawdown=max_drawdown(curve),
+    )
     return figures, curve
 
 

@@ -22,7 +22,7 @@ from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.contexts import BacktestProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
-from ktrdr.operations.results import BacktestSummary, BenchmarkFigures, TradingMetrics
+from ktrdr.operations.results import BacktestSummary
 from ktrdr.training.model_store import TrainedModel
 
 SUMMARY_EQUITY_POINTS = 120
@@ -68,48 +68,12 @@ class BacktestJob:
 def backtest_summary(
     result: BacktestResult, model: TrainedModel, detail_path: Path
 ) -> BacktestSummary:
-    """What the backtest operation keeps as its result: the metrics and a thinned equity
-    curve (every trade and the whole curve are in ``detail_path``)."""
-    # The engine's JSON view gives the ISO times and the thinned curve.
-    thinned = BacktestSummary.model_validate(
-        {
-            key: value
-            for key, value in result.to_summary(max_equity_points=SUMMARY_EQUITY_POINTS).items()
-            if key in ("start", "end", "equity_curve")
-        }
-    )
-    metrics = result.metrics
-    benchmark = result.benchmark
-    return BacktestSummary(
-        symbol=result.symbol,
-        timeframe=result.timeframe,
-        mode=result.mode,
-        start=thinned.start,
-        end=thinned.end,
-        bars=int(result.equity.size),
-        initial_capital=float(result.initial_capital),
-        final_equity=result.final_equity,
-        metrics=TradingMetrics(
-            total_return=metrics.total_return,
-            annualised_return=metrics.annualised_return,
-            sharpe_ratio=metrics.sharpe_ratio,
-            sortino_ratio=metrics.sortino_ratio,
-            max_drawdown=metrics.max_drawdown,
-            win_rate=metrics.win_rate,
-            num_trades=metrics.num_trades,
-            profit_factor=metrics.profit_factor,
-            exposure=metrics.exposure,
-        ),
-        benchmark=BenchmarkFigures(
-            total_return=benchmark["total_return"],
-            annualised_return=benchmark["annualised_return"],
-            sharpe_ratio=benchmark["sharpe_ratio"],
-            max_drawdown=benchmark["max_drawdown"],
-        ),
-        equity_curve=thinned.equity_curve,
+    """What the backtest operation keeps as its result: the engine's figures and a thinned
+    equity curve (every trade and the whole curve are in ``detail_path``)."""
+    return result.summary(
+        max_equity_points=SUMMARY_EQUITY_POINTS,
         strategy_name=model.strategy.name,
         model=str(model.path),
-        trades_count=len(result.trades),
         detail_path=str(detail_path),
     )
 

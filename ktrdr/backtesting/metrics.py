@@ -2,16 +2,18 @@
 
 Every function returns a finite float (or ``None`` where a ratio has no denominator), so
 results can go straight into JSON: a NaN or an infinity never leaves this module.
+``compute_metrics`` bundles them as the ``TradingMetrics`` record a backtest's result keeps.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ktrdr.operations.results import TradingMetrics
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -115,29 +117,13 @@ def exposure(held_positions: npt.NDArray[Any]) -> float:
     return float(np.count_nonzero(held_positions) / held_positions.size)
 
 
-@dataclass(frozen=True)
-class BacktestMetrics:
-    total_return: float
-    annualised_return: float
-    sharpe_ratio: float
-    sortino_ratio: float
-    max_drawdown: float
-    win_rate: float
-    num_trades: int
-    profit_factor: float | None
-    exposure: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def compute_metrics(
     equity: FloatArray,
     trade_returns: FloatArray,
     held_positions: npt.NDArray[Any],
     *,
     bars_per_year: float,
-) -> BacktestMetrics:
+) -> TradingMetrics:
     """All metrics at once. ``equity`` starts with the capital held before the first bar."""
     if equity.size > 1:
         returns = np.empty(equity.size - 1, dtype=np.float64)
@@ -151,7 +137,7 @@ def compute_metrics(
         returns = np.zeros(0)
     # One mean serves both ratios (each public function computes its own).
     mean = float(np.mean(returns)) if returns.size >= 2 else 0.0
-    return BacktestMetrics(
+    return TradingMetrics(
         total_return=total_return(equity),
         annualised_return=annualised_return(equity, bars_per_year),
         sharpe_ratio=_sharpe(returns, mean, bars_per_year) if returns.size >= 2 else 0.0,

@@ -11,28 +11,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ktrdr.operations.results import BenchmarkFigures, TradingMetrics
+from ktrdr.operations.results import BenchmarkFigures, EpochFigures, TradingMetrics
 
 MAX_POINTS_DEFAULT = 2_000
 MAX_POINTS_LIMIT = 20_000
 
 
-class EpochPublic(BaseModel):
-    epoch: int
-    train_loss: float | None = None
-    val_loss: float | None = None
-    train_accuracy: float | None = None
-    val_accuracy: float | None = None
-
-
 class TrainingHistoryPublic(BaseModel):
     """A training's epochs in order: live while it runs (an epoch reported between two
-    reads may be missing, none is ever repeated), its whole history once it ended."""
+    reads may be missing, none is ever repeated), its whole history once it ended. Each
+    epoch is the record the training engine made for it; every one sent has its ``epoch``."""
 
     operation_id: str
     status: str
     epochs_total: int | None = None
-    epochs: list[EpochPublic] = Field(default_factory=list)
+    epochs: list[EpochFigures] = Field(default_factory=list)
 
 
 class TradePublic(BaseModel):

@@ -19,7 +19,6 @@ import numpy as np
 from ktrdr.backtesting.series import downsample, drawdown
 from ktrdr.contract.pictures import (
     BacktestSeriesPublic,
-    EpochPublic,
     TradePublic,
     TrainingHistoryPublic,
 )
@@ -54,11 +53,10 @@ def training_history(
     op = _of_kind(service.get(operation_id), OperationType.TRAINING, "training")
     summary = training_summary_of(op)
     kept: tuple[EpochFigures, ...] = summary.history if summary is not None else ()
-    epochs: list[EpochPublic]
     if kept and op.is_terminal:
-        epochs = [_epoch(row) for row in kept if row.epoch is not None and _after(row, since)]
+        epochs = [row for row in kept if row.epoch is not None and _after(row, since)]
     else:  # running, or ended without a history in its result (cancelled, failed)
-        epochs = [_epoch(row) for row in live.epochs if row.epoch is not None] if live else []
+        epochs = [row for row in live.epochs if row.epoch is not None] if live else []
     return TrainingHistoryPublic(
         operation_id=op.operation_id,
         status=op.status.value,
@@ -69,17 +67,6 @@ def training_history(
 
 def _after(row: EpochFigures, since: int | None) -> bool:
     return since is None or (row.epoch is not None and row.epoch > since)
-
-
-def _epoch(row: EpochFigures) -> EpochPublic:
-    assert row.epoch is not None
-    return EpochPublic(
-        epoch=row.epoch,
-        train_loss=row.train_loss,
-        val_loss=row.val_loss,
-        train_accuracy=row.train_accuracy,
-        val_accuracy=row.val_accuracy,
-    )
 
 
 def _epochs_total(op: Operation, from_result: int | None, live: EpochsSoFar | None) -> int | None:

@@ -20,6 +20,14 @@ class TrainingProgressContext(EpochFigures):
     phase: str | None = None
     total_epochs: int | None = None
 
+    @classmethod
+    def after_epoch(cls, figures: EpochFigures, total_epochs: int) -> TrainingProgressContext:
+        """What a training reports once an epoch is done: the figures the engine made for
+        it, as they are (every figure an epoch gains is reported with no change here)."""
+        return cls.model_validate(
+            {**figures.model_dump(exclude_unset=True), "total_epochs": total_epochs}
+        )
+
 
 class BacktestProgressContext(WireRecord):
     phase: str | None = None  # "signals" while the model's signals are computed

@@ -34,7 +34,8 @@ class OperationResult(WireRecord):
 
 
 class EpochFigures(WireRecord):
-    """One epoch's numbers (a training's ``history`` rows and its progress context)."""
+    """One epoch's numbers, made once by the training engine: a training's ``history`` rows,
+    its progress context and the rows ``GET /training/{id}/history`` answers."""
 
     epoch: int | None = None
     train_loss: float | None = None
@@ -83,6 +84,8 @@ class TrainingSummary(OperationResult):
 
 
 class TradingMetrics(WireRecord):
+    """A backtest's figures, made once by ``ktrdr.backtesting.metrics.compute_metrics``."""
+
     total_return: float | None = None
     annualised_return: float | None = None
     sharpe_ratio: float | None = None
@@ -95,7 +98,8 @@ class TradingMetrics(WireRecord):
 
 
 class BenchmarkFigures(WireRecord):
-    """Buying at the first close and selling at the last, same bars and costs."""
+    """Buying at the first close and selling at the last, same bars and costs (made by the
+    backtest engine's ``buy_and_hold``)."""
 
     name: str | None = None  # set in a research cycle's result
     total_return: float | None = None

@@ -23,30 +23,33 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ktrdr.operations.contexts import training_context_of
+from ktrdr.operations.contexts import TrainingProgressContext, training_context_of
 from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.results import EpochFigures
 
 MAX_EPOCHS_KEPT = 20_000
 ENDED_REMEMBERED = 64
 
+# The figures an epoch row keeps beside its number: every one ``EpochFigures`` has, so a
+# figure added there is followed here with no change.
+_FIGURES = tuple(name for name in EpochFigures.model_fields if name != "epoch")
+
 
 class EpochRow(NamedTuple):
-    """One epoch as kept in memory: a tuple is a fraction of a model's size."""
+    """One epoch as kept in memory: its number and its other figures' values, in
+    ``_FIGURES`` order. Two tuples take a fourth of a record's memory, and a long
+    training keeps up to ``MAX_EPOCHS_KEPT`` of them."""
 
     epoch: int
-    train_loss: float | None
-    val_loss: float | None
-    train_accuracy: float | None
-    val_accuracy: float | None
+    values: tuple[object, ...]
+
+    @classmethod
+    def of(cls, epoch: int, context: TrainingProgressContext) -> EpochRow:
+        return cls(epoch, tuple(getattr(context, name) for name in _FIGURES))
 
     def figures(self) -> EpochFigures:
-        return EpochFigures(
-            epoch=self.epoch,
-            train_loss=self.train_loss,
-            val_loss=self.val_loss,
-            train_accuracy=self.train_accuracy,
-            val_accuracy=self.val_accuracy,
+        return EpochFigures.model_validate(
+            {"epoch": self.epoch, **dict(zip(_FIGURES, self.values, strict=True))}
         )
 
 
@@ -105,15 +108,7 @@ class TrainingHistory:
             if context.total_epochs is not None:
                 followed.epochs_total = context.total_epochs
             if context.epoch is not None:
-                followed.add(
-                    EpochRow(
-                        context.epoch,
-                        context.train_loss,
-                        context.val_loss,
-                        context.train_accuracy,
-                        context.val_accuracy,
-                    )
-                )
+                followed.add(EpochRow.of(context.epoch, context))
 
     def epochs(self, operation_id: str, since: int | None = None) -> EpochsSoFar | None:
         """The epochs after ``since`` of a followed (or recently ended) training; None when

@@ -1,7 +1,7 @@
 """Model training: labelled datasets, the epoch-by-epoch engine, and the model store."""
 
 from ktrdr.training.dataset import Dataset, build_dataset, make_labels
-from ktrdr.training.engine import EpochStats, TrainingResult, train_strategy
+from ktrdr.training.engine import train_strategy
 from ktrdr.training.model_store import (
     ModelInfo,
     TrainedModel,
@@ -12,10 +12,8 @@ from ktrdr.training.model_store import (
 
 __all__ = [
     "Dataset",
-    "EpochStats",
     "ModelInfo",
     "TrainedModel",
-    "TrainingResult",
     "build_dataset",
     "list_models",
     "load_model",

@@ -9,12 +9,15 @@ Early stopping: after each epoch the validation loss is compared with the best s
 the model saved is the best epoch's, not the last one's. Without a patience every epoch
 runs and the last epoch's weights are kept (``best_epoch`` still names the lowest
 validation loss, so an overfitted training can be flagged).
+
+The engine makes the records the rest of the system keeps: each epoch's ``EpochFigures``
+(reported as progress, kept as the result's history) and the ``TrainingSummary`` the
+operation stores, the API serves and the client reads.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from ktrdr.errors import JobFailedError
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.contexts import TrainingProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
+from ktrdr.operations.results import EpochFigures, TrainingSummary
 from ktrdr.strategies.models import ModelSpec, StrategyConfig
 from ktrdr.training.dataset import CLASSES, Dataset, LabelArray, build_dataset
 from ktrdr.training.model_store import save_model
@@ -35,68 +39,6 @@ from ktrdr.training.model_store import save_model
 # that a block of even a wide network finishes well within the cancellation budget.
 _BLOCK_ROWS = 2048
 _LABEL_NAMES = ("sell", "hold", "buy")
-
-
-@dataclass(frozen=True)
-class EpochStats:
-    epoch: int
-    train_loss: float
-    val_loss: float
-    train_accuracy: float
-    val_accuracy: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    strategy_name: str
-    model_path: Path
-    epochs_completed: int
-    epochs_total: int
-    train_loss: float
-    val_loss: float
-    train_accuracy: float
-    val_accuracy: float
-    history: tuple[EpochStats, ...]
-    train_samples: int
-    val_samples: int
-    feature_names: tuple[str, ...]
-    train_range: tuple[str, str]
-    val_range: tuple[str, str]
-    train_label_counts: dict[str, int]
-    # The loss and accuracy figures above are the kept epoch's (the best with a patience,
-    # else the last); these say how it ended.
-    best_epoch: int
-    stopped_epoch: int  # the last epoch run, == epochs_completed
-    stopped_early: bool
-    best_val_loss: float
-    final_val_loss: float  # the last epoch's: far above best_val_loss when it overfitted
-
-    def to_summary(self) -> dict[str, Any]:
-        return {
-            "strategy_name": self.strategy_name,
-            "model_path": str(self.model_path),
-            "epochs_completed": self.epochs_completed,
-            "epochs_total": self.epochs_total,
-            "train_loss": self.train_loss,
-            "val_loss": self.val_loss,
-            "train_accuracy": self.train_accuracy,
-            "val_accuracy": self.val_accuracy,
-            "train_samples": self.train_samples,
-            "val_samples": self.val_samples,
-            "feature_names": list(self.feature_names),
-            "train_range": list(self.train_range),
-            "val_range": list(self.val_range),
-            "train_label_counts": dict(self.train_label_counts),
-            "history": [stats.to_dict() for stats in self.history],
-            "best_epoch": self.best_epoch,
-            "stopped_epoch": self.stopped_epoch,
-            "stopped_early": self.stopped_early,
-            "best_val_loss": self.best_val_loss,
-            "final_val_loss": self.final_val_loss,
-        }
 
 
 class _BestEpoch:
@@ -115,9 +57,9 @@ class _BestEpoch:
         self.val_loss = math.inf
         self._weights: list[FloatArray] = []
 
-    def update(self, classifier: MLPClassifier, stats: EpochStats) -> None:
-        if stats.val_loss < self.val_loss - self.min_delta:
-            self.epoch, self.val_loss = stats.epoch, stats.val_loss
+    def update(self, classifier: MLPClassifier, epoch: int, val_loss: float) -> None:
+        if val_loss < self.val_loss - self.min_delta:
+            self.epoch, self.val_loss = epoch, val_loss
             self._weights = [w.copy() for w in _weights_of(classifier)]
 
     def out_of_patience(self, epoch: int) -> bool:
@@ -140,8 +82,9 @@ def train_strategy(
     reporter: ProgressReporter,
     token: CancellationToken,
     models_dir: Path,
-) -> TrainingResult:
-    """Train ``strategy``'s model on ``bars`` (its training range) and save it.
+) -> TrainingSummary:
+    """Train ``strategy``'s model on ``bars`` (its training range), save it, and return what
+    the training operation keeps as its result.
 
     Reports once per epoch; stops early when the validation loss has not improved for
     ``model.patience`` epochs, and saves the best epoch's weights. Raises
@@ -154,42 +97,49 @@ def train_strategy(
     # Overflow in a diverging network is reported below as a failed job, not as warnings.
     with np.errstate(all="ignore"):
         history, best = _run_epochs(classifier, dataset, spec, reporter, token)
-    final = history[-1]
-    kept = final
     if spec.patience is not None:  # early stopping keeps the best epoch's weights
         best.restore(classifier)
-        kept = history[best.epoch - 1]
-    result = TrainingResult(
-        strategy_name=strategy.name,
-        model_path=Path(),  # set once saved, below
-        epochs_completed=len(history),
-        epochs_total=spec.epochs,
-        train_loss=kept.train_loss,
-        val_loss=kept.val_loss,
-        train_accuracy=kept.train_accuracy,
-        val_accuracy=kept.val_accuracy,
-        history=tuple(history),
-        train_samples=int(dataset.y_train.size),
-        val_samples=int(dataset.y_val.size),
-        feature_names=tuple(dataset.feature_names),
-        train_range=dataset.train_range,
-        val_range=dataset.val_range,
-        train_label_counts=_label_counts(dataset.y_train),
-        best_epoch=best.epoch,
-        stopped_epoch=final.epoch,
-        stopped_early=final.epoch < spec.epochs,
-        best_val_loss=best.val_loss,
-        final_val_loss=final.val_loss,
-    )
+    summary = _summary(strategy, dataset, history, best)
     model_path = save_model(
         models_dir,
         strategy,
         classifier,
         dataset.scaler,
         dataset.feature_names,
-        _model_meta(result),
+        _model_meta(summary),
     )
-    return replace(result, model_path=model_path)
+    # The directory is named when the model is saved, after the meta it holds is written.
+    return summary.model_copy(update={"model_path": str(model_path)})
+
+
+def _summary(
+    strategy: StrategyConfig, dataset: Dataset, history: list[EpochFigures], best: _BestEpoch
+) -> TrainingSummary:
+    """The result without its model path. Its loss and accuracy figures are the kept
+    epoch's: the best one's with a patience (its weights were restored), else the last's."""
+    final = history[-1]
+    kept = history[best.epoch - 1] if strategy.model.patience is not None else final
+    return TrainingSummary(
+        strategy_name=strategy.name,
+        epochs_completed=len(history),
+        epochs_total=strategy.model.epochs,
+        train_loss=kept.train_loss,
+        val_loss=kept.val_loss,
+        train_accuracy=kept.train_accuracy,
+        val_accuracy=kept.val_accuracy,
+        train_samples=int(dataset.y_train.size),
+        val_samples=int(dataset.y_val.size),
+        feature_names=tuple(dataset.feature_names),
+        train_range=dataset.train_range,
+        val_range=dataset.val_range,
+        train_label_counts=_label_counts(dataset.y_train),
+        history=tuple(history),
+        best_epoch=best.epoch,
+        stopped_epoch=len(history),  # epochs run from 1 with none skipped
+        stopped_early=len(history) < strategy.model.epochs,
+        best_val_loss=best.val_loss,
+        final_val_loss=final.val_loss,
+    )
 
 
 def _run_epochs(
@@ -198,14 +148,14 @@ def _run_epochs(
     spec: ModelSpec,
     reporter: ProgressReporter,
     token: CancellationToken,
-) -> tuple[list[EpochStats], _BestEpoch]:
+) -> tuple[list[EpochFigures], _BestEpoch]:
     """Every epoch run, and the best of them; stops when ``spec.patience`` runs out."""
     epochs = spec.epochs
     train_count = dataset.y_train.size
     block_count = block_plan(classifier, train_count)
     rng = np.random.default_rng(spec.seed)
     best = _BestEpoch(spec.patience, spec.min_delta)
-    history: list[EpochStats] = []
+    history: list[EpochFigures] = []
     for epoch in range(1, epochs + 1):
         where = f"Epoch {epoch - 1}/{epochs}"
         token.raise_if_cancelled(where=where)
@@ -213,34 +163,27 @@ def _run_epochs(
         for block in np.array_split(order, block_count):
             _fit_block(classifier, dataset.x_train[block], dataset.y_train[block], epoch)
             token.raise_if_cancelled(where=where)
-        stats = _epoch_stats(classifier, dataset, epoch)
-        history.append(stats)
-        best.update(classifier, stats)
+        val_loss, figures = _measure(classifier, dataset, epoch)
+        history.append(figures)
+        best.update(classifier, epoch, val_loss)
         stopping = epoch < epochs and best.out_of_patience(epoch)
         step = f"Epoch {epoch}/{epochs}"
         if stopping:
             step = f"Stopped early at epoch {epoch}/{epochs} (best {best.epoch})"
-        reporter.report(_epoch_update(stats, epochs, step))
+        reporter.report(_epoch_update(figures, epoch, epochs, step))
         if stopping:
             break
     return history, best
 
 
-def _epoch_update(stats: EpochStats, epochs: int, step: str) -> ProgressUpdate:
+def _epoch_update(figures: EpochFigures, epoch: int, epochs: int, step: str) -> ProgressUpdate:
     # An early stop jumps from here to completion; the service, not the engine, reports 100%.
     return ProgressUpdate(
-        stats.epoch / epochs * 100.0,
+        epoch / epochs * 100.0,
         step,
-        items_processed=stats.epoch,
+        items_processed=epoch,
         items_total=epochs,
-        context=TrainingProgressContext(
-            epoch=stats.epoch,
-            total_epochs=epochs,
-            train_loss=stats.train_loss,
-            val_loss=stats.val_loss,
-            train_accuracy=stats.train_accuracy,
-            val_accuracy=stats.val_accuracy,
-        ).to_dict(),
+        context=TrainingProgressContext.after_epoch(figures, epochs).to_dict(),
     )
 
 
@@ -249,25 +192,28 @@ def _label_counts(labels: LabelArray) -> dict[str, int]:
     return {name: int(count) for name, count in zip(_LABEL_NAMES, counts, strict=True)}
 
 
-def _model_meta(result: TrainingResult) -> dict[str, Any]:
-    """What meta.json records of the training, beside what ``save_model`` adds."""
+# What meta.json records of the training beside what ``save_model`` adds, by result key.
+_META_METRICS = {"train_loss", "val_loss", "train_accuracy", "val_accuracy"}
+_META_FIGURES = {
+    "best_epoch",
+    "stopped_epoch",
+    "stopped_early",
+    "final_val_loss",
+    "train_range",
+    "val_range",
+    "train_samples",
+    "val_samples",
+    "train_label_counts",
+}
+
+
+def _model_meta(summary: TrainingSummary) -> dict[str, Any]:
+    """What meta.json records of the training: the saved (kept) epoch's metrics and how
+    the training ended, under the result's own keys."""
     return {
-        "epochs": result.epochs_total,
-        "metrics": {  # the saved (best) epoch's
-            "train_loss": result.train_loss,
-            "val_loss": result.val_loss,
-            "train_accuracy": result.train_accuracy,
-            "val_accuracy": result.val_accuracy,
-        },
-        "best_epoch": result.best_epoch,
-        "stopped_epoch": result.stopped_epoch,
-        "stopped_early": result.stopped_early,
-        "final_val_loss": result.final_val_loss,
-        "train_range": list(result.train_range),
-        "val_range": list(result.val_range),
-        "train_samples": result.train_samples,
-        "val_samples": result.val_samples,
-        "train_label_counts": result.train_label_counts,
+        "epochs": summary.epochs_total,
+        "metrics": summary.model_dump(mode="json", include=_META_METRICS),
+        **summary.model_dump(mode="json", include=_META_FIGURES),
     }
 
 
@@ -298,12 +244,20 @@ def _fit_block(classifier: MLPClassifier, x: FloatArray, y: LabelArray, epoch: i
         raise _diverged(epoch, str(exc)) from exc
 
 
-def _epoch_stats(classifier: MLPClassifier, dataset: Dataset, epoch: int) -> EpochStats:
+def _measure(classifier: MLPClassifier, dataset: Dataset, epoch: int) -> tuple[float, EpochFigures]:
+    """The epoch's validation loss (what early stopping compares) and all its figures."""
     train_loss, train_accuracy = _evaluate(classifier, dataset.x_train, dataset.y_train)
     val_loss, val_accuracy = _evaluate(classifier, dataset.x_val, dataset.y_val)
     if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
         raise _diverged(epoch, f"loss is not finite (train {train_loss}, validation {val_loss})")
-    return EpochStats(epoch, train_loss, val_loss, train_accuracy, val_accuracy)
+    figures = EpochFigures(
+        epoch=epoch,
+        train_loss=train_loss,
+        val_loss=val_loss,
+        train_accuracy=train_accuracy,
+        val_accuracy=val_accuracy,
+    )
+    return val_loss, figures
 
 
 def _evaluate(classifier: MLPClassifier, x: FloatArray, y: LabelArray) -> tuple[float, float]:

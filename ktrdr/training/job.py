@@ -1,4 +1,4 @@
-"""A training as a job: load the bars, train, return the summary.
+"""A training as a job: load the bars, train, return the summary the engine made.
 
 Turning a request into such a job is ``ktrdr.jobs.training``.
 """
@@ -14,9 +14,8 @@ from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.contexts import TrainingProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
-from ktrdr.operations.results import EpochFigures, TrainingSummary
 from ktrdr.strategies.models import StrategyConfig
-from ktrdr.training.engine import TrainingResult, train_strategy
+from ktrdr.training.engine import train_strategy
 
 
 @dataclass(frozen=True)
@@ -38,42 +37,7 @@ class TrainingJob:
             strategy.data.train_end,
         )
         token.raise_if_cancelled(where=f"Epoch 0/{strategy.model.epochs}")
-        result = train_strategy(
+        summary = train_strategy(
             strategy, bars, reporter=reporter, token=token, models_dir=self.models_dir
         )
-        return training_summary(result).to_dict()
-
-
-def training_summary(result: TrainingResult) -> TrainingSummary:
-    """What the training operation keeps as its result (the keys of ``result.to_summary()``)."""
-    return TrainingSummary(
-        strategy_name=result.strategy_name,
-        model_path=str(result.model_path),
-        epochs_completed=result.epochs_completed,
-        epochs_total=result.epochs_total,
-        train_loss=result.train_loss,
-        val_loss=result.val_loss,
-        train_accuracy=result.train_accuracy,
-        val_accuracy=result.val_accuracy,
-        train_samples=result.train_samples,
-        val_samples=result.val_samples,
-        feature_names=result.feature_names,
-        train_range=result.train_range,
-        val_range=result.val_range,
-        train_label_counts=dict(result.train_label_counts),
-        history=tuple(
-            EpochFigures(
-                epoch=stats.epoch,
-                train_loss=stats.train_loss,
-                val_loss=stats.val_loss,
-                train_accuracy=stats.train_accuracy,
-                val_accuracy=stats.val_accuracy,
-            )
-            for stats in result.history
-        ),
-        best_epoch=result.best_epoch,
-        stopped_epoch=result.stopped_epoch,
-        stopped_early=result.stopped_early,
-        best_val_loss=result.best_val_loss,
-        final_val_loss=result.final_val_loss,
-    )
+        return summary.to_dict()

@@ -126,7 +126,7 @@ def test_chunked_result_equals_single_chunk_result_exactly() -> None:
         chunked = backtest(bars, positions, spec("long_short"), chunk_size=chunk_size)
         assert np.array_equal(chunked.equity, whole.equity)
         assert chunked.metrics == whole.metrics
-        assert chunked.to_summary() == whole.to_summary()
+        assert chunked.to_detail() == whole.to_detail()
 
 
 def test_progress_is_reported_per_chunk_and_reaches_the_end() -> None:
@@ -170,19 +170,24 @@ def test_positions_must_be_one_of_minus_one_zero_one_per_bar(positions: np.ndarr
         backtest(PATH, positions, spec("long_short"))
 
 
-def test_summary_is_plain_json() -> None:
+def test_summary_and_detail_are_plain_json() -> None:
     result = backtest(
         random_walk(300), np.random.default_rng(2).integers(-1, 2, 300), spec("long_short")
     )
-    summary = result.to_summary()
-    text = json.dumps(summary, allow_nan=False)
-    assert json.loads(text) == summary
-    assert len(summary["equity_curve"]["values"]) == 300
-    assert summary["metrics"]["num_trades"] == len(summary["trades"])
+    detail = result.to_detail()
+    text = json.dumps(detail, allow_nan=False)
+    assert json.loads(text) == detail
+    assert len(detail["equity_curve"]["values"]) == 300
+    assert detail["metrics"]["num_trades"] == len(detail["trades"]) == detail["trades_count"]
 
-    thinned = result.to_summary(max_equity_points=50)
-    assert len(thinned["equity_curve"]["values"]) == 50
-    assert thinned["equity_curve"]["values"][-1] == result.final_equity
+    thinned = result.summary(max_equity_points=50)
+    assert thinned.equity_curve is not None and len(thinned.equity_curve.values) == 50
+    assert thinned.equity_curve.values[-1] == result.final_equity
+    assert thinned.metrics is result.metrics  # the engine's record, not a copy of it
+    stored = thinned.to_dict()
+    assert json.loads(json.dumps(stored, allow_nan=False)) == stored
+    # Names the engine was not given are no keys at all (a job gives them).
+    assert not {"strategy_name", "model", "detail_path"} & set(stored)
 
 
 def test_buy_and_hold_benchmark_by_hand_and_equal_to_an_always_long_strategy() -> None:
@@ -193,13 +198,15 @@ def test_buy_and_hold_benchmark_by_hand_and_equal_to_an_always_long_strategy() -
     )
     bench = result.benchmark
     # In at 100 and out at 108.9, one 0.1 % cost each way; the peak was 121 (after entry cost).
-    assert bench["total_return"] == pytest.approx(0.999 * 1.089 * 0.999 - 1)
-    assert bench["max_drawdown"] == pytest.approx(1 - (108.9 * 0.999) / 121)
+    assert bench.total_return == pytest.approx(0.999 * 1.089 * 0.999 - 1)
+    assert bench.max_drawdown == pytest.approx(1 - (108.9 * 0.999) / 121)
     # Always long *is* buy-and-hold: the same numbers from the engine's own metrics.
-    assert bench["total_return"] == pytest.approx(result.metrics.total_return)
-    assert bench["sharpe_ratio"] == pytest.approx(result.metrics.sharpe_ratio)
-    assert bench["max_drawdown"] == pytest.approx(result.metrics.max_drawdown)
-    assert result.to_summary()["benchmark"] == bench
+    assert bench.total_return == pytest.approx(result.metrics.total_return)
+    assert bench.sharpe_ratio == pytest.approx(result.metrics.sharpe_ratio)
+    assert bench.max_drawdown == pytest.approx(result.metrics.max_drawdown)
+    assert bench.annualised_return == pytest.approx(result.metrics.annualised_return)
+    assert bench.name is None  # a research cycle names the benchmark it compares with
+    assert result.summary().benchmark is bench
 
     flat = run_backtest(
         bars, np.zeros(4), spec, reporter=NullProgressReporter(), token=CancellationToken()

@@ -3,6 +3,7 @@ real producers' output, which must parse into the records with the keys written 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -61,11 +62,10 @@ from ktrdr.operations.models import (
 )
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.summary import summarize
-from ktrdr.training.job import training_summary
 from ktrdr.training.model_store import load_model
 from tests.support.reporting import RecordingReporter
 from tests.support.research_fakes import FakeDesigner, RecordingStore, ScriptedLauncher
-from tests.unit.test_training import random_walk, strategy, train
+from tests.unit.test_training import model_dir, random_walk, strategy, train
 
 KTRDR = Path(__file__).resolve().parents[2] / "ktrdr"
 
@@ -268,34 +268,86 @@ def test_progress_contexts_per_kind_and_the_cycle_phase() -> None:
 # --- the real producers --------------------------------------------------------------------
 
 
+# The keys each producer stored before the engines made the records themselves: stored rows,
+# the API and the client depend on them (the wire format only ever gains keys).
+TRAINING_KEYS = {
+    "strategy_name",
+    "model_path",
+    "epochs_completed",
+    "epochs_total",
+    "train_loss",
+    "val_loss",
+    "train_accuracy",
+    "val_accuracy",
+    "train_samples",
+    "val_samples",
+    "feature_names",
+    "train_range",
+    "val_range",
+    "train_label_counts",
+    "history",
+    "best_epoch",
+    "stopped_epoch",
+    "stopped_early",
+    "best_val_loss",
+    "final_val_loss",
+}
+EPOCH_KEYS = {"epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy"}
+METRICS_KEYS = {
+    "total_return",
+    "annualised_return",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "max_drawdown",
+    "win_rate",
+    "num_trades",
+    "profit_factor",
+    "exposure",
+}
+BENCHMARK_KEYS = {"total_return", "annualised_return", "sharpe_ratio", "max_drawdown"}
+BACKTEST_FIGURE_KEYS = {
+    "symbol",
+    "timeframe",
+    "mode",
+    "start",
+    "end",
+    "bars",
+    "initial_capital",
+    "final_equity",
+    "metrics",
+    "benchmark",
+    "equity_curve",
+}
+BACKTEST_KEYS = {*BACKTEST_FIGURE_KEYS, "strategy_name", "model", "trades_count", "detail_path"}
+
+
 def test_the_training_engine_and_job_write_what_the_records_read(tmp_path: Path) -> None:
     reporter = RecordingReporter()
     result = train(strategy(epochs=3), random_walk(600), tmp_path, reporter=reporter)
-    stored = training_summary(result).to_dict()
-    assert stored == result.to_summary()  # the keys and values stored before the records
+    stored = result.to_dict()  # what the job returns and the operation keeps
+    assert set(stored) == TRAINING_KEYS
+    assert [set(row) for row in stored["history"]] == [EPOCH_KEYS] * 3
+    assert json.loads(json.dumps(stored, allow_nan=False)) == stored
+    assert stored["model_path"] == str(Path(stored["model_path"]))  # a plain path string
     parsed = training_summary_of(op(OperationType.TRAINING, stored))
-    assert parsed is not None and parsed.to_dict() == stored
+    assert parsed is not None and parsed.to_dict() == stored and parsed == result
     assert (parsed.epochs_completed, parsed.epochs_total) == (3, 3)
     assert [h.epoch for h in parsed.history] == [1, 2, 3]
     contexts = [report["context"] for report in reporter.reports]
     last = TrainingProgressContext.read(contexts[-1])
     assert last is not None and (last.epoch, last.total_epochs) == (3, 3)
     assert last.val_loss == pytest.approx(result.val_loss)
-    assert set(contexts[-1]) == {
-        "epoch",
-        "total_epochs",
-        "train_loss",
-        "val_loss",
-        "train_accuracy",
-        "val_accuracy",
-    }
+    assert set(contexts[-1]) == {*EPOCH_KEYS, "total_epochs"}
+    # Each epoch's report carries the figures its history row keeps, unchanged.
+    reported = [EpochFigures.read(context) for context in contexts]
+    assert reported == list(result.history)
 
 
 def test_the_backtest_job_writes_what_it_wrote_before(tmp_path: Path) -> None:
     config = strategy(epochs=2)
     bars = random_walk(900, seed=5)
     trained = train(config, bars, tmp_path / "models")
-    model = load_model(trained.model_path, tmp_path / "models")
+    model = load_model(model_dir(trained), tmp_path / "models")
     result = run_backtest(
         bars,
         model.predict_positions(bars),
@@ -304,22 +356,32 @@ def test_the_backtest_job_writes_what_it_wrote_before(tmp_path: Path) -> None:
         token=CancellationToken(),
     )
     detail_path = tmp_path / "detail.json"
-    before = result.to_summary(max_equity_points=SUMMARY_EQUITY_POINTS)
-    before.pop("trades")
-    before.update(
-        strategy_name=config.name,
-        model=str(model.path),
-        trades_count=len(result.trades),
-        detail_path=str(detail_path),
-    )
     stored = backtest_summary(result, model, detail_path).to_dict()
-    assert stored == before
+    assert set(stored) == BACKTEST_KEYS
+    assert set(stored["metrics"]) == METRICS_KEYS and set(stored["benchmark"]) == BENCHMARK_KEYS
+    assert json.loads(json.dumps(stored, allow_nan=False)) == stored
+    first, last = (str(t) for t in np.datetime_as_string(bars.timestamps[[0, -1]], unit="s"))
+    assert (stored["start"], stored["end"], stored["bars"]) == (first, last, len(bars))
+    assert (stored["strategy_name"], stored["model"]) == (config.name, str(model.path))
+    assert (stored["trades_count"], stored["detail_path"]) == (len(result.trades), str(detail_path))
+    assert stored["final_equity"] == float(result.equity[-1])
+    assert stored["metrics"]["num_trades"] == len(result.trades)
+    curve = stored["equity_curve"]
+    assert len(curve["values"]) == len(curve["timestamps"]) == SUMMARY_EQUITY_POINTS
+    assert (curve["values"][0], curve["values"][-1]) == (result.equity[0], result.equity[-1])
+    full = [str(t) for t in np.datetime_as_string(bars.timestamps, unit="s")]
+    picked = [full.index(t) for t in curve["timestamps"]]
+    assert picked == sorted(set(picked)) and (picked[0], picked[-1]) == (0, len(bars) - 1)
+    assert curve["values"] == [float(result.equity[i]) for i in picked]
     parsed = backtest_summary_of(op(OperationType.BACKTESTING, stored))
-    assert parsed is not None and parsed.metrics is not None
-    assert parsed.metrics.num_trades == result.metrics.num_trades
-    assert parsed.equity_curve is not None
-    assert len(parsed.equity_curve.values) == min(SUMMARY_EQUITY_POINTS, int(result.equity.size))
-    assert np.isfinite(parsed.final_equity or np.nan)
+    assert parsed is not None and parsed.to_dict() == stored
+    assert parsed.metrics == result.metrics and parsed.benchmark == result.benchmark
+    # The detail file keeps the same figures, the whole curve and every trade.
+    detail = result.to_detail()
+    assert set(detail) >= BACKTEST_FIGURE_KEYS | {"trades", "buy_and_hold_curve"}
+    assert detail["metrics"] == stored["metrics"] and detail["benchmark"] == stored["benchmark"]
+    assert detail["equity_curve"]["timestamps"] == full
+    assert len(detail["trades"]) == len(result.trades)
 
 
 def test_a_research_cycle_writes_what_the_records_read() -> None:
