@@ -4,7 +4,7 @@ Each job runs in its own process, so trainings use every core and never contend 
 API for the GIL. What crosses the boundary is exactly the OperationsService contract:
 
 * progress: the job's ``ProgressReporter`` puts reports on a queue; a supervising thread in
-  the backend hands them to ``OperationsService.report_progress``;
+  the backend hands them to ``OperationsService.update_progress``;
 * cancellation: the operation's token is mirrored into a process-shared event that the
   job's checkpoints read, so a cancel reaches it between two epochs or chunks;
 * the outcome (result, where it stopped, failure) comes back on the same queue and is
