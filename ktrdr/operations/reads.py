@@ -28,6 +28,13 @@ class OperationReads:
         with self._lock:
             return self._require(operation_id).model_copy(deep=True)
 
+    def peek(self, operation_id: str) -> Operation:
+        """The operation as the service holds it, without a copy: for a worker that reads a
+        few fields of many operations on every change (a deep copy per read would be the
+        whole cost). Operations are replaced, never changed in place; never mutate it."""
+        with self._lock:
+            return self._require(operation_id)
+
     def list_operations(
         self,
         *,

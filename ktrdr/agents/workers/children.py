@@ -8,6 +8,7 @@ a wake only sets an event.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from ktrdr.operations.service import OperationsService
 
 # The longest the worker sleeps without a wake (a cancel also wakes it: it is a change).
 WAIT_SLICE_SECONDS = 0.5
+# After a wake, changes are let gather this long before the worker looks: children report
+# many times a second, and the worker only needs their ends and the active child.
+GATHER_SECONDS = 0.05
 
 
 @dataclass
@@ -57,8 +61,8 @@ class Children:
         for child in self.made:
             if child.operation_id in self._ended:
                 continue
-            op = self.service.get(child.operation_id)
-            if op.is_terminal:
+            if self.service.peek(child.operation_id).is_terminal:
+                op = self.service.get(child.operation_id)  # ended: a copy of its own to keep
                 self._ended[child.operation_id] = op
                 newly.append((child, op))
         return newly
@@ -74,7 +78,7 @@ class Children:
         for order, child in enumerate(self.open()):
             if kind is not None and child.kind != kind:
                 continue
-            op = self.service.get(child.operation_id)
+            op = self.service.peek(child.operation_id)
             if op.status is OperationStatus.RUNNING:
                 running.append((op.progress.percentage, order, child.operation_id))
             elif op.status is OperationStatus.PENDING:
@@ -93,5 +97,6 @@ class Children:
             unwatch()
 
     def wait(self, timeout: float = WAIT_SLICE_SECONDS) -> None:
-        self._wake.wait(timeout)
+        if self._wake.wait(timeout):
+            time.sleep(GATHER_SECONDS)
         self._wake.clear()
