@@ -37,9 +37,9 @@ from ktrdr.data.bars import Bars
 from ktrdr.data.market import MarketData
 from ktrdr.indicators.technical import sma
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.operations.reporting import OperationProgressReporter
+from ktrdr.records.models import OperationType
 from ktrdr.strategies.models import BacktestSpec
 
 HERE = Path(__file__).resolve().parent

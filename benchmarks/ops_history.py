@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 
 from benchmarks.common import percentile, save, table
-from ktrdr.operations.models import Operation, OperationMetadata
-from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.records.models import Operation, OperationMetadata
+from ktrdr.storage.sqlite_store import SqliteOperationStore
 from tests.support.live_backend import LiveBackend, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

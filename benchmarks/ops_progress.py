@@ -17,11 +17,11 @@ from pathlib import Path
 from benchmarks.common import save, table
 from ktrdr.bootstrap import build_operations
 from ktrdr.config import load_settings
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import ProgressUpdate
-from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
-from ktrdr.operations.write_behind import WriteBehindStore
+from ktrdr.records.models import OperationType
+from ktrdr.storage.sqlite_store import SqliteOperationStore
+from ktrdr.storage.write_behind import WriteBehindStore
 
 
 def per_call_us(store: OperationStore, flush_interval: float, calls: int) -> float:

@@ -38,9 +38,9 @@ from ktrdr.config import load_settings
 from ktrdr.data.bars import Bars
 from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter, ProgressReporter, ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
+from ktrdr.records.models import OperationType
 from ktrdr.strategies.loader import load_strategy
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.dataset import CLASSES, build_dataset

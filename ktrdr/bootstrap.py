@@ -17,19 +17,20 @@ from typing import TYPE_CHECKING
 from ktrdr.config import Settings
 from ktrdr.data.market import MarketData
 from ktrdr.errors import ConfigurationError, ConflictError
+from ktrdr.executors.thread import LocalExecutor
 from ktrdr.jobs.cycles import ResearchCycles
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.pictures import DetailFiles
-from ktrdr.operations.execution import Executor, LocalExecutor
-from ktrdr.operations.models import utcnow
+from ktrdr.operations.execution import Executor
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
 from ktrdr.operations.training_history import TrainingHistory
-from ktrdr.operations.write_behind import WriteBehindStore
+from ktrdr.records.models import utcnow
+from ktrdr.storage.sqlite_store import SqliteOperationStore
+from ktrdr.storage.write_behind import WriteBehindStore
 
 if TYPE_CHECKING:
-    from ktrdr.cluster.connection import ClusterState
+    from ktrdr.executors.dask.connection import ClusterState
 
 # What the process executor's fork server imports once, so each job process starts warm.
 # Named here: the executor sits below the jobs layer and must not name it itself.
@@ -77,7 +78,7 @@ def build_operations(settings: Settings, store: OperationStore | None = None) ->
 def build_executor(service: OperationsService, settings: Settings) -> Executor:
     """The executor ``settings.executor`` names, given plain values only."""
     if settings.executor == "process":
-        from ktrdr.operations.process_executor import ProcessExecutor
+        from ktrdr.executors.process import ProcessExecutor
 
         return ProcessExecutor(
             service,
@@ -100,8 +101,8 @@ def build_executor(service: OperationsService, settings: Settings) -> Executor:
 def _dask_executor(service: OperationsService, settings: Settings) -> Executor:
     """``KTRDR_EXECUTOR=dask`` (``local`` starts ``KTRDR_WORKERS`` workers)."""
     try:
-        from ktrdr.cluster.connection import ClusterConnection, tls_security
-        from ktrdr.cluster.executor import DaskExecutor
+        from ktrdr.executors.dask.connection import ClusterConnection, tls_security
+        from ktrdr.executors.dask.executor import DaskExecutor
     except ImportError as exc:
         raise ConfigurationError(
             f"KTRDR_EXECUTOR=dask needs Dask: pip install 'ktrdr[dask]' ({exc})",
@@ -140,7 +141,7 @@ class Runtime:
         """The Dask cluster as last seen, or None for the thread and process executors."""
         if self.settings.executor != "dask":
             return None
-        from ktrdr.cluster.executor import DaskExecutor
+        from ktrdr.executors.dask.executor import DaskExecutor
 
         return self.executor.cluster if isinstance(self.executor, DaskExecutor) else None
 

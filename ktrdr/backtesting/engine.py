@@ -37,7 +37,7 @@ from ktrdr.data.bars import Bars, FloatArray, TimeArray
 from ktrdr.errors import InvalidRequestError
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
-from ktrdr.operations.results import (
+from ktrdr.records.results import (
     BacktestSummary,
     BenchmarkFigures,
     EquityCurve,

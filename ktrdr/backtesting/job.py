@@ -20,9 +20,9 @@ from ktrdr.backtesting.engine import BacktestResult, run_backtest
 from ktrdr.data.bars import instant
 from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.contexts import BacktestProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
-from ktrdr.operations.results import BacktestSummary
+from ktrdr.records.contexts import BacktestProgressContext
+from ktrdr.records.results import BacktestSummary
 from ktrdr.training.model_store import TrainedModel
 
 SUMMARY_EQUITY_POINTS = 120

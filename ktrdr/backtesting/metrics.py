@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ktrdr.operations.results import TradingMetrics
+from ktrdr.records.results import TradingMetrics
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from ktrdr import __version__
-from ktrdr.cli import agent, backtest, data, model, ops, server, strategy_check
+from ktrdr.cli.commands import agent, backtest, data, model, ops, server, strategy
 from ktrdr.cli.output import exit_code_for, reader_went_away, terminal_safe
 from ktrdr.errors import KtrdrError
 
@@ -25,7 +25,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(backtest.app, name="backtest")
 app.add_typer(data.app, name="data")
 app.add_typer(ops.app, name="ops")
-app.add_typer(strategy_check.app, name="strategy")
+app.add_typer(strategy.app, name="strategy")
 
 
 def _version(value: bool) -> None:

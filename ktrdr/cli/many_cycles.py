@@ -21,7 +21,7 @@ from ktrdr.client.errors import ApiError, ClientError, api_error
 from ktrdr.client.follow import Follower, ViewState
 from ktrdr.client.http import AsyncKtrdrClient, KtrdrClient
 from ktrdr.config import Settings
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,8 @@ def follow_cycles(
 ) -> int:
     import time
 
-    from ktrdr.cli.console import live_suits, stdout_console
     from ktrdr.cli.views.board import LiveBoard, PlainBoard
+    from ktrdr.cli.views.console import live_suits, stdout_console
 
     console = stdout_console()
     seeds = [c.seed for c in cycles]

@@ -12,15 +12,15 @@ import signal
 import time
 from collections.abc import Callable
 
-from ktrdr.cli.outcomes import outcome_lines
 from ktrdr.cli.output import EXIT_CANCELLED, EXIT_CANCELLED_ELSEWHERE, EXIT_FAILED, EXIT_OK
 from ktrdr.cli.views import Output, Renderer, renderer_for
+from ktrdr.cli.views.outcomes import outcome_lines
 from ktrdr.client.errors import ClientError
 from ktrdr.client.follow import Follower, ViewState
 from ktrdr.client.http import AsyncKtrdrClient, AsyncTransport, ClientTimeout
 from ktrdr.config import Settings, load_settings
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 # After Ctrl+C, how long to wait for the operation to reach a terminal state.
 CANCEL_WAIT_SECONDS = 5.0

@@ -56,8 +56,8 @@ from ktrdr.client.tree_reading import (
 )
 from ktrdr.contract.operations import OperationPublic, TreePublic
 from ktrdr.contract.results import stopped_at_of
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.stops import stopped_sentence
+from ktrdr.records.models import OperationType
 
 # (operation id, the tree version last seen, seconds the server may hold the request):
 # the tree, or None when nothing changed within the wait (HTTP 304).

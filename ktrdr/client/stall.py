@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 
 @dataclass(frozen=True)

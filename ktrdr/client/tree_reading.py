@@ -15,7 +15,7 @@ from ktrdr.contract.progress import (
     child_id_of_phase,
     research_cycle_context_of,
 )
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 # The happy path as the wire spells it: a jump over some of these means they passed unseen.
 _PHASE_ORDER: tuple[str, ...] = tuple(phase.value for phase in ORDERED_PHASES)

@@ -8,8 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.summary import OperationSummary
 
 T = TypeVar("T")
 

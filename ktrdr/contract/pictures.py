@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ktrdr.operations.results import BenchmarkFigures, EpochFigures, TradingMetrics
+from ktrdr.records.results import BenchmarkFigures, EpochFigures, TradingMetrics
 
 MAX_POINTS_DEFAULT = 2_000
 MAX_POINTS_LIMIT = 20_000

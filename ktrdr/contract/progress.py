@@ -2,8 +2,8 @@
 research cycle is in its phase table (``ktrdr.agents.phases``, the only copy of the order,
 steps and child-id keys).
 
-The context records are defined beside the operations (``ktrdr.operations.contexts``): the
-producers in the domain build them and the domain may not import this package.
+The context records live in ``ktrdr.records.contexts``, below both the domain that builds
+them and this package: the domain may not import the contract, nor the contract the domain.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ktrdr.agents.phases import ACTIVE_PHASES, CHILD_ID_KEY, ORDERED_PHASES, PHASE_STEP, Phase
-from ktrdr.operations.contexts import (
+from ktrdr.records.contexts import (
     AnyProgressContext,
     BacktestProgressContext,
     HasProgress,
@@ -22,7 +22,7 @@ from ktrdr.operations.contexts import (
     research_cycle_context_of,
     training_context_of,
 )
-from ktrdr.operations.models import OperationMetadata, OperationType
+from ktrdr.records.models import OperationMetadata, OperationType
 
 __all__ = [
     "ACTIVE_PHASES",

@@ -1,13 +1,14 @@
 """Operation results on the wire, typed per kind: what ``result_summary`` holds for a
 training, a backtest and a research cycle, and what a listing row's ``headline`` holds.
 
-The records are defined beside the operations (``ktrdr.operations.results``), because the
-service and the listing projection build them too and the domain may not import this
-package; the API and the client read them from here. Every reader returns None (or a record
-with None figures) for an old or odd row, never an exception: the display shows a dash.
+The records live in ``ktrdr.records`` (``results``, ``research``, ``summary``), below both
+the service and listing projection that build them and this package: the domain may not
+import the contract, nor the contract the domain. The API and the client read them from here.
+Every reader returns None (or a record with None figures) for an old or odd row, never an
+exception: the display shows a dash.
 """
 
-from ktrdr.operations.research_records import (
+from ktrdr.records.research import (
     CandidateRecord,
     CostCase,
     DeflatedSharpeRecord,
@@ -17,7 +18,7 @@ from ktrdr.operations.research_records import (
     ResearchStatistics,
     WalkForwardRecord,
 )
-from ktrdr.operations.results import (
+from ktrdr.records.results import (
     AnyResult,
     BacktestSummary,
     BenchmarkFigures,
@@ -36,7 +37,7 @@ from ktrdr.operations.results import (
     stopped_at_of,
     training_summary_of,
 )
-from ktrdr.operations.summary import Headline, headline
+from ktrdr.records.summary import Headline, headline
 
 __all__ = [
     "AnyResult",

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ktrdr.backtesting.job import BacktestJob
 from ktrdr.errors import InvalidRequestError, NotFoundError
 from ktrdr.jobs.dependencies import JobDependencies
-from ktrdr.operations.models import Operation, OperationType
+from ktrdr.records.models import Operation, OperationType
 from ktrdr.training.model_store import TrainedModel, load_model
 
 

@@ -27,7 +27,7 @@ from ktrdr.errors import CycleAlreadyActiveError, InvalidRequestError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.research_children import ResearchLauncher, TrialLedger
 from ktrdr.jobs.research_shape import check_plan, shape_parameters
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
+from ktrdr.records.models import Operation, OperationStatus, OperationType
 from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.strategies.window import fit_window, series_for_cycle
 

@@ -24,16 +24,16 @@ from ktrdr.contract.pictures import (
 )
 from ktrdr.data.bars import FloatArray
 from ktrdr.errors import ConflictError, InvalidRequestError, NotFoundError
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.reads import OperationReads
-from ktrdr.operations.results import (
+from ktrdr.operations.training_history import EpochsSoFar, TrainingHistory
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.results import (
     BenchmarkFigures,
     EpochFigures,
     TradingMetrics,
     backtest_summary_of,
     training_summary_of,
 )
-from ktrdr.operations.training_history import EpochsSoFar, TrainingHistory
 
 # Parsed detail files kept in memory: a page asks for the same backtest more than once
 # (first load, then a resize), and parsing a long one is the costly part.

@@ -9,10 +9,10 @@ libraries for the thread cap, before its job's first line ran.
 from __future__ import annotations
 
 import ktrdr.backtesting.job  # noqa: F401
+import ktrdr.executors.process  # noqa: F401
 import ktrdr.logging  # noqa: F401
-import ktrdr.operations.process_executor  # noqa: F401
 import ktrdr.training.job  # noqa: F401
-from ktrdr.operations.job_threads import warm_up
+from ktrdr.executors.job_threads import warm_up
 
 # The library scan the thread cap needs, done here once instead of in every job process.
 warm_up()

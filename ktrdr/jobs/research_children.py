@@ -26,8 +26,8 @@ from ktrdr.jobs.backtests import (
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.pictures import DetailFiles
 from ktrdr.jobs.training import create_training, submit_training
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.results import (
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.results import (
     TrainingSummary,
     backtest_summary_of,
     research_cycle_summary_of,

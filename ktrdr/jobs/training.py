@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ktrdr.errors import InvalidRequestError, NotFoundError, StrategyValidationError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.strategy_files import read_named_strategy
-from ktrdr.operations.models import Operation, OperationType
+from ktrdr.records.models import Operation, OperationType
 from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.training.job import TrainingJob
 

@@ -15,8 +15,8 @@ from typing import Any
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.index import OperationIndex
-from ktrdr.operations.models import Operation, OperationMetadata, OperationStatus
-from ktrdr.operations.results import OperationResult
+from ktrdr.records.models import Operation, OperationMetadata, OperationStatus
+from ktrdr.records.results import OperationResult
 
 # Trees are shallow (a cycle and its jobs); a deeper chain is a bug, not a reason to loop.
 MAX_DEPTH = 16

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ktrdr.operations.models import Operation, utcnow
+from ktrdr.records.models import Operation, utcnow
 
 JOURNAL_LENGTH = 512  # significant changes kept per tree (a research cycle makes ~15)
 ENDED_TREES_KEPT = 256

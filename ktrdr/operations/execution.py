@@ -1,27 +1,25 @@
-"""Execution: run a job function for an operation off the event loop.
+"""Execution, the domain's side: what an executor is (``Executor``, ``JobHandle``), how a
+job ends (``Completed``, ``Stopped``, ``Failed``) and how that end is recorded.
 
-This is the seam where a distributed engine can later take over: ``submit`` takes an
-operation id and a job, and everything the job says (progress, result, failure,
-cancellation) goes through the OperationsService contract.
+The executors themselves (threads, processes, a Dask cluster) live in ``ktrdr.executors``:
+``submit`` takes an operation id and a job, and everything the job says (progress, result,
+failure, cancellation) goes through the OperationsService contract.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ktrdr.errors import ConflictError, KtrdrError
+from ktrdr.errors import ConflictError
 from ktrdr.logging import operation_logger
-from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.job_threads import cap_job_threads
-from ktrdr.operations.models import OperationStatus
+from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.progress import ProgressReporter
-from ktrdr.operations.reporting import OperationProgressReporter
-from ktrdr.operations.results import OperationResult
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import OperationStatus
+from ktrdr.records.results import OperationResult
 
 ORCHESTRATION_THREADS = 4
 
@@ -88,7 +86,7 @@ def start_queued(service: OperationsService, operation_id: str) -> bool:
 
 
 class Executor(Protocol):
-    """Runs jobs for operations: ``LocalExecutor`` (threads) or ``ProcessExecutor``."""
+    """Runs jobs for operations: see ``ktrdr.executors`` (threads, processes, Dask)."""
 
     def ensure_available(self) -> None:
         """Raise (e.g. ``ClusterUnavailableError``) when a job submitted now could not run,
@@ -115,84 +113,3 @@ class JobHandle:
 
     def cancel(self, reason: str = "Cancelled") -> None:
         self._service.cancel(self.operation_id, reason)
-
-
-class LocalExecutor:
-    """A thread pool in the backend process. numpy/scikit-learn release the GIL in their
-    heavy loops, so the API stays responsive while a job computes.
-
-    ``job_threads`` caps the BLAS/OpenMP threads of every job (None: the libraries'
-    default, every core). The BLAS part of that cap is process-wide, so it also holds for
-    the API's threads and for concurrent jobs: see ``ktrdr.operations.job_threads``.
-    """
-
-    def __init__(
-        self,
-        service: OperationsService,
-        max_workers: int = 4,
-        job_threads: int | None = None,
-        orchestrations: int = ORCHESTRATION_THREADS,
-    ) -> None:
-        self._service = service
-        self._job_threads = job_threads
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ktrdr-job")
-        # Self-managed work (a research cycle) mostly waits on its children: it gets its
-        # own threads, so it never holds a compute slot its own child needs.
-        # ``orchestrations``: as many as cycles may be open at once, or one would wait,
-        # marked running, for another to end.
-        self._orchestration = ThreadPoolExecutor(
-            max_workers=max(orchestrations, ORCHESTRATION_THREADS), thread_name_prefix="ktrdr-cycle"
-        )
-
-    def ensure_available(self) -> None:
-        return None  # threads in this process are always there
-
-    def submit(self, operation_id: str, job: Job) -> JobHandle:
-        """Queue ``job``; its operation stays pending until a worker thread takes it."""
-        self._service.get(operation_id)  # an unknown id fails here, not in a thread
-        future = self._pool.submit(self._run, operation_id, job)
-        return JobHandle(operation_id, future, self._service)
-
-    def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
-        """Run ``work`` that records its own outcome (e.g. through a phase machine).
-
-        If it escapes with an exception while the operation is still open, the operation
-        is failed with that error, so nothing is ever left running.
-        """
-        if self._service.get(operation_id).status is OperationStatus.PENDING:
-            self._service.start(operation_id)
-        future = self._orchestration.submit(self._run_self_managed, operation_id, work)
-        return JobHandle(operation_id, future, self._service)
-
-    def _run_self_managed(self, operation_id: str, work: Callable[[], None]) -> None:
-        try:
-            work()
-        except Exception as exc:
-            operation_logger(operation_id).error("work crashed", error=str(exc))
-            try:
-                self._service.fail(operation_id, f"{type(exc).__name__}: {exc}")
-            except ConflictError:
-                pass
-            return
-        if not self._service.get(operation_id).is_terminal:
-            self._service.fail(operation_id, "The work ended without recording an outcome")
-
-    def _run(self, operation_id: str, job: Job) -> None:
-        if not start_queued(self._service, operation_id):
-            return
-        reporter = OperationProgressReporter(self._service, operation_id)
-        token = self._service.token(operation_id)
-        try:
-            cap_job_threads(self._job_threads)
-            outcome: JobOutcome = Completed(job(reporter, token))
-        except CancellationRequested as stop:
-            outcome = Stopped(stop.where, stop.reason)
-        except KtrdrError as exc:
-            outcome = Failed(exc.message)
-        except Exception as exc:  # a bug or an unexpected library error: record it
-            outcome = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        record_outcome(self._service, operation_id, outcome)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._orchestration.shutdown(wait=False, cancel_futures=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ktrdr.operations.models import Operation
 from ktrdr.operations.store import (
     OPEN_STATUSES,
     OperationQuery,
@@ -26,7 +25,9 @@ from ktrdr.operations.store import (
     Tally,
     creation_key,
 )
-from ktrdr.operations.summary import OperationSummary, summarize
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import Operation
+from ktrdr.records.summary import OperationSummary
 
 RECENT_CACHE_SIZE = 256
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from ktrdr.errors import InvalidRequestError, OperationNotFoundError
 from ktrdr.operations.changes import ChangeFeed, OperationTree, Wake
 from ktrdr.operations.index import OperationIndex
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.store import OperationQuery, creation_key
-from ktrdr.operations.summary import OperationSummary, summarize
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.summary import OperationSummary
 
 
 class OperationReads:

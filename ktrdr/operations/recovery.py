@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ktrdr.operations.models import Operation, OperationStatus
+from ktrdr.records.models import Operation, OperationStatus
 
 RESTART_MESSAGE = "Interrupted by a backend restart"
 

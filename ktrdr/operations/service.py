@@ -33,7 +33,11 @@ from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.cascade import MAX_DEPTH, CancelCascade
 from ktrdr.operations.changes import ChangeFeed
 from ktrdr.operations.index import RECENT_CACHE_SIZE, OperationIndex
-from ktrdr.operations.models import (
+from ktrdr.operations.progress import ProgressUpdate
+from ktrdr.operations.reads import OperationReads
+from ktrdr.operations.recovery import interrupted
+from ktrdr.operations.store import OperationStore
+from ktrdr.records.models import (
     Operation,
     OperationMetadata,
     OperationProgress,
@@ -42,11 +46,7 @@ from ktrdr.operations.models import (
     new_operation_id,
     utcnow,
 )
-from ktrdr.operations.progress import ProgressUpdate
-from ktrdr.operations.reads import OperationReads
-from ktrdr.operations.recovery import interrupted
-from ktrdr.operations.results import OperationResult
-from ktrdr.operations.store import OperationStore
+from ktrdr.records.results import OperationResult
 
 # While running, progress stops just short of 100: only completion may show 100 %.
 RUNNING_PROGRESS_CAP = 99.9

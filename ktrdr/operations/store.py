@@ -3,7 +3,7 @@
 The store holds every operation ever run. The service keeps only open ones in memory
 (see ``ktrdr.operations.index``); history is read from the store when asked for, through
 its indexes: one operation whole, listings as summaries. ``SqliteOperationStore``
-(``ktrdr.operations.sqlite_store``) is the default.
+(``ktrdr.storage.sqlite_store``) is the default.
 
 Every store keeps the newest version of a row: a save that carries an older version than
 the one stored is ignored (a coalesced progress flush may arrive after a status change).
@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.summary import OperationSummary, summarize
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.summary import OperationSummary
 
 OPEN_STATUSES = (OperationStatus.PENDING, OperationStatus.RUNNING)
 

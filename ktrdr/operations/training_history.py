@@ -23,9 +23,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ktrdr.operations.contexts import TrainingProgressContext, training_context_of
-from ktrdr.operations.models import Operation, OperationType
-from ktrdr.operations.results import EpochFigures
+from ktrdr.records.contexts import TrainingProgressContext, training_context_of
+from ktrdr.records.models import Operation, OperationType
+from ktrdr.records.results import EpochFigures
 
 MAX_EPOCHS_KEPT = 20_000
 ENDED_REMEMBERED = 64

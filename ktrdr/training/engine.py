@@ -28,9 +28,9 @@ from sklearn.neural_network import MLPClassifier
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import JobFailedError
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.contexts import TrainingProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
-from ktrdr.operations.results import EpochFigures, TrainingSummary
+from ktrdr.records.contexts import TrainingProgressContext
+from ktrdr.records.results import EpochFigures, TrainingSummary
 from ktrdr.strategies.models import ModelSpec, StrategyConfig
 from ktrdr.training.dataset import CLASSES, Dataset, LabelArray, build_dataset
 from ktrdr.training.model_store import save_model

@@ -12,8 +12,8 @@ from typing import Any
 
 from ktrdr.data.market import MarketData
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.contexts import TrainingProgressContext
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
+from ktrdr.records.contexts import TrainingProgressContext
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training.engine import train_strategy
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from ktrdr.operations.models import OperationType
+from ktrdr.records.models import OperationType
 from tests.support.live_backend import LiveBackend
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Route, expect  # noqa: E402
 
 from ktrdr.agents.phases.table import ACTIVE_PHASES, Phase  # noqa: E402
-from ktrdr.operations.kinds import (  # noqa: E402
+from ktrdr.records.kinds import (  # noqa: E402
     KIND_LABEL,
     OperationStatus,
     OperationType,

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-from ktrdr.operations.models import OperationType
-from ktrdr.operations.research_records import (
+from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import OperationType
+from ktrdr.records.research import (
     CandidateRecord,
     CostCase,
     DeflatedSharpeRecord,
@@ -25,8 +26,7 @@ from ktrdr.operations.research_records import (
     ResearchStatistics,
     WalkForwardRecord,
 )
-from ktrdr.operations.results import BenchmarkFigures, ResearchCycleSummary
-from ktrdr.operations.service import OperationsService
+from ktrdr.records.results import BenchmarkFigures, ResearchCycleSummary
 from tests.support.live_backend import LiveBackend
 from tests.support.progress import progress
 

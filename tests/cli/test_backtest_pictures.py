@@ -21,11 +21,11 @@ from ktrdr.cli.charts.png import write_png
 from ktrdr.cli.charts.show import PNG_SIZE, SVG_SIZE, write_picture
 from ktrdr.cli.charts.svg import equity_svg
 from ktrdr.cli.charts.terminal import BRAILLE_BASE, HOLD_GLYPH, equity_chart
-from ktrdr.cli.outcomes import outcome_lines
 from ktrdr.cli.views import PlainRenderer
+from ktrdr.cli.views.outcomes import outcome_lines
 from ktrdr.client.follow import ViewState
 from ktrdr.contract.pictures import BacktestSeriesPublic, TradePublic
-from ktrdr.operations.results import BenchmarkFigures, TradingMetrics
+from ktrdr.records.results import BenchmarkFigures, TradingMetrics
 from tests.support.live_backend import LiveBackend, run_ktrdr
 from tests.support.snapshots import snapshot
 

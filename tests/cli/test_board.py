@@ -10,7 +10,7 @@ from rich.console import Console
 from ktrdr.cli.views.board import PlainBoard, board_view, cycle_words
 from ktrdr.client.follow import Connection, ViewState
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import (
+from ktrdr.records.models import (
     OperationMetadata,
     OperationProgress,
     OperationStatus,

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from ktrdr.cli.console import TerminalSafeConsole
 from ktrdr.cli.monitor import exit_code
 from ktrdr.cli.output import EXIT_CANCELLED, EXIT_CANCELLED_ELSEWHERE, terminal_safe
 from ktrdr.cli.views import LiveRenderer
+from ktrdr.cli.views.console import TerminalSafeConsole
 from ktrdr.client.follow import ViewState
 from ktrdr.client.http import KtrdrClient, path_segment
-from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.records.models import OperationStatus, OperationType
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend, env_without_ktrdr, run_ktrdr
 from tests.support.progress import progress

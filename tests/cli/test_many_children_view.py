@@ -21,15 +21,15 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from ktrdr.cli.monitor import MonitorSession
-from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.output import EXIT_OK
 from ktrdr.cli.views import NdjsonRenderer, PlainRenderer, monitor_view
 from ktrdr.cli.views.board import board_view
 from ktrdr.cli.views.ndjson import REQUIRED_KEYS
+from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.client.follow import Children, Event, EventKind, ViewState, read_children
 from ktrdr.contract.operations import OperationPublic, TreePublic
 from ktrdr.contract.progress import ResearchCycleProgressContext
-from ktrdr.operations.models import OperationType
+from ktrdr.records.models import OperationType
 from tests.support.progress import report
 from tests.support.served import served_in_process
 from tests.support.snapshots import cycle, snapshot

@@ -19,8 +19,8 @@ from rich.console import Console
 from ktrdr.cli.many_cycles import CyclesSession, StartedCycle
 from ktrdr.cli.output import EXIT_FAILED, EXIT_OK
 from ktrdr.cli.views.board import PlainBoard
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import OperationType
 from tests.support.served import served_in_process
 
 Ending = Callable[[OperationsService, str], object]

@@ -6,10 +6,10 @@ import io
 
 from rich.console import Console
 
-from ktrdr.cli.outcomes import outcome_lines
 from ktrdr.cli.views import LiveRenderer, PlainRenderer, monitor_view
+from ktrdr.cli.views.outcomes import outcome_lines
 from ktrdr.client.follow import Connection, Event, EventKind, ViewState
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 from tests.support.snapshots import cycle, snapshot
 
 

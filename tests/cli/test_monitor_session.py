@@ -17,9 +17,9 @@ from ktrdr.cli.monitor import HARD_EXIT_CANCEL_WAIT_SECONDS, MonitorSession
 from ktrdr.cli.output import EXIT_CANCELLED
 from ktrdr.cli.views import PlainRenderer
 from ktrdr.contract.operations import Envelope, OperationPublic, TreePublic
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationType
 from tests.support.progress import progress
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ktrdr.operations.models import OperationType
+from ktrdr.records.models import OperationType
 from tests.support.live_backend import LiveBackend, env_without_ktrdr, free_port, run_ktrdr
 from tests.support.progress import progress
 

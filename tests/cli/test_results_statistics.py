@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from ktrdr.cli.tables import RESULT_SORTS, results_listing, sorted_results
+from ktrdr.cli.views.tables import RESULT_SORTS, results_listing, sorted_results
 from ktrdr.contract.operations import OperationSummaryPublic
-from ktrdr.operations.models import OperationType
-from ktrdr.operations.research_records import (
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import OperationType
+from ktrdr.records.research import (
     CandidateRecord,
     DeflatedSharpeRecord,
     FoldWindowRecord,
@@ -26,8 +27,7 @@ from ktrdr.operations.research_records import (
     ResearchStatistics,
     WalkForwardRecord,
 )
-from ktrdr.operations.results import BenchmarkFigures, ResearchCycleSummary
-from ktrdr.operations.summary import summarize
+from ktrdr.records.results import BenchmarkFigures, ResearchCycleSummary
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend, run_ktrdr
 from tests.support.snapshots import T0, snapshot

@@ -10,9 +10,9 @@ from typing import Any
 
 from rich.console import Console
 
-from ktrdr.cli.outcomes import outcome_lines
 from ktrdr.cli.views import LiveRenderer, NdjsonRenderer, PlainRenderer, monitor_view
 from ktrdr.cli.views.ndjson import EVENT_NAMES, REQUIRED_KEYS
+from ktrdr.cli.views.outcomes import outcome_lines
 from ktrdr.client.follow import Connection, Event, EventKind, ViewState
 from tests.support.snapshots import cycle, snapshot
 

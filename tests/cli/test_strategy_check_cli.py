@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from ktrdr.cli import strategy_check
+from ktrdr.cli.commands import strategy as strategy_check
 from ktrdr.config import load_settings
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.data.csv_series import to_csv

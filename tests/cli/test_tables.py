@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from ktrdr.cli.agent_view import result_rows, results_table, results_view
-from ktrdr.cli.tables import operation_details, operations_table, tree_order
+from ktrdr.cli.views.agent_status import result_rows, results_table, results_view
+from ktrdr.cli.views.tables import operation_details, operations_table, tree_order
 from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.operations.summary import summarize
 from tests.support.snapshots import T0, snapshot

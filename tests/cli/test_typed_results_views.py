@@ -8,10 +8,10 @@ import io
 from rich.console import Console
 
 from ktrdr.agents.phases import ACTIVE_PHASES
-from ktrdr.cli.agent_view import agent_status_view, phase_trail
-from ktrdr.cli.outcomes import completed_lines
+from ktrdr.cli.views.agent_status import agent_status_view, phase_trail
+from ktrdr.cli.views.outcomes import completed_lines
 from ktrdr.contract.operations import AgentStatusPublic, OperationPublic
-from ktrdr.operations.models import OperationProgress
+from ktrdr.records.models import OperationProgress
 from tests.support.snapshots import cycle, snapshot
 
 

@@ -14,7 +14,7 @@ import pexpect
 import pytest
 
 from ktrdr.client import KtrdrClient
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 from tests.support.live_backend import LiveBackend, run_ktrdr
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import time
 import pexpect
 import pytest
 
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 from tests.conftest import BackendFactory
 from tests.e2e.test_agent_monitor_e2e import finish, spawn_ktrdr, terminal_children
 

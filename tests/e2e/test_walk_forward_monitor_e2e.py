@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pexpect
 import pytest
 
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 from tests.e2e.test_agent_monitor_e2e import finish, latest_cycle, screen_text, spawn_ktrdr
 from tests.support.live_backend import LiveBackend
 

@@ -56,7 +56,7 @@ class DaskCli:
     def start_scheduler(self) -> None:
         self.scheduler = self._spawn(
             "scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
-            "--no-dashboard", "--preload", "ktrdr.cluster.preload",
+            "--no-dashboard", "--preload", "ktrdr.executors.dask.preload",
         )  # fmt: skip
 
     def start_worker(self) -> str:
@@ -66,7 +66,7 @@ class DaskCli:
         self.workers[address] = self._spawn(
             f"worker-{port}", "worker", self.address, "--nthreads", "1", "--no-nanny",
             "--host", "127.0.0.1", "--worker-port", str(port), "--no-dashboard",
-            "--preload", "ktrdr.cluster.preload",
+            "--preload", "ktrdr.executors.dask.preload",
         )  # fmt: skip
         return address
 

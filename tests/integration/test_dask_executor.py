@@ -16,19 +16,19 @@ import pytest
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 from ktrdr.bootstrap import Runtime, build_runtime  # noqa: E402
-from ktrdr.cluster.connection import ClusterConnection  # noqa: E402
-from ktrdr.cluster.executor import DaskExecutor  # noqa: E402
 from ktrdr.config import Settings  # noqa: E402
 from ktrdr.data.csv_series import to_csv  # noqa: E402
 from ktrdr.data.market import MarketData  # noqa: E402
 from ktrdr.errors import ClusterUnavailableError  # noqa: E402
+from ktrdr.executors.dask.connection import ClusterConnection  # noqa: E402
+from ktrdr.executors.dask.executor import DaskExecutor  # noqa: E402
 from ktrdr.jobs.backtests import BacktestRequest, start_backtest  # noqa: E402
 from ktrdr.jobs.dependencies import JobDependencies  # noqa: E402
 from ktrdr.jobs.pictures import DetailFiles, backtest_series, training_history  # noqa: E402
 from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training  # noqa: E402
-from ktrdr.operations.models import Operation, OperationStatus, OperationType  # noqa: E402
 from ktrdr.operations.service import OperationsService  # noqa: E402
 from ktrdr.operations.store import InMemoryOperationStore  # noqa: E402
+from ktrdr.records.models import Operation, OperationStatus, OperationType  # noqa: E402
 from ktrdr.training.job import TrainingJob  # noqa: E402
 from ktrdr.training.model_store import load_model  # noqa: E402
 from tests.support.live_backend import free_port  # noqa: E402

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ktrdr.operations.models import OperationType
+from ktrdr.records.models import OperationType
 from tests.conftest import BackendFactory
 from tests.integration.test_hardening_edge import csv_rows, envelope, local_port
 from tests.support.live_backend import LiveBackend

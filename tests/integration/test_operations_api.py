@@ -13,8 +13,8 @@ import pytest
 
 from ktrdr.client import NotFoundApiError
 from ktrdr.client.errors import ConflictApiError
-from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.recovery import RESTART_MESSAGE
+from ktrdr.records.models import OperationStatus, OperationType
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend
 from tests.support.progress import progress

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from ktrdr.operations.recovery import RESTART_MESSAGE
-from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.storage.sqlite_store import SqliteOperationStore
 from tests.conftest import BackendFactory
 from tests.support.waiting import wait_until
 

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import OperationType
 from tests.support.progress import report
 from tests.support.served import served_in_process
 

@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 import httpx
 
-import ktrdr.operations.research_records as research_records
+import ktrdr.records.research as research_records
 from ktrdr.agents.design.assessment import Verdict
 from ktrdr.agents.phases.table import (
     ACTIVE_PHASES,
@@ -17,7 +17,7 @@ from ktrdr.agents.phases.table import (
     PHASE_STEP,
     Phase,
 )
-from ktrdr.operations.kinds import KIND_LABEL, OperationStatus, OperationType
+from ktrdr.records.kinds import KIND_LABEL, OperationStatus, OperationType
 from tests.support.live_backend import LiveBackend
 
 WEB = Path(__file__).resolve().parents[2] / "ktrdr" / "api" / "web"

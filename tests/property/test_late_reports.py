@@ -9,9 +9,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
 from tests.support.progress import report
 
 # A job's reports in the order it made them: strictly increasing percentages, one epoch each.

@@ -13,12 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ktrdr.errors import KtrdrError
-from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
-from ktrdr.operations.summary import OperationSummary, summarize
-from ktrdr.operations.write_behind import WriteBehindStore
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import OperationStatus, OperationType
+from ktrdr.records.summary import OperationSummary
+from ktrdr.storage.sqlite_store import SqliteOperationStore
+from ktrdr.storage.write_behind import WriteBehindStore
 from tests.support.moves import STATUS_MOVES
 from tests.support.progress import report
 from tests.support.reference import scan

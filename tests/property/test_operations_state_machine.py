@@ -30,9 +30,9 @@ from ktrdr.errors import (
     OperationFinishedError,
 )
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationStatus, OperationType
 from tests.support.progress import progress, report
 
 PENDING = OperationStatus.PENDING

@@ -18,9 +18,9 @@ from ktrdr.agents.workers.research_worker import (
     CycleDependencies,
     CycleRequest,
 )
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.results import ResearchCycleSummary
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.results import ResearchCycleSummary
 from tests.support.research_fakes import FakeDesigner, RecordingStore, ScriptedLauncher
 
 PHASE_ORDER = list(ORDERED_PHASES)

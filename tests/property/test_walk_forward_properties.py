@@ -31,8 +31,8 @@ from ktrdr.agents.workers.walk_forward import ResearchShape
 from ktrdr.data.bars import TimeArray
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.execution import start_queued
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation, OperationStatus, OperationType
 from ktrdr.research.evaluation import PeriodReturns
 from ktrdr.research.walkforward import WalkForwardSpec
 from ktrdr.strategies.models import StrategyConfig

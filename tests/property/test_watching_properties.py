@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ktrdr.errors import KtrdrError
-from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationType
 from tests.support.moves import STATUS_MOVES
 from tests.support.progress import report
 

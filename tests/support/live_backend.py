@@ -16,7 +16,7 @@ import httpx
 
 from ktrdr.client import KtrdrClient
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
+from ktrdr.storage.sqlite_store import SqliteOperationStore
 
 STARTUP_SECONDS = 20.0
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ktrdr.operations.models import Operation
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation
 
 
 def report(

@@ -6,8 +6,8 @@ what the SQLite store's indexed queries must match too.
 
 from __future__ import annotations
 
-from ktrdr.operations.models import OperationStatus, OperationType
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.records.models import OperationStatus, OperationType
+from ktrdr.records.summary import OperationSummary
 
 
 def scan(

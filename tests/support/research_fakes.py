@@ -16,9 +16,9 @@ from typing import Any, Literal
 from ktrdr.agents.design.base import DesignRequest
 from ktrdr.errors import StrategyValidationError
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationType
 from ktrdr.strategies.models import IndicatorSpec, StrategyConfig
 from tests.support.progress import progress
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import OperationProgress, OperationStatus, OperationType
+from ktrdr.records.models import OperationProgress, OperationStatus, OperationType
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

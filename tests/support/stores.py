@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ktrdr.operations.models import Operation
 from ktrdr.operations.store import OperationQuery, OperationStore, Tally
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.records.models import Operation
+from ktrdr.records.summary import OperationSummary
 
 
 class PassThroughStore:

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation, OperationStatus
 
 T = TypeVar("T")
 

@@ -16,11 +16,11 @@ from ktrdr.backtesting.series import downsample, drawdown
 from ktrdr.errors import ConflictError, InvalidRequestError, NotFoundError
 from ktrdr.jobs.pictures import DetailFiles, backtest_series
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import OperationType
 from ktrdr.operations.progress import NullProgressReporter
-from ktrdr.operations.results import BacktestSummary
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationType
+from ktrdr.records.results import BacktestSummary
 from ktrdr.strategies.models import BacktestSpec
 from tests.unit.test_backtest_engine import make_bars, random_walk
 

@@ -10,10 +10,10 @@ import pytest
 
 from ktrdr.bootstrap import build_executor, build_operations, build_runtime
 from ktrdr.config import Settings, load_settings
-from ktrdr.operations.execution import LocalExecutor
-from ktrdr.operations.models import OperationStatus, OperationType
-from ktrdr.operations.process_executor import ProcessExecutor
+from ktrdr.executors.process import ProcessExecutor
+from ktrdr.executors.thread import LocalExecutor
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
 from tests.support.progress import report
 
 

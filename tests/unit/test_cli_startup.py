@@ -22,7 +22,7 @@ HEAVY = (
     "ktrdr.contract",
     "ktrdr.client",
     "ktrdr.cli.charts",
-    "ktrdr.operations.models",
+    "ktrdr.records.models",
     "ktrdr.operations.service",
     "ktrdr.agents.phases.machine",
 )
@@ -34,6 +34,6 @@ def test_building_the_command_tree_loads_nothing_heavy() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     loaded = set(json.loads(done.stdout))
-    assert "ktrdr.cli.agent" in loaded  # the probe really built the command tree
+    assert "ktrdr.cli.commands.agent" in loaded  # the probe really built the command tree
     heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert not heavy, f"imported at CLI start: {heavy}"

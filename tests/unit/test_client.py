@@ -22,7 +22,7 @@ from ktrdr.client import (
 )
 from ktrdr.client.errors import ConflictApiError
 from ktrdr.errors import KtrdrError
-from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.records.models import OperationStatus, OperationType
 
 BASE = "http://ktrdr.test:8123"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -53,15 +53,15 @@ from ktrdr.contract.results import (
     training_summary_of,
 )
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import (
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import (
     Operation,
     OperationMetadata,
     OperationProgress,
     OperationStatus,
     OperationType,
 )
-from ktrdr.operations.service import OperationsService
-from ktrdr.operations.summary import summarize
 from ktrdr.training.model_store import load_model
 from tests.support.reporting import RecordingReporter
 from tests.support.research_fakes import FakeDesigner, RecordingStore, ScriptedLauncher

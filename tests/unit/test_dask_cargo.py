@@ -17,9 +17,6 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
-from ktrdr.cluster.cargo import MarketSnapshot, pack, store_outputs  # noqa: E402
-from ktrdr.cluster.connection import local_workers, tls_security  # noqa: E402
-from ktrdr.cluster.task import MAX_REPORTS_PER_SECOND, ThrottledReporter  # noqa: E402
 from ktrdr.data.market import MarketData  # noqa: E402
 from ktrdr.errors import (  # noqa: E402
     ConfigurationError,
@@ -27,6 +24,9 @@ from ktrdr.errors import (  # noqa: E402
     JobFailedError,
     NotFoundError,  # noqa: E402
 )
+from ktrdr.executors.dask.cargo import MarketSnapshot, pack, store_outputs  # noqa: E402
+from ktrdr.executors.dask.connection import local_workers, tls_security  # noqa: E402
+from ktrdr.executors.dask.task import MAX_REPORTS_PER_SECOND, ThrottledReporter  # noqa: E402
 from ktrdr.jobs.training import TrainingRequest, build_strategy  # noqa: E402
 from ktrdr.operations.execution import Completed, Failed  # noqa: E402
 from ktrdr.operations.progress import ProgressUpdate  # noqa: E402

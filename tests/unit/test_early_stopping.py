@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sklearn.metrics import log_loss
 
 from ktrdr.errors import StrategyValidationError
-from ktrdr.operations.results import TrainingSummary
+from ktrdr.records.results import TrainingSummary
 from ktrdr.strategies.loader import dump_strategy, load_strategy, parse_strategy
 from ktrdr.strategies.models import MAX_EPOCHS, ModelSpec, StrategyConfig
 from ktrdr.training import build_dataset, load_model

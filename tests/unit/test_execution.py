@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from ktrdr.errors import JobFailedError
+from ktrdr.executors.thread import LocalExecutor
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.execution import JobResult, LocalExecutor
-from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.operations.execution import JobResult
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
 from tests.support.waiting import finished, wait_for
 
 JOB_TIMEOUT = 10.0

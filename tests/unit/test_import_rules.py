@@ -171,6 +171,9 @@ DOMAIN = (
     "ktrdr.research",
 )
 
+# The adapters: they implement the domain's ports (the store, the executor).
+ADAPTERS = ("ktrdr.storage", "ktrdr.executors")
+
 RULES: list[ImportRule] = [
     ImportRule("ktrdr", "fastapi", ("ktrdr.api",), "the API is the only web edge"),
     ImportRule("ktrdr", "starlette", ("ktrdr.api",), "the API is the only web edge"),
@@ -179,25 +182,19 @@ RULES: list[ImportRule] = [
     ImportRule(
         "ktrdr",
         "rich",
-        (
-            "ktrdr.cli.console",
-            "ktrdr.cli.tables",
-            "ktrdr.cli.views",
-            "ktrdr.cli.agent_view",
-            "ktrdr.cli.charts",
-        ),
+        ("ktrdr.cli.views", "ktrdr.cli.charts"),
         "rich lives in the CLI's rendering modules only",
     ),
     ImportRule("ktrdr", "PIL", ("ktrdr.cli.charts",), "only the CLI's PNG writer draws pixels"),
     ImportRule("ktrdr", "httpx", ("ktrdr.client",), "the client is the only HTTP caller"),
     *(
         ImportRule(domain, edge, (), "the domain knows no edge")
-        for domain in (*DOMAIN, "ktrdr.jobs")
+        for domain in (*DOMAIN, *ADAPTERS, "ktrdr.records", "ktrdr.jobs")
         for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client")
     ),
     *(
         ImportRule(lower, "ktrdr.jobs", (), "the jobs layer drives the layers below it")
-        for lower in (*DOMAIN, "ktrdr.cluster", "ktrdr.contract")
+        for lower in (*DOMAIN, *ADAPTERS, "ktrdr.records", "ktrdr.contract")
     ),
     ImportRule(
         "ktrdr",
@@ -215,14 +212,35 @@ RULES: list[ImportRule] = [
     ImportRule(
         "ktrdr.cli",
         "ktrdr.api",
-        ("ktrdr.cli.server",),
+        ("ktrdr.cli.commands.server",),
         "the CLI reads the wire contract; only `server start` runs the API",
     ),
     *(
         ImportRule("ktrdr.contract", edge, (), "the contract belongs to neither side")
         for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client")
     ),
+    ImportRule(
+        "ktrdr.contract",
+        "ktrdr.operations",
+        (),
+        "the contract reads the records (ktrdr.records), not the domain that makes them",
+    ),
+    ImportRule(
+        "ktrdr.operations",
+        "ktrdr.storage",
+        (),
+        "the domain owns the store's port; the adapters implement it",
+    ),
+    ImportRule(
+        "ktrdr.operations",
+        "ktrdr.executors",
+        (),
+        "the domain owns the executor's port; the executors implement it",
+    ),
 ]
+
+# What the records may stand on: they sit below the domain and the contract alike.
+RECORDS_FLOOR = ("ktrdr.records", "ktrdr.errors")
 
 
 @pytest.mark.parametrize(
@@ -240,6 +258,26 @@ def test_library_stays_at_its_edge(rule: ImportRule) -> None:
     found = rule.violations()
     where = "\n".join(f"  {item.module}:{item.line} imports {item.target}" for item in found)
     assert not found, f"{rule.banned} outside {rule.except_in} ({rule.why}):\n{where}"
+
+
+def records_violations(imports: Iterable[Import] | None = None) -> list[Import]:
+    """The imports of ``ktrdr.records`` that reach anything of ktrdr but its floor."""
+    return [
+        item
+        for item in (all_imports() if imports is None else imports)
+        if _within(item.module, "ktrdr.records")
+        and _within(item.target, "ktrdr")
+        and not any(_within(item.target, allowed) for allowed in RECORDS_FLOOR)
+    ]
+
+
+def test_records_stand_on_errors_alone() -> None:
+    assert any(_within(i.module, "ktrdr.records") for i in all_imports())  # the tree was read
+    found = records_violations()
+    where = "\n".join(f"  {item.module}:{item.line} imports {item.target}" for item in found)
+    assert not found, f"ktrdr.records imports beyond {RECORDS_FLOOR}:\n{where}"
+    planted = imports_in("from ktrdr.operations.service import X\n", "ktrdr.records.planted")
+    assert [i.target for i in records_violations(planted)] == ["ktrdr.operations.service"]
 
 
 # --- no cycles between packages ------------------------------------------------------------

@@ -16,14 +16,15 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from ktrdr.config import load_settings
 from ktrdr.errors import ConfigurationError
+from ktrdr.executors.job_threads import cap_job_threads
+from ktrdr.executors.process import ProcessExecutor
+from ktrdr.executors.thread import LocalExecutor
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.execution import JobResult, LocalExecutor
-from ktrdr.operations.job_threads import cap_job_threads
-from ktrdr.operations.models import OperationStatus, OperationType
-from ktrdr.operations.process_executor import ProcessExecutor
+from ktrdr.operations.execution import JobResult
 from ktrdr.operations.progress import ProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
 from tests.support.waiting import finished
 
 JOB_TIMEOUT = 30.0  # the first process job also starts the fork server

@@ -22,10 +22,10 @@ from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.strategy_files import read_strategy
 from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
 from ktrdr.strategies.loader import dump_strategy, load_strategy
 from ktrdr.training.job import TrainingJob
 from tests.support.recording_executor import RecordingExecutor

@@ -4,10 +4,10 @@ import pytest
 
 from ktrdr.agents.phases import PHASE_PROGRESS, PHASE_STEP, Phase
 from ktrdr.agents.phases.machine import IllegalPhaseTransitionError, ResearchPhaseMachine
-from ktrdr.operations.models import OperationStatus, OperationType
-from ktrdr.operations.results import ResearchCycleSummary
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
+from ktrdr.records.results import ResearchCycleSummary
 
 TRIGGERS = [
     "start_design",

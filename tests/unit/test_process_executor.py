@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from ktrdr.errors import JobFailedError
+from ktrdr.executors.process import ProcessExecutor
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.execution import JobResult
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.process_executor import ProcessExecutor
 from ktrdr.operations.progress import ProgressReporter, ProgressUpdate
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationStatus, OperationType
 from tests.support.waiting import finished as _finished
 from tests.support.waiting import wait_for, wait_until
 

@@ -18,9 +18,9 @@ from ktrdr.errors import ConfigurationError, CycleAlreadyActiveError, InvalidReq
 from ktrdr.jobs.cycles import SEED_RANGE, ResearchCycles, new_seed
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.research_children import ResearchLauncher
-from ktrdr.operations.models import OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus, OperationType
 from ktrdr.training.job import TrainingJob
 from tests.support.recording_executor import RecordingExecutor
 from tests.support.research_fakes import simple_strategy

@@ -7,8 +7,8 @@ from ktrdr.agents.workers.research_worker import (
     CycleDependencies,
     CycleRequest,
 )
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation, OperationStatus, OperationType
 from tests.support.research_fakes import (
     ChildOutcome,
     DesignOutcome,

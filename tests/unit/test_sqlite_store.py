@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 
 from ktrdr.errors import ConfigurationError, StoreInUseError
-from ktrdr.operations.models import (
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.store import OperationQuery
+from ktrdr.records.models import (
     Operation,
     OperationMetadata,
     OperationProgress,
     OperationStatus,
     OperationType,
 )
-from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
-from ktrdr.operations.store import OperationQuery
-from ktrdr.operations.write_behind import WriteBehindStore
+from ktrdr.storage.sqlite_store import SqliteOperationStore
+from ktrdr.storage.write_behind import WriteBehindStore
 from tests.support.progress import report
 
 

@@ -19,11 +19,11 @@ from ktrdr.api.app import create_app
 from ktrdr.bootstrap import build_runtime
 from ktrdr.config import load_settings
 from ktrdr.errors import StorageUnavailableError
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
 from ktrdr.operations.service import OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import OperationStore
-from ktrdr.operations.write_behind import WriteBehindStore
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.storage.sqlite_store import SqliteOperationStore
+from ktrdr.storage.write_behind import WriteBehindStore
 from tests.support.progress import report
 from tests.support.stores import PassThroughStore
 from tests.support.waiting import wait_until

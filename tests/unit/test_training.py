@@ -17,7 +17,7 @@ from ktrdr.errors import InvalidRequestError, JobFailedError
 from ktrdr.indicators import compute_features
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.progress import NullProgressReporter, ProgressUpdate
-from ktrdr.operations.results import TrainingSummary
+from ktrdr.records.results import TrainingSummary
 from ktrdr.strategies.loader import load_strategy
 from ktrdr.strategies.models import StrategyConfig
 from ktrdr.training import (

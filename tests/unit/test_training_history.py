@@ -10,13 +10,13 @@ import pytest
 from ktrdr.errors import InvalidRequestError, OperationNotFoundError
 from ktrdr.jobs.pictures import training_history
 from ktrdr.operations import training_history as keeper_module
-from ktrdr.operations.contexts import TrainingProgressContext
-from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.progress import ProgressUpdate
-from ktrdr.operations.results import EpochFigures, TrainingSummary
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
 from ktrdr.operations.training_history import TrainingHistory
+from ktrdr.records.contexts import TrainingProgressContext
+from ktrdr.records.models import Operation, OperationType
+from ktrdr.records.results import EpochFigures, TrainingSummary
 
 
 @pytest.fixture

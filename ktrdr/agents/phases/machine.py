@@ -22,10 +22,10 @@ from ktrdr.agents.phases.table import (
 )
 from ktrdr.errors import ConflictError, OperationFinishedError
 from ktrdr.logging import operation_logger
-from ktrdr.operations.contexts import ResearchCycleProgressContext
 from ktrdr.operations.progress import ProgressUpdate
-from ktrdr.operations.results import ResearchCycleSummary
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.contexts import ResearchCycleProgressContext
+from ktrdr.records.results import ResearchCycleSummary
 
 _TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "start_design", "source": Phase.IDLE, "dest": Phase.DESIGNING},

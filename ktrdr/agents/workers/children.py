@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation, OperationStatus
 
 # The longest the worker sleeps without a wake (a cancel also wakes it: it is a change).
 WAIT_SLICE_SECONDS = 0.5

@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping
 
 from ktrdr.agents.design.assessment import AssessmentInput, Evidence, assess
-from ktrdr.operations.models import Operation
-from ktrdr.operations.results import (
+from ktrdr.records.models import Operation
+from ktrdr.records.results import (
     BacktestSummary,
     BenchmarkFigures,
     CycleBacktest,

@@ -22,15 +22,15 @@ from ktrdr.agents.workers.walk_forward_parts import WalkForwardLauncher, WorkerP
 from ktrdr.errors import ConflictError, KtrdrError
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.models import Operation, OperationStatus, utcnow
-from ktrdr.operations.results import (
+from ktrdr.operations.service import OperationsService
+from ktrdr.operations.stops import stopped_sentence
+from ktrdr.records.models import Operation, OperationStatus, utcnow
+from ktrdr.records.results import (
     BacktestSummary,
     ResearchCycleSummary,
     backtest_summary_of,
     stopped_at_of,
 )
-from ktrdr.operations.service import OperationsService
-from ktrdr.operations.stops import stopped_sentence
 from ktrdr.strategies.models import StrategyConfig
 
 # How often the worker wakes while a child runs (it also wakes on every child change).

@@ -36,8 +36,8 @@ from ktrdr.agents.workers.walk_forward_parts import WorkerParts
 from ktrdr.agents.workers.walk_forward_summary import CycleEvidence, walk_forward_summary
 from ktrdr.errors import ConflictError, JobFailedError
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.models import Operation, OperationStatus
-from ktrdr.operations.research_records import ROLE_FINAL, ROLE_FOLD, ROLE_HOLDOUT
+from ktrdr.records.models import Operation, OperationStatus
+from ktrdr.records.research import ROLE_FINAL, ROLE_FOLD, ROLE_HOLDOUT
 from ktrdr.research.evaluation import CandidateScore, PeriodReturns, choose
 from ktrdr.research.walkforward import (
     DatedFold,

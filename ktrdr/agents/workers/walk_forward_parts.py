@@ -10,8 +10,8 @@ from ktrdr.agents.design.base import DesignRequest, StrategyDesigner
 from ktrdr.data.bars import TimeArray
 from ktrdr.errors import OperationFinishedError
 from ktrdr.operations.cancellation import CancellationToken
-from ktrdr.operations.models import Operation
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation
 from ktrdr.research.evaluation import PeriodReturns
 from ktrdr.strategies.models import StrategyConfig
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from ktrdr.agents.design.assessment import DEFAULT_THRESHOLDS, Evidence
 from ktrdr.agents.workers.cycle_summary import cycle_summary
-from ktrdr.operations.models import Operation
-from ktrdr.operations.research_records import (
+from ktrdr.records.models import Operation
+from ktrdr.records.research import (
     CandidateRecord,
     CostCase,
     DeflatedSharpeRecord,
@@ -20,7 +20,7 @@ from ktrdr.operations.research_records import (
     ResearchStatistics,
     WalkForwardRecord,
 )
-from ktrdr.operations.results import (
+from ktrdr.records.results import (
     BacktestSummary,
     BenchmarkFigures,
     ResearchCycleSummary,

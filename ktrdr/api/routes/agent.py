@@ -9,7 +9,7 @@ from ktrdr.contract.operations import AgentStatusPublic, Envelope, OperationPubl
 from ktrdr.contract.progress import phase_of
 from ktrdr.jobs.cycles import new_seed
 from ktrdr.jobs.research_shape import ShapeChoices, given_strategy, research_shape
-from ktrdr.operations.models import utcnow
+from ktrdr.records.models import utcnow
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from ktrdr import __version__
 from ktrdr.api.deps import RuntimeDep
 from ktrdr.contract.operations import Envelope, HealthPublic
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 router = APIRouter(tags=["health"])
 

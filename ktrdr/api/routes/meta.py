@@ -27,8 +27,8 @@ from ktrdr.agents.phases.table import (
     Phase,
 )
 from ktrdr.contract.operations import Envelope
-from ktrdr.operations.kinds import KIND_LABEL, OperationStatus, OperationType, kind_noun
-from ktrdr.operations.research_records import ROLE_FINAL, ROLE_FOLD, ROLE_HOLDOUT
+from ktrdr.records.kinds import KIND_LABEL, OperationStatus, OperationType, kind_noun
+from ktrdr.records.research import ROLE_FINAL, ROLE_FOLD, ROLE_HOLDOUT
 
 router = APIRouter(prefix="/meta", tags=["meta"])
 

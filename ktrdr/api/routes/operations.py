@@ -11,7 +11,7 @@ from ktrdr.contract.operations import (
     OperationSummaryPublic,
     PageEnvelope,
 )
-from ktrdr.operations.models import OperationStatus, OperationType, utcnow
+from ktrdr.records.models import OperationStatus, OperationType, utcnow
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 

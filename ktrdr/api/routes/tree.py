@@ -21,9 +21,9 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from ktrdr.api.deps import ServiceDep
 from ktrdr.contract.operations import ChangePublic, Envelope, OperationPublic, TreePublic
 from ktrdr.operations.changes import OperationTree
-from ktrdr.operations.models import utcnow
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.summary import summarize
+from ktrdr.records.models import utcnow
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from ktrdr.cli.charts.layout import EquityPicture, figure_plan
 from ktrdr.cli.charts.svg import equity_svg
 from ktrdr.cli.charts.terminal import equity_chart
-from ktrdr.cli.outcomes import backtest_summary, page_url
+from ktrdr.cli.views.outcomes import backtest_summary, page_url
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.pictures import BacktestSeriesPublic
 from ktrdr.contract.results import BacktestSummary, backtest_summary_of

@@ -16,12 +16,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.cli import figures
+from ktrdr.cli.views import figures
 from ktrdr.cli.views.children import child_rows
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.summary import summarize
+from ktrdr.records.models import OperationStatus
 
 BAR_WIDTH = 24
 

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.output import print_json
+from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.client.follow import Event, ViewState
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.progress import training_context_of
-from ktrdr.operations.models import OperationType
+from ktrdr.records.models import OperationType
 
 TITLES: dict[OperationType, str] = {
     OperationType.AGENT_RESEARCH: "🔬 Research Cycle",

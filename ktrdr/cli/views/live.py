@@ -14,8 +14,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.cli import figures
-from ktrdr.cli.outcomes import OutcomeLine
+from ktrdr.cli.views import figures
 from ktrdr.cli.views.children import (
     MAX_CHILD_LINES,
     child_name,
@@ -33,9 +32,10 @@ from ktrdr.cli.views.labels import (
     stall_text,
     training_stats,
 )
+from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.client.follow import Event, ViewState
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 BAR_WIDTH = 36
 SUMMARY_INDENT = 3  # columns: a completion summary's details, under its headline

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.output import reader_went_away
+from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.client.follow import Event, EventKind, ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 

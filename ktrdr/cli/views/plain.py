@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from ktrdr.cli.outcomes import OutcomeLine
 from ktrdr.cli.views.children import child_name, child_tags, runs_several
 from ktrdr.cli.views.labels import (
     CONNECTION_LOST,
@@ -21,9 +20,10 @@ from ktrdr.cli.views.labels import (
     stall_text,
     training_stats,
 )
+from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 
 class PlainRenderer:

@@ -9,11 +9,11 @@ from typing import Literal, Protocol
 
 from rich.console import Console
 
-from ktrdr.cli.console import live_suits, stdout_console
-from ktrdr.cli.outcomes import OutcomeLine
+from ktrdr.cli.views.console import live_suits, stdout_console
 from ktrdr.cli.views.json_output import JsonRenderer
 from ktrdr.cli.views.live import LiveRenderer
 from ktrdr.cli.views.ndjson import NdjsonRenderer
+from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.cli.views.plain import PlainRenderer
 from ktrdr.client.follow import Event, ViewState
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ktrdr.operations.models import Operation, OperationType
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationType
 
 TRAINING = OperationType.TRAINING
 BACKTESTING = OperationType.BACKTESTING

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ktrdr.errors import ConflictError
-from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import OperationStatus
 from tests.unit.operations.arrange import BACKTESTING, TRAINING, running, running_with_child, stored
 
 

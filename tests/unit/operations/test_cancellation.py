@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from ktrdr.errors import ConflictError, OperationFinishedError
-from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationStatus
 from tests.support.progress import progress
 from tests.support.waiting import wait_until
 from tests.unit.operations.arrange import TRAINING, running

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from ktrdr.errors import ConflictError, OperationFinishedError, OperationNotFoundError
-from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
+from ktrdr.records.models import Operation, OperationStatus
 from tests.support.progress import progress, report
 from tests.unit.operations.arrange import BACKTESTING, TRAINING, running, stored
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ktrdr.errors import InvalidRequestError
-from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.store import InMemoryOperationStore
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.records.models import Operation, OperationStatus
+from ktrdr.records.summary import OperationSummary
 from tests.unit.operations.arrange import AGENT, BACKTESTING, TRAINING
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ktrdr.operations.models import Operation, OperationStatus
 from ktrdr.operations.recovery import RESTART_MESSAGE
 from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
-from ktrdr.operations.sqlite_store import SqliteOperationStore
 from ktrdr.operations.store import InMemoryOperationStore, OperationStore
-from ktrdr.operations.write_behind import WriteBehindStore
+from ktrdr.records.models import Operation, OperationStatus
+from ktrdr.storage.sqlite_store import SqliteOperationStore
+from ktrdr.storage.write_behind import WriteBehindStore
 from tests.support.progress import progress, report
 from tests.support.stores import PassThroughStore
 from tests.support.waiting import wait_until

@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from ktrdr.errors import ConflictError, InvalidRequestError
-from ktrdr.operations.models import OperationStatus
 from ktrdr.operations.service import RUNNING_PROGRESS_CAP, OperationsService
+from ktrdr.records.models import OperationStatus
 from tests.support.progress import progress, report
 from tests.unit.operations.arrange import TRAINING, running
 

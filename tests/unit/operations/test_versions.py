@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from ktrdr.errors import ConflictError, InvalidRequestError
-from ktrdr.operations.models import Operation
 from ktrdr.operations.service import OperationsService
+from ktrdr.records.models import Operation
 from tests.support.progress import progress, report
 from tests.unit.operations.arrange import AGENT, TRAINING, running
 

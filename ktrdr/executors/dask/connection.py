@@ -26,7 +26,7 @@ CONNECT_TIMEOUT_SECONDS = 3.0
 LOCAL_START_TIMEOUT_SECONDS = 60.0
 CLOSE_TIMEOUT_SECONDS = 3.0
 
-_log = get_logger("ktrdr.cluster")
+_log = get_logger("ktrdr.executors.dask")
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class ClusterConnection:
                     dashboard_address=None,
                     timeout=LOCAL_START_TIMEOUT_SECONDS,
                     # The engines load as a worker starts, not in its first job.
-                    preload=["ktrdr.cluster.preload"],
+                    preload=["ktrdr.executors.dask.preload"],
                 )
             return Client(self._cluster, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
         return Client(

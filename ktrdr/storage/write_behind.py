@@ -18,9 +18,9 @@ from collections.abc import Iterable
 
 from ktrdr.errors import StorageUnavailableError
 from ktrdr.logging import get_logger
-from ktrdr.operations.models import Operation
 from ktrdr.operations.store import OperationQuery, OperationStore, Tally
-from ktrdr.operations.summary import OperationSummary
+from ktrdr.records.models import Operation
+from ktrdr.records.summary import OperationSummary
 
 
 def _needs_write_through(new: Operation, last: Operation | None) -> bool:

@@ -18,10 +18,11 @@ from pydantic import ValidationError
 
 from ktrdr.errors import ConfigurationError
 from ktrdr.logging import get_logger
-from ktrdr.operations.models import Operation, OperationStatus, OperationType
-from ktrdr.operations.owner_lock import OwnerLock
 from ktrdr.operations.store import OPEN_STATUSES, OperationQuery, Tally
-from ktrdr.operations.summary import OperationSummary, summarize
+from ktrdr.operations.summary import summarize
+from ktrdr.records.models import Operation, OperationStatus, OperationType
+from ktrdr.records.summary import OperationSummary
+from ktrdr.storage.owner_lock import OwnerLock
 
 SCHEMA_VERSION = 2
 

@@ -9,11 +9,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.cli.figures import number, percent
+from ktrdr.cli.views.figures import number, percent
 from ktrdr.contract.operations import AgentStatusPublic, OperationPublic, OperationSummaryPublic
 from ktrdr.contract.progress import ACTIVE_PHASES, Phase, phase_of, research_cycle_context_of
 from ktrdr.contract.results import ResearchCycleSummary, headline, research_cycle_summary_of
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 
 def agent_status_view(current: AgentStatusPublic) -> RenderableType:

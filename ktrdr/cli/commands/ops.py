@@ -16,7 +16,7 @@ from ktrdr.cli.options import (
 )
 from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, watch
-from ktrdr.operations.kinds import OperationStatus, OperationType
+from ktrdr.records.kinds import OperationStatus, OperationType
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -61,8 +61,8 @@ def list_ops(
     if json_out:
         print_json([op.model_dump(mode="json") for op in ops])
         return
-    from ktrdr.cli.console import stdout_console
-    from ktrdr.cli.tables import operations_listing
+    from ktrdr.cli.views.console import stdout_console
+    from ktrdr.cli.views.tables import operations_listing
 
     console = stdout_console()
     if not ops:
@@ -84,8 +84,8 @@ def show(
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
-    from ktrdr.cli.console import stdout_console
-    from ktrdr.cli.tables import operation_details
+    from ktrdr.cli.views.console import stdout_console
+    from ktrdr.cli.views.tables import operation_details
 
     stdout_console().print(operation_details(op))
 

@@ -11,10 +11,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.cli.figures import MISSING, number
+from ktrdr.cli.views.figures import MISSING, number
 from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.contract.results import Headline, headline
-from ktrdr.operations.models import OperationStatus
+from ktrdr.records.models import OperationStatus
 
 STATUS_STYLE: dict[OperationStatus, str] = {
     OperationStatus.PENDING: "yellow",

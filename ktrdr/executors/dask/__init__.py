@@ -1,4 +1,4 @@
-"""Running jobs on a Dask cluster: the pieces behind ``ktrdr.cluster.executor``.
+"""Running jobs on a Dask cluster: the pieces behind ``ktrdr.executors.dask.executor``.
 
     connection  the backend's Dask client: connect (a scheduler address or a LocalCluster),
                 TLS, reconnect on demand, and a cached view of the workers for /health

@@ -1,6 +1,6 @@
 """What each kind of operation says beside its percentage (``progress.context``), typed.
 
-Like the results (``ktrdr.operations.results``): producers build a record and report
+Like the results (``ktrdr.records.results``): producers build a record and report
 ``record.to_dict()``; readers use ``progress_context_of`` and friends, which never raise.
 The JSON keys are the ones the producers wrote before these records existed.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ktrdr.operations.models import OperationProgress, OperationType
-from ktrdr.operations.records import WireRecord
-from ktrdr.operations.results import EpochFigures
+from ktrdr.records.models import OperationProgress, OperationType
+from ktrdr.records.results import EpochFigures
+from ktrdr.records.wire import WireRecord
 
 
 class TrainingProgressContext(EpochFigures):

@@ -34,6 +34,8 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 
 from ktrdr.errors import KtrdrError
+from ktrdr.executors.job_threads import cap_job_threads
+from ktrdr.executors.thread import LocalExecutor
 from ktrdr.logging import configure_logging
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
 from ktrdr.operations.execution import (
@@ -43,12 +45,10 @@ from ktrdr.operations.execution import (
     Job,
     JobHandle,
     JobOutcome,
-    LocalExecutor,
     Stopped,
     record_outcome,
     start_queued,
 )
-from ktrdr.operations.job_threads import cap_job_threads
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService

@@ -103,7 +103,7 @@ def show(
     if json_out:
         print_json(series.model_dump(mode="json"))
     else:
-        from ktrdr.cli.console import live_suits, stdout_console
+        from ktrdr.cli.views.console import live_suits, stdout_console
 
         console = stdout_console()
         color = live_suits(console, settings.no_color) and not plain

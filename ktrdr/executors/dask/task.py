@@ -17,7 +17,7 @@ needs nothing but the scheduler (no route to the backend, no API token):
   ``CANCEL_POLL_SECONDS`` (one small round trip) and flips the job's local token, so the
   job's checkpoints stay in-memory reads and a cancel reaches the job well under 1 s.
 * **outputs**: the job's output directories point at a temporary directory on this
-  worker; the task returns the bytes of every file written there (``ktrdr.cluster.cargo``
+  worker; the task returns the bytes of every file written there (``ktrdr.executors.dask.cargo``
   stores them on the backend).
 """
 
@@ -198,7 +198,7 @@ def run_on_worker(
     # First thing, and with no round trip: the backend marks the operation running (or,
     # if it was cancelled while queued, sets its Event, which the token reads at once).
     send({"op": operation_id, "kind": "started"})
-    job = pickle.loads(pickled_job)  # a dataclass job (see ktrdr.cluster.cargo.pack)
+    job = pickle.loads(pickled_job)  # a dataclass job (see ktrdr.executors.dask.cargo.pack)
     event = Event(cancel_event_name(operation_id), client=get_client())
     with tempfile.TemporaryDirectory(prefix="ktrdr-job-") as tmp:
         workdirs = {name: Path(tmp) / name for name in output_fields}

@@ -17,7 +17,7 @@ from ktrdr.cli.options import (
 )
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
-from ktrdr.operations.kinds import OperationType
+from ktrdr.records.kinds import OperationType
 
 app = typer.Typer(
     help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
@@ -31,92 +31,108 @@ MonitorOpt = Annotated[
 ]
 
 
+# The flags of `agent trigger`, one alias each so the command reads as a list of them.
+DesignerModel = Annotated[
+    str | None,
+    typer.Option(
+        "-m",
+        "--model",
+        help="LLM designer: haiku, sonnet or opus (needs "
+        "ANTHROPIC_API_KEY). Default: the built-in offline designer.",
+    ),
+]
+StrategySource = Annotated[
+    str | None,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Research your strategy (an example, a name in the backend's strategies "
+        "folder, or a .yaml file): its grid's variants are the candidates, its "
+        "walk_forward the defaults for the flags below.",
+    ),
+]
+SeedOpt = Annotated[int | None, typer.Option(min=0, help="Reproduce a cycle's design.")]
+SymbolOpt = Annotated[str | None, typer.Option(help="Market to research (default SP500).")]
+TimeframeOpt = Annotated[str | None, typer.Option()]
+EpochsOpt = Annotated[int | None, typer.Option(min=1, help="Override the training epochs.")]
+FoldsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=20,
+        help="Walk-forward folds each candidate is evaluated on (0: one train/test "
+        "split, the classic cycle). Default: the backend's KTRDR_RESEARCH_FOLDS (4).",
+    ),
+]
+CandidatesOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Candidate designs, each walk-forwarded; the best on the folds is scored "
+        "once on the holdout. Default: KTRDR_RESEARCH_CANDIDATES (4).",
+    ),
+]
+HoldoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        min=0.01,
+        max=0.49,
+        help="Share of the series at its end kept for the final score (default 0.15).",
+    ),
+]
+PurgeOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=500,
+        help="Bars left out between each training window and its test window "
+        "(default: the label horizon).",
+    ),
+]
+RollingOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--rolling/--anchored",
+        help="Rolling training windows of a fixed length, or anchored ones that start "
+        "at the first bar (the default, unless --strategy says otherwise).",
+        show_default=False,
+    ),
+]
+PatienceOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Stop a training after this many epochs without a better validation loss "
+        "and keep its best epoch (0: every epoch). Default: KTRDR_RESEARCH_PATIENCE (10).",
+    ),
+]
+CountOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Start this many cycles, seeds S, S+1, ... (--seed S; the backend's "
+        "KTRDR_MAX_ACTIVE_CYCLES must allow them); -f follows them all on one board.",
+    ),
+]
+
+
 @app.command("trigger")
 def trigger(
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "-m",
-            "--model",
-            help="LLM designer: haiku, sonnet or opus (needs "
-            "ANTHROPIC_API_KEY). Default: the built-in offline designer.",
-        ),
-    ] = None,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            "--strategy",
-            "-s",
-            help="Research your strategy (an example, a name in the backend's strategies "
-            "folder, or a .yaml file): its grid's variants are the candidates, its "
-            "walk_forward the defaults for the flags below.",
-        ),
-    ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Reproduce a cycle's design.")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Market to research (default SP500).")] = None,
-    timeframe: Annotated[str | None, typer.Option()] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Override the training epochs.")] = None,
-    folds: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=20,
-            help="Walk-forward folds each candidate is evaluated on (0: one train/test "
-            "split, the classic cycle). Default: the backend's KTRDR_RESEARCH_FOLDS (4).",
-        ),
-    ] = None,
-    candidates: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=64,
-            help="Candidate designs, each walk-forwarded; the best on the folds is scored "
-            "once on the holdout. Default: KTRDR_RESEARCH_CANDIDATES (4).",
-        ),
-    ] = None,
-    holdout: Annotated[
-        float | None,
-        typer.Option(
-            min=0.01,
-            max=0.49,
-            help="Share of the series at its end kept for the final score (default 0.15).",
-        ),
-    ] = None,
-    purge: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=500,
-            help="Bars left out between each training window and its test window "
-            "(default: the label horizon).",
-        ),
-    ] = None,
-    rolling: Annotated[
-        bool | None,
-        typer.Option(
-            "--rolling/--anchored",
-            help="Rolling training windows of a fixed length, or anchored ones that start "
-            "at the first bar (the default, unless --strategy says otherwise).",
-            show_default=False,
-        ),
-    ] = None,
-    patience: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            help="Stop a training after this many epochs without a better validation loss "
-            "and keep its best epoch (0: every epoch). Default: KTRDR_RESEARCH_PATIENCE (10).",
-        ),
-    ] = None,
-    count: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=64,
-            help="Start this many cycles, seeds S, S+1, ... (--seed S; the backend's "
-            "KTRDR_MAX_ACTIVE_CYCLES must allow them); -f follows them all on one board.",
-        ),
-    ] = None,
+    model: DesignerModel = None,
+    strategy: StrategySource = None,
+    seed: SeedOpt = None,
+    symbol: SymbolOpt = None,
+    timeframe: TimeframeOpt = None,
+    epochs: EpochsOpt = None,
+    folds: FoldsOpt = None,
+    candidates: CandidatesOpt = None,
+    holdout: HoldoutOpt = None,
+    purge: PurgeOpt = None,
+    rolling: RollingOpt = None,
+    patience: PatienceOpt = None,
+    count: CountOpt = None,
     monitor: MonitorOpt = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
@@ -124,23 +140,9 @@ def trigger(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Start a research cycle (fire and forget unless --monitor/--follow/-f)."""
-    if model is not None and model not in ("haiku", "sonnet", "opus"):
-        from ktrdr.cli.output import EXIT_USAGE, fail
-
-        fail(f"unknown model {model!r}; choose haiku, sonnet or opus", EXIT_USAGE)
-    payload: dict[str, Any] = {
-        "model": model,
-        "seed": seed,
-        "symbol": symbol,
-        "timeframe": timeframe,
-        "epochs": epochs,
-        "folds": folds,
-        "candidates": candidates,
-        "holdout_fraction": holdout,
-        "purge_bars": purge,
-        "walk_forward_mode": None if rolling is None else ("rolling" if rolling else "anchored"),
-        "patience": patience,
-    }
+    payload = _trigger_payload(
+        model, seed, symbol, timeframe, epochs, folds, candidates, holdout, purge, rolling, patience
+    )
     if strategy is not None:
         with friendly_errors():
             payload.update(_strategy_payload(strategy))
@@ -164,6 +166,41 @@ def trigger(
         no_autostart=no_autostart,
         progress=progress,
     )
+
+
+def _trigger_payload(
+    model: str | None,
+    seed: int | None,
+    symbol: str | None,
+    timeframe: str | None,
+    epochs: int | None,
+    folds: int | None,
+    candidates: int | None,
+    holdout: float | None,
+    purge: int | None,
+    rolling: bool | None,
+    patience: int | None,
+) -> dict[str, Any]:
+    """The body of ``POST /agent/trigger`` from the flags, in the order ``trigger`` declares
+    them: None leaves a field to the strategy's or the backend's default. An unknown designer
+    is a usage error."""
+    if model is not None and model not in ("haiku", "sonnet", "opus"):
+        from ktrdr.cli.output import EXIT_USAGE, fail
+
+        fail(f"unknown model {model!r}; choose haiku, sonnet or opus", EXIT_USAGE)
+    return {
+        "model": model,
+        "seed": seed,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "epochs": epochs,
+        "folds": folds,
+        "candidates": candidates,
+        "holdout_fraction": holdout,
+        "purge_bars": purge,
+        "walk_forward_mode": None if rolling is None else ("rolling" if rolling else "anchored"),
+        "patience": patience,
+    }
 
 
 def _strategy_payload(strategy: str) -> dict[str, Any]:
@@ -227,8 +264,8 @@ def status(
     if json_out:
         print_json(current.model_dump(mode="json"))
         return
-    from ktrdr.cli.agent_view import agent_status_view
-    from ktrdr.cli.console import stdout_console
+    from ktrdr.cli.views.agent_status import agent_status_view
+    from ktrdr.cli.views.console import stdout_console
 
     stdout_console().print(agent_status_view(current))
 
@@ -248,7 +285,7 @@ def results(
 ) -> None:
     """Past research cycles side by side: strategy, verdict, Sharpe vs buy-and-hold, and the
     statistics that count every try (deflated Sharpe, PBO, the holdout's excess return)."""
-    from ktrdr.cli.tables import RESULT_SORTS
+    from ktrdr.cli.views.tables import RESULT_SORTS
 
     if sort not in RESULT_SORTS:
         from ktrdr.cli.output import EXIT_USAGE, fail
@@ -261,7 +298,7 @@ def results(
             cycles, total = client.list_operations(
                 operation_type=OperationType.AGENT_RESEARCH, limit=limit
             )
-    from ktrdr.cli.tables import results_listing, sorted_results
+    from ktrdr.cli.views.tables import results_listing, sorted_results
 
     ordered = sorted_results(cycles, sort)
     if json_out:
@@ -278,7 +315,7 @@ def results(
             ]
         )
         return
-    from ktrdr.cli.console import stdout_console
+    from ktrdr.cli.views.console import stdout_console
 
     console = stdout_console()
     if not ordered:

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 # The enums live apart so the CLI can import them cheaply; this module is their usual name.
-from ktrdr.operations.kinds import OperationStatus as OperationStatus
-from ktrdr.operations.kinds import OperationType as OperationType
+from ktrdr.records.kinds import OperationStatus as OperationStatus
+from ktrdr.records.kinds import OperationType as OperationType
 
 
 def utcnow() -> datetime:

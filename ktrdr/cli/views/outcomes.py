@@ -7,7 +7,7 @@ print the text alone.
 
 from __future__ import annotations
 
-from ktrdr.cli.figures import MISSING, number, percent, signed_percent
+from ktrdr.cli.views.figures import MISSING, number, percent, signed_percent
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.results import (
@@ -24,8 +24,8 @@ from ktrdr.contract.results import (
     research_cycle_summary_of,
     training_summary_of,
 )
-from ktrdr.operations.kinds import KIND_LABEL, kind_noun
-from ktrdr.operations.models import OperationStatus, OperationType
+from ktrdr.records.kinds import KIND_LABEL, kind_noun
+from ktrdr.records.models import OperationStatus, OperationType
 
 OutcomeLine = tuple[str, str]  # (text, rich style; "" for none)
 

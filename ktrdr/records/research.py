@@ -11,7 +11,7 @@ buy-and-hold with its bootstrap interval, and the holdout at other costs). They 
 
 from __future__ import annotations
 
-from ktrdr.operations.records import WireRecord
+from ktrdr.records.wire import WireRecord
 
 # What a child of a walk-forward cycle is for (its ``metadata.parameters["role"]``).
 ROLE_FOLD = "fold"  # a candidate's training or backtest on one fold

@@ -4,7 +4,7 @@ Before a job leaves the backend, its ``market`` (a data-dir path in ``MarketData
 replaced by a ``MarketSnapshot`` holding, in memory, the series the job reads, loaded
 through the backend's own MarketData, so an imported series travels exactly as a bundled
 one. Its output directories (``models_dir``, ``results_dir``) are pointed at a temporary
-directory on the worker there (``ktrdr.cluster.task``); the files written under them come
+directory on the worker there (``ktrdr.executors.dask.task``); the files written under them come
 back as bytes and are stored here under the backend's directories, and every path in the
 job's summary that named the worker's directory is rewritten to name the stored copy.
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ktrdr.operations.models import OperationType
-from ktrdr.operations.records import WireRecord
-from ktrdr.operations.research_records import (
+from ktrdr.records.models import OperationType
+from ktrdr.records.research import (
     CandidateRecord,
     ResearchStatistics,
     WalkForwardRecord,
 )
+from ktrdr.records.wire import WireRecord
 
 
 class OperationResult(WireRecord):

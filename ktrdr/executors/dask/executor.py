@@ -2,12 +2,12 @@
 contract as the thread and process executors.
 
 What crosses the cluster is exactly the OperationsService contract (see
-``ktrdr.cluster.task`` for why these channels): progress arrives on a Dask event topic and
+``ktrdr.executors.dask.task`` for why these channels): progress arrives on a Dask event topic and
 is handed to ``OperationsService.update_progress`` by one monitor thread here (the service
 stays the only writer and keeps its rules); a cancelled token sets the operation's Dask
 ``Event``, which the job's token on the worker reads; the outcome is the task's result,
 recorded by ``record_outcome`` as for every executor. A job's bars travel with it and the
-files it writes come back with its result (``ktrdr.cluster.cargo``).
+files it writes come back with its result (``ktrdr.executors.dask.cargo``).
 
 Faults end operations, never leave them running: a worker that dies mid-job fails its
 operation naming the worker (the task is not run again: a retry would restart its
@@ -30,16 +30,17 @@ from typing import Any
 from distributed import Client, Event
 from distributed import Future as DaskFuture
 
-from ktrdr.cluster.cargo import PackedJob, pack, store_outputs
-from ktrdr.cluster.connection import ClusterConnection, ClusterState
-from ktrdr.cluster.task import (
+from ktrdr.errors import ClusterUnavailableError, KtrdrError
+from ktrdr.executors.dask.cargo import PackedJob, pack, store_outputs
+from ktrdr.executors.dask.connection import ClusterConnection, ClusterState
+from ktrdr.executors.dask.task import (
     PROGRESS_TOPIC,
     TaskResult,
     cancel_event_name,
     run_on_worker,
     update_from_message,
 )
-from ktrdr.errors import ClusterUnavailableError, KtrdrError
+from ktrdr.executors.thread import LocalExecutor
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.execution import (
@@ -48,7 +49,6 @@ from ktrdr.operations.execution import (
     Job,
     JobHandle,
     JobOutcome,
-    LocalExecutor,
     Stopped,
     record_outcome,
     start_queued,

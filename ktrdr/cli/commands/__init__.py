@@ -1,0 +1,1 @@
+"""The command groups of ``ktrdr``, one module each, joined in ``ktrdr.cli.app``."""
