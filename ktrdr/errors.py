@@ -13,10 +13,19 @@
     │   └── StoreInUseError         another backend holds the operations database
     ├── JobFailedError              real work failed (training diverged, file unreadable...)
     ├── StorageUnavailableError     the operations database cannot be written right now
-    └── ClusterUnavailableError     the Dask scheduler cannot be reached: no job can start
+    ├── ClusterUnavailableError     the Dask scheduler cannot be reached: no job can start
+    └── ClientError                 the client's side of a call to the backend
+        ├── BackendUnavailableError nothing answered (refused, reset, DNS): "connection lost"
+        │   └── BackendTimeoutError the backend did not answer in time
+        └── ApiError                the backend answered with an error envelope (its code)
+            ├── NotFoundApiError    404, also a NotFoundError (e.g. an unknown operation)
+            └── ConflictApiError    409, also a ConflictError (e.g. a cycle already active)
 
 Services raise these; only ``ktrdr.api`` maps them to HTTP statuses and only ``ktrdr.cli``
-turns them into messages and exit codes. Cancellation is a status, not an error: see
+turns them into messages and exit codes. The client raises the ``ClientError`` branch
+(``ktrdr.client.errors.api_error`` picks the class of an answer), so ``except
+NotFoundError`` catches a missing thing whether it was looked for here or on a backend.
+Cancellation is a status, not an error: see
 ``ktrdr.operations.cancellation.CancellationRequested`` for the control-flow signal.
 """
 
@@ -100,3 +109,34 @@ class ClusterUnavailableError(KtrdrError):
     not started. The backend keeps trying on the next submit."""
 
     code = "cluster_unavailable"
+
+
+class ClientError(KtrdrError):
+    code = "client_error"
+
+
+class BackendUnavailableError(ClientError):
+    code = "connection_lost"
+
+
+class BackendTimeoutError(BackendUnavailableError):
+    code = "timeout"
+
+
+class ApiError(ClientError):
+    """An error answer from the backend: its HTTP status, and the envelope's code, message
+    and details."""
+
+    def __init__(
+        self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.status_code = status_code
+
+
+class NotFoundApiError(ApiError, NotFoundError):
+    pass
+
+
+class ConflictApiError(ApiError, ConflictError):
+    pass

@@ -168,63 +168,77 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        if str(scope.get("method", "GET")).upper() not in STATE_CHANGING:
+            await self.app(scope, receive, send)
+            return
+        limit = self.body_limits.get(str(scope.get("path", "")), self.max_body_bytes)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(limit, scope, receive, send)
+            return
+        body = await self._read_body(limit, scope, receive, send)
+        if body is not None:
+            await self.app(scope, _replay(body, receive), send)
+
+    def _refusal(self, scope: Scope, headers: Headers) -> ASGIApp | None:
+        """The answer to a request refused on its headers alone: a foreign Host (any
+        method); for a change of state, a foreign Origin or a body that is not JSON."""
         scheme = str(scope.get("scheme", "http"))
         host = headers.get("host")
         if not self.hosts.allows(host, self._own_port(scope), scheme):
             shown = excerpt(host) if host is not None else "(none)"
-            await error_response(
+            return error_response(
                 421,
                 "host_not_allowed",
                 f"This backend does not answer to Host {shown}; use its own address "
                 "(e.g. 127.0.0.1) or add the name to KTRDR_ALLOWED_HOSTS",
-            )(scope, receive, send)
-            return
+            )
         method = str(scope.get("method", "GET")).upper()
         if method not in STATE_CHANGING:
-            await self.app(scope, receive, send)
-            return
-
+            return None
         origin = headers.get("origin")
         if origin is not None and not same_origin(origin, scheme, host or ""):
-            await error_response(
+            return error_response(
                 403,
                 "cross_origin",
                 f"Requests that change anything must come from this backend's own pages, "
                 f"not from {excerpt(origin)}",
-            )(scope, receive, send)
-            return
-
+            )
         declared = headers.get("content-length")
         has_body = "transfer-encoding" in headers or (declared is not None and declared != "0")
         # DELETE needs no body; anything else that changes state says what it wants in JSON.
         if not _is_json(headers.get("content-type")) and (has_body or method != "DELETE"):
-            await error_response(
+            return error_response(
                 415,
                 "unsupported_media_type",
                 "Send a JSON body with Content-Type: application/json",
-            )(scope, receive, send)
-            return
+            )
+        return None
 
-        limit = self.body_limits.get(str(scope.get("path", "")), self.max_body_bytes)
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._too_large(limit, scope, receive, send)
-            return
+    async def _read_body(
+        self, limit: int, scope: Scope, receive: Receive, send: Send
+    ) -> list[Message] | None:
+        """The request's body messages, to replay to the app; None when it grew past
+        ``limit`` (the 413 is sent)."""
         body: list[Message] = []
         received = 0
         while True:
             message = await receive()
             body.append(message)
             if message["type"] != "http.request":
-                break  # the client went away; let the app see it
+                return body  # the client went away; let the app see it
             received += len(message.get("body", b""))
             if received > limit:
                 # The server drains the rest of the body after this answer, so the
                 # connection stays usable for the next request.
                 await self._too_large(limit, scope, receive, send)
-                return
+                return None
             if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(body, receive), send)
+                return body
 
     def _own_port(self, scope: Scope) -> int:
         server = scope.get("server")

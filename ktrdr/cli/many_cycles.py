@@ -21,6 +21,7 @@ from ktrdr.client.errors import ApiError, ClientError, api_error
 from ktrdr.client.follow import Follower, ViewState
 from ktrdr.client.http import AsyncKtrdrClient, KtrdrClient
 from ktrdr.config import Settings
+from ktrdr.contract.requests import AgentTriggerRequest
 from ktrdr.records.models import OperationStatus
 
 
@@ -31,14 +32,16 @@ class StartedCycle:
 
 
 def start_cycles(
-    client: KtrdrClient, payload: dict[str, object], first_seed: int, count: int
+    client: KtrdrClient, request: AgentTriggerRequest, first_seed: int, count: int
 ) -> list[StartedCycle]:
-    """POST ``count`` triggers; on a refusal, cancel what was started and re-raise it."""
+    """Send ``count`` triggers, ``request`` with seeds ``first_seed``...; on a refusal,
+    cancel what was started and re-raise it."""
     started: list[StartedCycle] = []
     try:
         for seed in range(first_seed, first_seed + count):
-            body = {k: v for k, v in {**payload, "seed": seed}.items() if v is not None}
-            started.append(StartedCycle(client.start("/agent/trigger", body).operation_id, seed))
+            # Not validated here: a seed past the bound is the backend's 422 to explain.
+            each = request.model_copy(update={"seed": seed})
+            started.append(StartedCycle(client.trigger_cycle(each).operation_id, seed))
     except ApiError as exc:
         for cycle in started:
             try:

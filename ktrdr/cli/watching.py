@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ktrdr.cli.output import fail, friendly_errors, print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ktrdr.cli.views import Output
+    from ktrdr.client.http import KtrdrClient
+    from ktrdr.contract.operations import OperationStarted
+
+    # One typed start call of the client, e.g. ``lambda c: c.start_training(request)``.
+    StartCall = Callable[[KtrdrClient], OperationStarted]
 
 # What each explicit --progress mode draws with (auto leaves it to --plain/--json and the
 # terminal).
@@ -47,8 +54,7 @@ def watch(
 
 
 def start_and_watch(
-    path: str,
-    payload: dict[str, Any],
+    start: StartCall,
     *,
     what: str,
     watch_it: bool,
@@ -57,13 +63,14 @@ def start_and_watch(
     no_autostart: bool,
     progress: str = "auto",
 ) -> None:
-    """POST a start request (unset fields dropped), then watch it or say how to."""
+    """Send a start request (``start``, with a model the command built), then watch the
+    operation or say how to."""
     from ktrdr.cli.backend import client_for
     from ktrdr.client.errors import ApiError
 
     with friendly_errors(), client_for(no_autostart) as client:
         try:
-            started = client.start(path, {k: v for k, v in payload.items() if v is not None})
+            started = start(client)
         except ApiError as exc:
             active = exc.details.get("active_operation_id")
             if exc.code != "cycle_already_active" or not active:

@@ -1,46 +1,29 @@
-"""Client-side errors.
-
-ClientError (KtrdrError)
-├── BackendUnavailableError   nothing answered (refused, reset, DNS): "connection lost"
-│   └── BackendTimeoutError   the backend did not answer in time
-└── ApiError                  the backend answered with an error envelope (code, message)
-    ├── NotFoundApiError      404 (e.g. an unknown or lost operation)
-    └── ConflictApiError      409 (e.g. a cycle already active, a finished operation)
-"""
+"""The client's errors: the ``ClientError`` branch of the one tree in ``ktrdr.errors``
+(re-exported here, where the client's callers look for them), and which class an error
+answer from the backend becomes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ktrdr.errors import KtrdrError
+from ktrdr.errors import (
+    ApiError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ClientError,
+    ConflictApiError,
+    NotFoundApiError,
+)
 
-
-class ClientError(KtrdrError):
-    code = "client_error"
-
-
-class BackendUnavailableError(ClientError):
-    code = "connection_lost"
-
-
-class BackendTimeoutError(BackendUnavailableError):
-    code = "timeout"
-
-
-class ApiError(ClientError):
-    def __init__(
-        self, status_code: int, code: str, message: str, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message, code=code, details=details)
-        self.status_code = status_code
-
-
-class NotFoundApiError(ApiError):
-    pass
-
-
-class ConflictApiError(ApiError):
-    pass
+__all__ = [
+    "ApiError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
+    "ClientError",
+    "ConflictApiError",
+    "NotFoundApiError",
+    "api_error",
+]
 
 
 def api_error(status_code: int, code: str, message: str, details: dict[str, Any]) -> ApiError:

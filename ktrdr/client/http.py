@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
-from urllib.parse import quote
+from datetime import date
+from typing import Any, TypeAlias, TypeVar
 
 import httpx
 
+from ktrdr.client import calls
+from ktrdr.client.calls import Call, path_segment
 from ktrdr.client.errors import (
     ApiError,
     BackendTimeoutError,
     BackendUnavailableError,
     api_error,
 )
+from ktrdr.contract.catalog import ModelPublic, SeriesDetailPublic, SeriesPublic
 from ktrdr.contract.operations import (
+    AgentStatusPublic,
     HealthPublic,
     OperationPublic,
     OperationStarted,
@@ -26,8 +30,17 @@ from ktrdr.contract.pictures import (
     BacktestSeriesPublic,
     TrainingHistoryPublic,
 )
+from ktrdr.contract.requests import (
+    AgentTriggerRequest,
+    BacktestStartRequest,
+    DataImportRequest,
+    TrainingStartRequest,
+)
 from ktrdr.errors import InvalidRequestError
 
+__all__ = ["API_PREFIX", "AsyncKtrdrClient", "ClientTimeout", "KtrdrClient", "path_segment"]
+
+T = TypeVar("T")
 API_PREFIX = "/api/v1"
 # The in-process stand-ins tests may hand the async client instead of a network connection.
 AsyncTransport: TypeAlias = httpx.AsyncBaseTransport
@@ -61,14 +74,6 @@ def _httpx_timeout(timeout: float | ClientTimeout) -> httpx.Timeout:
 def _auth_headers(token: str | None) -> dict[str, str]:
     """The bearer token of a shared backend (KTRDR_API_TOKEN), when there is one."""
     return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def path_segment(value: str) -> str:
-    """``value`` as one URL path segment: every ``/``, ``.``-dot run, ``?``, ``%`` and
-    control character escaped, so an id or a symbol can never name another resource."""
-    encoded = quote(value, safe="")
-    # "." and ".." are path steps even when nothing else needs escaping.
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 def _decode(response: httpx.Response) -> dict[str, Any]:
@@ -114,27 +119,6 @@ def _invalid_url() -> InvalidRequestError:
     return InvalidRequestError("the request cannot be sent: a name or id in it is not usable")
 
 
-def _since_params(since: int | None) -> dict[str, Any]:
-    return {} if since is None else {"since": since}
-
-
-def _list_params(
-    status: str | None,
-    operation_type: str | None,
-    parent_operation_id: str | None,
-    limit: int,
-    offset: int,
-) -> dict[str, Any]:
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    if status:
-        params["status"] = status
-    if operation_type:
-        params["operation_type"] = operation_type
-    if parent_operation_id:
-        params["parent_operation_id"] = parent_operation_id
-    return params
-
-
 class KtrdrClient:
     def __init__(
         self,
@@ -177,8 +161,11 @@ class KtrdrClient:
             raise _invalid_url() from None
         return _decode(response)
 
+    def _run(self, call: Call[T]) -> T:
+        return call.parse(self.request(call.method, call.path, params=call.params, json=call.json))
+
     def health(self) -> HealthPublic:
-        return HealthPublic.model_validate(self.request("GET", "/health")["data"])
+        return self._run(calls.health())
 
     def list_operations(
         self,
@@ -190,50 +177,62 @@ class KtrdrClient:
         offset: int = 0,
     ) -> tuple[list[OperationSummaryPublic], int]:
         """Newest first, as summaries; ``get_operation`` has everything about one."""
-        params = _list_params(status, operation_type, parent_operation_id, limit, offset)
-        body = self.request("GET", "/operations", params=params)
-        rows = [OperationSummaryPublic.model_validate(o) for o in body["data"]]
-        return rows, int(body.get("total", len(rows)))
+        return self._run(
+            calls.list_operations(status, operation_type, parent_operation_id, limit, offset)
+        )
 
     def get_operation(self, operation_id: str) -> OperationPublic:
-        return OperationPublic.model_validate(
-            self.request("GET", f"/operations/{path_segment(operation_id)}")["data"]
-        )
+        return self._run(calls.get_operation(operation_id))
 
     def cancel_operation(self, operation_id: str) -> OperationPublic:
-        return OperationPublic.model_validate(
-            self.request("DELETE", f"/operations/{path_segment(operation_id)}")["data"]
-        )
+        return self._run(calls.cancel_operation(operation_id))
 
-    def start(self, path: str, payload: dict[str, Any]) -> OperationStarted:
-        """POST a start request (training, backtest, agent trigger) and return the new id."""
-        return OperationStarted.model_validate(self.request("POST", path, json=payload)["data"])
+    def start_training(self, request: TrainingStartRequest) -> OperationStarted:
+        return self._run(calls.start_training(request))
 
-    def get_data(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params=params)["data"]
+    def start_backtest(self, request: BacktestStartRequest) -> OperationStarted:
+        return self._run(calls.start_backtest(request))
+
+    def trigger_cycle(self, request: AgentTriggerRequest) -> OperationStarted:
+        """Start a research cycle (409 ``cycle_already_active`` when the backend is full)."""
+        return self._run(calls.trigger_cycle(request))
+
+    def agent_status(self) -> AgentStatusPublic:
+        return self._run(calls.agent_status())
+
+    def list_series(self) -> list[SeriesPublic]:
+        return self._run(calls.list_series())
+
+    def show_series(
+        self,
+        symbol: str,
+        *,
+        timeframe: str = "1d",
+        tail: int = 10,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> SeriesDetailPublic:
+        """A series' span, its last ``tail`` bars in [start, end] and that range's stats."""
+        return self._run(calls.show_series(symbol, timeframe, tail, start, end))
+
+    def import_series(self, request: DataImportRequest) -> SeriesPublic:
+        return self._run(calls.import_series(request))
+
+    def list_models(self) -> list[ModelPublic]:
+        return self._run(calls.list_models())
 
     def get_training_history(
         self, operation_id: str, since: int | None = None
     ) -> TrainingHistoryPublic:
         """A training's epochs (after ``since``): live while it runs, all once it ended."""
-        body = self.request(
-            "GET",
-            f"/training/{path_segment(operation_id)}/history",
-            params=_since_params(since),
-        )
-        return TrainingHistoryPublic.model_validate(body["data"])
+        return self._run(calls.training_history(operation_id, since))
 
     def get_backtest_series(
         self, operation_id: str, max_points: int = MAX_POINTS_DEFAULT
     ) -> BacktestSeriesPublic:
         """A completed backtest's equity, buy-and-hold and drawdown (at most
         ``max_points`` of them) and its trades."""
-        body = self.request(
-            "GET",
-            f"/backtests/{path_segment(operation_id)}/series",
-            params={"max_points": max_points},
-        )
-        return BacktestSeriesPublic.model_validate(body["data"])
+        return self._run(calls.backtest_series(operation_id, max_points))
 
 
 class AsyncKtrdrClient:
@@ -264,16 +263,6 @@ class AsyncKtrdrClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> dict[str, Any]:
-        return _decode(await self._send(method, path, params=params, json=json))
 
     async def _send(
         self,
@@ -316,30 +305,25 @@ class AsyncKtrdrClient:
             return None
         return TreePublic.model_validate(_decode(response)["data"])
 
+    async def _run(self, call: Call[T]) -> T:
+        response = await self._send(call.method, call.path, params=call.params, json=call.json)
+        return call.parse(_decode(response))
+
     async def get_operation(self, operation_id: str) -> OperationPublic:
-        body = await self.request("GET", f"/operations/{path_segment(operation_id)}")
-        return OperationPublic.model_validate(body["data"])
+        return await self._run(calls.get_operation(operation_id))
 
     async def cancel_operation(self, operation_id: str) -> OperationPublic:
-        body = await self.request("DELETE", f"/operations/{path_segment(operation_id)}")
-        return OperationPublic.model_validate(body["data"])
+        return await self._run(calls.cancel_operation(operation_id))
+
+    async def trigger_cycle(self, request: AgentTriggerRequest) -> OperationStarted:
+        return await self._run(calls.trigger_cycle(request))
 
     async def get_training_history(
         self, operation_id: str, since: int | None = None
     ) -> TrainingHistoryPublic:
-        body = await self.request(
-            "GET",
-            f"/training/{path_segment(operation_id)}/history",
-            params=_since_params(since),
-        )
-        return TrainingHistoryPublic.model_validate(body["data"])
+        return await self._run(calls.training_history(operation_id, since))
 
     async def get_backtest_series(
         self, operation_id: str, max_points: int = MAX_POINTS_DEFAULT
     ) -> BacktestSeriesPublic:
-        body = await self.request(
-            "GET",
-            f"/backtests/{path_segment(operation_id)}/series",
-            params={"max_points": max_points},
-        )
-        return BacktestSeriesPublic.model_validate(body["data"])
+        return await self._run(calls.backtest_series(operation_id, max_points))

@@ -8,13 +8,10 @@ them and this package: the domain may not import the contract, nor the contract 
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from ktrdr.agents.phases import ACTIVE_PHASES, CHILD_ID_KEY, ORDERED_PHASES, PHASE_STEP, Phase
 from ktrdr.records.contexts import (
     AnyProgressContext,
     BacktestProgressContext,
-    HasProgress,
     ResearchCycleProgressContext,
     TrainingProgressContext,
     backtest_context_of,
@@ -22,7 +19,7 @@ from ktrdr.records.contexts import (
     research_cycle_context_of,
     training_context_of,
 )
-from ktrdr.records.models import OperationMetadata, OperationType
+from ktrdr.records.models import OperationType, OperationView
 
 __all__ = [
     "ACTIVE_PHASES",
@@ -31,8 +28,7 @@ __all__ = [
     "PHASE_STEP",
     "AnyProgressContext",
     "BacktestProgressContext",
-    "HasPhase",
-    "HasProgress",
+    "OperationView",
     "Phase",
     "ResearchCycleProgressContext",
     "TrainingProgressContext",
@@ -45,15 +41,7 @@ __all__ = [
 ]
 
 
-class HasPhase(Protocol):
-    @property
-    def operation_type(self) -> OperationType: ...
-
-    @property
-    def metadata(self) -> OperationMetadata: ...
-
-
-def phase_of(op: HasPhase) -> Phase | None:
+def phase_of(op: OperationView) -> Phase | None:
     """A research cycle's phase (the machine records it in ``metadata.parameters``, also on
     failure and cancel); None for other kinds, or a value this version does not know."""
     if op.operation_type is not OperationType.AGENT_RESEARCH:
@@ -65,7 +53,7 @@ def phase_of(op: HasPhase) -> Phase | None:
         return None
 
 
-def child_id_of_phase(op: HasPhase) -> str | None:
+def child_id_of_phase(op: OperationView) -> str | None:
     """The id of the child a research cycle's current phase runs (training or backtest)."""
     phase = phase_of(op)
     key = CHILD_ID_KEY.get(phase) if phase is not None else None

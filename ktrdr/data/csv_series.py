@@ -153,6 +153,36 @@ def _column_positions(header: Sequence[str], source: str) -> dict[str, int]:
     return positions
 
 
+def _parse_row(
+    row: list[str], line: int, source: str, positions: dict[str, int], number_columns: list[str]
+) -> tuple[int, list[float]]:
+    """One data row: its bar's time (epoch seconds) and its numbers, in ``number_columns``
+    order. Errors name ``source`` and ``line``."""
+    width = max(positions.values()) + 1
+    if len(row) < width:
+        raise bad_file(
+            source, line, f"expected at least {width} columns, found {len(row)}", "missing_value"
+        )
+    stamp = _epoch_seconds(row[positions["date"]])
+    if stamp is None:
+        raise bad_file(
+            source,
+            line,
+            f"cannot read date {row[positions['date']]!r} (use {_DATE_FORMATS})",
+            "bad_date",
+        )
+    values = []
+    for name in number_columns:
+        cell = row[positions[name]]
+        try:
+            values.append(float(cell))
+        except ValueError:
+            raise bad_file(
+                source, line, f"cannot read {name} {cell!r} as a number", "bad_number"
+            ) from None
+    return stamp, values
+
+
 def _parse_csv(text: str, source: str, symbol: str, timeframe: str) -> tuple[Bars, list[int]]:
     """Parse OHLCV CSV text into Bars plus the file line number of every row.
 
@@ -164,7 +194,6 @@ def _parse_csv(text: str, source: str, symbol: str, timeframe: str) -> tuple[Bar
     if header is None or not any(cell.strip() for cell in header):
         raise bad_file(source, 1, "the file is empty (expected a header line)", "empty_file")
     positions = _column_positions(header, source)
-    width = max(positions.values()) + 1
     number_columns = [name for name in (*_PRICE_COLUMNS, "volume") if name in positions]
 
     lines: list[int] = []
@@ -175,29 +204,9 @@ def _parse_csv(text: str, source: str, symbol: str, timeframe: str) -> tuple[Bar
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue  # blank lines (often a trailing one) carry no bar
-            if len(row) < width:
-                raise bad_file(
-                    source,
-                    line,
-                    f"expected at least {width} columns, found {len(row)}",
-                    "missing_value",
-                )
-            stamp = _epoch_seconds(row[positions["date"]])
-            if stamp is None:
-                raise bad_file(
-                    source,
-                    line,
-                    f"cannot read date {row[positions['date']]!r} (use {_DATE_FORMATS})",
-                    "bad_date",
-                )
-            for name in number_columns:
-                cell = row[positions[name]]
-                try:
-                    numbers[name].append(float(cell))
-                except ValueError:
-                    raise bad_file(
-                        source, line, f"cannot read {name} {cell!r} as a number", "bad_number"
-                    ) from None
+            stamp, values = _parse_row(row, line, source, positions, number_columns)
+            for name, value in zip(number_columns, values, strict=True):
+                numbers[name].append(value)
             seconds.append(stamp)
             lines.append(line)
     except csv.Error as exc:

@@ -24,6 +24,7 @@ from ktrdr.strategies.models import IndicatorSpec, StrategyConfig, feature_names
 __all__ = [
     "INDICATOR_DEFAULTS",
     "FeatureMatrix",
+    "assemble_features",
     "compute_features",
     "compute_indicator",
     "feature_names",
@@ -69,6 +70,19 @@ class FeatureMatrix:
         return self.values[self.valid_from :]
 
 
+def assemble_features(strategy: StrategyConfig, raw: dict[str, FloatArray]) -> FloatArray:
+    """The feature columns, in their order (module docstring), from each indicator's values
+    (``raw``, by indicator name); warm-up rows stay NaN."""
+    fuzzified = {feature.indicator for feature in strategy.fuzzy}
+    columns = [
+        membership(raw[feature.indicator], fuzzy_set.shape, fuzzy_set.points)
+        for feature in strategy.fuzzy
+        for fuzzy_set in feature.sets
+    ]
+    columns += [raw[spec.name] for spec in strategy.indicators if spec.name not in fuzzified]
+    return np.column_stack(columns).astype(np.float64, copy=False)
+
+
 def compute_features(strategy: StrategyConfig, bars: Bars) -> FeatureMatrix:
     """Compute every feature column of ``strategy`` over ``bars``.
 
@@ -78,14 +92,7 @@ def compute_features(strategy: StrategyConfig, bars: Bars) -> FeatureMatrix:
     """
     names = feature_names(strategy)
     raw = {spec.name: compute_indicator(spec, bars) for spec in strategy.indicators}
-    fuzzified = {feature.indicator for feature in strategy.fuzzy}
-    columns = [
-        membership(raw[feature.indicator], fuzzy_set.shape, fuzzy_set.points)
-        for feature in strategy.fuzzy
-        for fuzzy_set in feature.sets
-    ]
-    columns += [raw[spec.name] for spec in strategy.indicators if spec.name not in fuzzified]
-    values = np.column_stack(columns).astype(np.float64, copy=False)
+    values = assemble_features(strategy, raw)
 
     finite = np.isfinite(values)
     broken_rows = np.flatnonzero(~finite.all(axis=1))

@@ -25,8 +25,12 @@ import numpy as np
 
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import StrategyValidationError
-from ktrdr.indicators.features import compute_features, compute_indicator, feature_names
-from ktrdr.indicators.fuzzy import membership
+from ktrdr.indicators.features import (
+    assemble_features,
+    compute_features,
+    compute_indicator,
+    feature_names,
+)
 from ktrdr.strategies.models import StrategyConfig
 
 # How many bars right after the warm-up, and at the very end, every check cuts at.
@@ -268,19 +272,6 @@ def _feature_sources(strategy: StrategyConfig) -> list[str]:
     ]
 
 
-def _assembled(strategy: StrategyConfig, raw: dict[str, FloatArray]) -> FloatArray:
-    """The feature matrix built from the indicators' values the way ``compute_features``
-    builds it, without its refusal of a last row that is not finite."""
-    fuzzified = {feature.indicator for feature in strategy.fuzzy}
-    columns = [
-        membership(raw[feature.indicator], fuzzy_set.shape, fuzzy_set.points)
-        for feature in strategy.fuzzy
-        for fuzzy_set in feature.sets
-    ]
-    columns += [raw[spec.name] for spec in strategy.indicators if spec.name not in fuzzified]
-    return np.column_stack(columns).astype(np.float64, copy=False)
-
-
 def _whole_series_features(
     strategy: StrategyConfig, bars: Bars, raw: dict[str, FloatArray]
 ) -> tuple[FloatArray, int]:
@@ -294,7 +285,7 @@ def _whole_series_features(
     try:
         features = compute_features(strategy, bars)
     except StrategyValidationError:
-        values = _assembled(strategy, raw)
+        values = assemble_features(strategy, raw)
         complete = np.flatnonzero(np.isfinite(values).all(axis=1))
         if not complete.size:
             raise
@@ -311,7 +302,7 @@ def _last_feature_row(
     try:
         values = compute_features(strategy, prefix).values
     except StrategyValidationError:
-        values = _assembled(strategy, raw)
+        values = assemble_features(strategy, raw)
     row: FloatArray = values[-1]
     return row
 

@@ -8,29 +8,16 @@ record the child's id before the child runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from ktrdr.backtesting.job import BacktestJob
+from ktrdr.contract.requests import BacktestStartRequest
 from ktrdr.errors import InvalidRequestError, NotFoundError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.records.models import Operation, OperationType
 from ktrdr.training.model_store import TrainedModel, load_model
-
-
-@dataclass(frozen=True)
-class BacktestRequest:
-    """A model (directory, or strategy name for its newest model) and optional overrides."""
-
-    model: str
-    symbol: str | None = None
-    timeframe: str | None = None
-    start: date | None = None
-    end: date | None = None
-    mode: Literal["long_flat", "long_short"] | None = None
-    commission: float | None = None
-    slippage: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,33 +42,47 @@ class ResolvedBacktest:
             "mode": self.model.strategy.backtest.mode,
         }
 
-
-def resolve_backtest(deps: JobDependencies, request: BacktestRequest) -> ResolvedBacktest:
-    """Check everything a backtest needs before it becomes an operation (errors are 4xx)."""
-    model = load_model(request.model, deps.models_dir)
-    strategy = model.strategy
-    overrides: dict[str, Any] = {}
-    if request.mode is not None:
-        overrides["mode"] = request.mode
-    if request.commission is not None:
-        overrides["commission"] = request.commission
-    if request.slippage is not None:
-        overrides["slippage"] = request.slippage
-    if overrides:
-        backtest = strategy.backtest.model_copy(update=overrides)
-        strategy = strategy.model_copy(update={"backtest": backtest})
-        model = TrainedModel(
-            path=model.path,
-            strategy=strategy,
-            classifier=model.classifier,
-            scaler=model.scaler,
-            feature_names=model.feature_names,
-            meta=model.meta,
+    def with_costs(self, multiplier: float) -> ResolvedBacktest:
+        """The same backtest with its commission and slippage scaled (a research cycle's
+        cost stress); the product may exceed what a caller may ask for, on purpose."""
+        costs = self.model.strategy.backtest
+        return replace(
+            self,
+            model=_with_backtest(
+                self.model,
+                commission=costs.commission * multiplier,
+                slippage=costs.slippage * multiplier,
+            ),
         )
+
+
+def _with_backtest(model: TrainedModel, **overrides: Any) -> TrainedModel:
+    """``model`` with its strategy's backtest settings overridden (the model is unchanged)."""
+    strategy = model.strategy
+    backtest = strategy.backtest.model_copy(update=overrides)
+    return replace(model, strategy=strategy.model_copy(update={"backtest": backtest}))
+
+
+def resolve_backtest(deps: JobDependencies, request: BacktestStartRequest) -> ResolvedBacktest:
+    """Check everything a backtest needs before it becomes an operation (errors are 4xx):
+    the one place a request becomes the resolved form a job runs."""
+    model = load_model(request.model, deps.models_dir)
+    overrides = {
+        name: value
+        for name, value in (
+            ("mode", request.mode),
+            ("commission", request.commission),
+            ("slippage", request.slippage),
+        )
+        if value is not None
+    }
+    if overrides:
+        model = _with_backtest(model, **overrides)
+    strategy = model.strategy
     symbol = (request.symbol or strategy.data.symbol).upper()
     timeframe = request.timeframe or strategy.data.timeframe
-    start = request.start or strategy.data.test_start
-    end = request.end or strategy.data.test_end
+    start = request.start_date or strategy.data.test_start
+    end = request.end_date or strategy.data.test_end
     if end is not None and end <= start:
         raise InvalidRequestError(
             f"end ({end}) must be after start ({start})", details={"field": "end"}
@@ -127,7 +128,7 @@ def submit_backtest(deps: JobDependencies, operation_id: str, resolved: Resolved
     deps.executor.submit(operation_id, job)
 
 
-def start_backtest(deps: JobDependencies, request: BacktestRequest) -> Operation:
+def start_backtest(deps: JobDependencies, request: BacktestStartRequest) -> Operation:
     """Check the request, create the operation and submit its job. Nothing is created
     when the request is refused; a missing model or series is a bad request (422)."""
     try:

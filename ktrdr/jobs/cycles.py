@@ -23,10 +23,17 @@ from ktrdr.agents.workers.research_worker import (
     CycleRequest,
 )
 from ktrdr.config import Settings
+from ktrdr.contract.requests import AgentTriggerRequest
 from ktrdr.errors import CycleAlreadyActiveError, InvalidRequestError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.research_children import ResearchLauncher, TrialLedger
-from ktrdr.jobs.research_shape import check_plan, shape_parameters
+from ktrdr.jobs.research_shape import (
+    ShapeChoices,
+    check_plan,
+    given_strategy,
+    research_shape,
+    shape_parameters,
+)
 from ktrdr.records.models import Operation, OperationStatus, OperationType
 from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.strategies.window import fit_window, series_for_cycle
@@ -73,6 +80,22 @@ class ResearchCycles:
         active = self.active_cycles()
         return active[0] if active else None
 
+    def start(self, body: AgentTriggerRequest | None = None) -> Operation:
+        """Start the cycle a trigger's body asks for: its strategy and shape checked and
+        resolved over the backend's defaults (the one place a body becomes a cycle)."""
+        body = body or AgentTriggerRequest()
+        strategy = given_strategy(body.strategy, body.strategy_config, self._jobs.strategies_dir)
+        shape = research_shape(self._settings, ShapeChoices.of(body), strategy)
+        request = CycleRequest(
+            seed=body.seed if body.seed is not None else new_seed(),
+            symbol=body.symbol.upper() if body.symbol else None,
+            timeframe=body.timeframe,
+            epochs=body.epochs,
+            model=body.model,
+            shape=shape,
+        )
+        return self.trigger(request, strategy)
+
     def trigger(
         self, request: CycleRequest | None = None, strategy: StrategyConfig | None = None
     ) -> Operation:
@@ -96,25 +119,7 @@ class ResearchCycles:
                 check_plan(request.shape, len(series))
         self._jobs.executor.ensure_available()  # its children would have nowhere to run
         with self._lock:
-            active = self.active_cycles()
-            limit = self._settings.max_active_cycles
-            if len(active) >= limit:
-                first = active[0]
-                message = (
-                    f"A research cycle is already running: {first.operation_id}"
-                    if limit == 1
-                    else f"{len(active)} research cycles are already running, the most "
-                    f"this backend runs at once (KTRDR_MAX_ACTIVE_CYCLES={limit})"
-                )
-                raise CycleAlreadyActiveError(
-                    message,
-                    details={
-                        "active_operation_id": first.operation_id,
-                        "active_operation_ids": [op.operation_id for op in active],
-                        "phase": first.metadata.parameters.get("phase"),
-                        "max_active_cycles": limit,
-                    },
-                )
+            self._refuse_when_full()
             op = self._service.create(
                 OperationType.AGENT_RESEARCH,
                 parameters={
@@ -141,6 +146,30 @@ class ResearchCycles:
                 op.operation_id, lambda: worker.run(op.operation_id, request)
             )
             return self._service.get(op.operation_id)
+
+    def _refuse_when_full(self) -> None:
+        """``CycleAlreadyActiveError`` when KTRDR_MAX_ACTIVE_CYCLES cycles are open (call it
+        under the lock, with the create that follows)."""
+        active = self.active_cycles()
+        limit = self._settings.max_active_cycles
+        if len(active) < limit:
+            return
+        first = active[0]
+        message = (
+            f"A research cycle is already running: {first.operation_id}"
+            if limit == 1
+            else f"{len(active)} research cycles are already running, the most "
+            f"this backend runs at once (KTRDR_MAX_ACTIVE_CYCLES={limit})"
+        )
+        raise CycleAlreadyActiveError(
+            message,
+            details={
+                "active_operation_id": first.operation_id,
+                "active_operation_ids": [op.operation_id for op in active],
+                "phase": first.metadata.parameters.get("phase"),
+                "max_active_cycles": limit,
+            },
+        )
 
     def _designer(self, request: CycleRequest, strategy: StrategyConfig | None) -> StrategyDesigner:
         if strategy is None:

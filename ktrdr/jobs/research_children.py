@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ktrdr.contract.requests import BacktestStartRequest
 from ktrdr.data.bars import TimeArray
 from ktrdr.errors import JobFailedError
 from ktrdr.jobs.backtests import (
-    BacktestRequest,
     ResolvedBacktest,
     create_backtest,
     resolve_backtest,
@@ -148,16 +148,9 @@ class ResearchLauncher:
     ) -> str:
         if trained is None or not trained.model_path:
             raise JobFailedError("The training finished without recording where its model is")
-        request = BacktestRequest(model=trained.model_path)
-        resolved = resolve_backtest(self.jobs, request)
+        resolved = resolve_backtest(self.jobs, BacktestStartRequest(model=trained.model_path))
         if cost_multiplier != 1.0:
-            costs = resolved.model.strategy.backtest
-            request = BacktestRequest(
-                model=trained.model_path,
-                commission=costs.commission * cost_multiplier,
-                slippage=costs.slippage * cost_multiplier,
-            )
-            resolved = resolve_backtest(self.jobs, request)
+            resolved = resolved.with_costs(cost_multiplier)
         operation_id = create_backtest(self.jobs, resolved, parent_operation_id, parameters)
         self._backtests[operation_id] = resolved
         return operation_id

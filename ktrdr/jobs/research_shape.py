@@ -23,8 +23,9 @@ from ktrdr.agents.workers.walk_forward import (
     ResearchShape,
 )
 from ktrdr.config import Settings
+from ktrdr.contract.requests import AgentTriggerRequest, TrainingStartRequest
 from ktrdr.errors import InvalidRequestError
-from ktrdr.jobs.training import TrainingRequest, build_strategy
+from ktrdr.jobs.training import build_strategy
 from ktrdr.research.walkforward import WalkForwardMode, WalkForwardSpec, plan_walk_forward
 from ktrdr.strategies.grid import grid_size
 from ktrdr.strategies.models import MAX_STRATEGY_NAME_LENGTH, StrategyConfig
@@ -50,6 +51,18 @@ class ShapeChoices:
     purge_bars: int | None = None
     patience: int | None = None  # 0: no early stopping
 
+    @classmethod
+    def of(cls, request: AgentTriggerRequest) -> ShapeChoices:
+        """The shape choices a trigger's body makes."""
+        return cls(
+            folds=request.folds,
+            candidates=request.candidates,
+            mode=request.walk_forward_mode,
+            holdout_fraction=request.holdout_fraction,
+            purge_bars=request.purge_bars,
+            patience=request.patience,
+        )
+
 
 def given_strategy(
     name: str | None, config: dict[str, Any] | None, strategies_dir: Path | None
@@ -58,7 +71,8 @@ def given_strategy(
     checked, grid included; None when it gives neither."""
     if name is None and config is None:
         return None
-    return build_strategy(TrainingRequest(strategy=name, strategy_config=config), strategies_dir)
+    request = TrainingStartRequest(strategy=name, strategy_config=config)
+    return build_strategy(request, strategies_dir)
 
 
 def research_shape(

@@ -8,13 +8,12 @@ id before the child runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from ktrdr.contract.requests import TrainingStartRequest
 from ktrdr.errors import InvalidRequestError, NotFoundError, StrategyValidationError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.strategy_files import read_named_strategy
@@ -23,21 +22,11 @@ from ktrdr.strategies.models import StrategyConfig, check_training_size
 from ktrdr.training.job import TrainingJob
 
 
-@dataclass(frozen=True)
-class TrainingRequest:
-    """A strategy by name (``strategy``) or inline (``strategy_config``), and overrides."""
-
-    strategy: str | None = None
-    strategy_config: dict[str, Any] | None = None
-    symbol: str | None = None
-    timeframe: str | None = None
-    epochs: int | None = None
-    train_start: date | None = None
-    train_end: date | None = None
-
-
-def build_strategy(request: TrainingRequest, strategies_dir: Path | None = None) -> StrategyConfig:
-    """The strategy to train, overrides applied and checked (errors name the field).
+def build_strategy(
+    request: TrainingStartRequest, strategies_dir: Path | None = None
+) -> StrategyConfig:
+    """The strategy a request means (by name or inline), its overrides applied and the
+    whole checked once as a ``StrategyConfig`` (errors name the field).
 
     ``strategy`` is a name (a shipped example or a file in ``strategies_dir``), never a
     path on this machine: a request may come from anyone who can reach the API."""
@@ -105,7 +94,7 @@ def submit_training(deps: JobDependencies, operation_id: str, strategy: Strategy
     deps.executor.submit(operation_id, TrainingJob(strategy, deps.market, deps.models_dir))
 
 
-def start_training(deps: JobDependencies, request: TrainingRequest) -> Operation:
+def start_training(deps: JobDependencies, request: TrainingStartRequest) -> Operation:
     """Check the request (strategy, then that its bars exist), create the operation and
     submit its job. Nothing is created when the request is refused."""
     strategy = build_strategy(request, deps.strategies_dir)

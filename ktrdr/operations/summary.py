@@ -106,6 +106,14 @@ def headline_of(op: Operation) -> dict[str, Scalar]:
     return row.model_dump(mode="json", exclude_none=True)
 
 
+# The row's fields that are the operation's own, as they are (the error message is cut).
+_OWN_FIELDS = tuple(
+    name
+    for name in OperationSummary.model_fields
+    if name in Operation.model_fields and name != "error_message"
+)
+
+
 def summarize(op: Operation) -> OperationSummary:
     phase = op.metadata.parameters.get("phase")
     cycle = research_cycle_summary_of(op)
@@ -114,20 +122,11 @@ def summarize(op: Operation) -> OperationSummary:
     if error is not None and len(error) > SUMMARY_ERROR_CHARS:
         error = error[: SUMMARY_ERROR_CHARS - 1] + "…"
     return OperationSummary(
-        operation_id=op.operation_id,
-        operation_type=op.operation_type,
-        status=op.status,
-        parent_operation_id=op.parent_operation_id,
-        created_at=op.created_at,
-        started_at=op.started_at,
-        completed_at=op.completed_at,
-        updated_at=op.updated_at,
+        **{name: getattr(op, name) for name in _OWN_FIELDS},
         percentage=op.progress.percentage,
         current_step=op.progress.current_step,
         phase=str(phase) if isinstance(phase, str) and phase else None,
         verdict=verdict,
         headline=headline_of(op),
         error_message=error,
-        cancel_requested=op.cancel_requested,
-        version=op.version,
     )

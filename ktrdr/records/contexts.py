@@ -7,11 +7,9 @@ The JSON keys are the ones the producers wrote before these records existed.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from ktrdr.records.models import OperationProgress, OperationType
+from ktrdr.records.models import OperationType, OperationView
 from ktrdr.records.results import EpochFigures
-from ktrdr.records.wire import WireRecord
+from ktrdr.records.wire import KindReader, WireRecord
 
 
 class TrainingProgressContext(EpochFigures):
@@ -48,39 +46,29 @@ AnyProgressContext = (
     TrainingProgressContext | BacktestProgressContext | ResearchCycleProgressContext
 )
 
-CONTEXT_RECORD: dict[OperationType, type[AnyProgressContext]] = {
-    OperationType.TRAINING: TrainingProgressContext,
-    OperationType.BACKTESTING: BacktestProgressContext,
-    OperationType.AGENT_RESEARCH: ResearchCycleProgressContext,
-}
+
+def _reported_context(op: OperationView) -> object:
+    return op.progress.context
 
 
-class HasProgress(Protocol):
-    """Anything that carries progress: a domain ``Operation`` or an ``OperationPublic``."""
+# Each kind's progress context as its record (empty fields when it said nothing); None for
+# another kind.
+training_context_of = KindReader(OperationType.TRAINING, TrainingProgressContext, _reported_context)
+backtest_context_of = KindReader(
+    OperationType.BACKTESTING, BacktestProgressContext, _reported_context
+)
+research_cycle_context_of = KindReader(
+    OperationType.AGENT_RESEARCH, ResearchCycleProgressContext, _reported_context
+)
+_READERS: tuple[KindReader[AnyProgressContext], ...] = (
+    training_context_of,
+    backtest_context_of,
+    research_cycle_context_of,
+)
+CONTEXT_RECORD: dict[OperationType, type[AnyProgressContext]] = {r.kind: r.record for r in _READERS}
 
-    @property
-    def operation_type(self) -> OperationType: ...
 
-    @property
-    def progress(self) -> OperationProgress: ...
-
-
-def progress_context_of(op: HasProgress) -> AnyProgressContext | None:
+def progress_context_of(op: OperationView) -> AnyProgressContext | None:
     """``op``'s progress context as its kind's record (empty fields when it said nothing)."""
     record = CONTEXT_RECORD.get(op.operation_type)
     return record.read(op.progress.context) if record is not None else None
-
-
-def training_context_of(op: HasProgress) -> TrainingProgressContext | None:
-    context = progress_context_of(op)
-    return context if isinstance(context, TrainingProgressContext) else None
-
-
-def backtest_context_of(op: HasProgress) -> BacktestProgressContext | None:
-    context = progress_context_of(op)
-    return context if isinstance(context, BacktestProgressContext) else None
-
-
-def research_cycle_context_of(op: HasProgress) -> ResearchCycleProgressContext | None:
-    context = progress_context_of(op)
-    return context if isinstance(context, ResearchCycleProgressContext) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +69,23 @@ class Operation(BaseModel):
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+
+class OperationView(Protocol):
+    """What the typed readers read of an operation: a domain ``Operation`` or the wire's
+    ``OperationPublic`` (both have these fields)."""
+
+    @property
+    def operation_type(self) -> OperationType: ...
+
+    @property
+    def metadata(self) -> OperationMetadata: ...
+
+    @property
+    def progress(self) -> OperationProgress: ...
+
+    @property
+    def result_summary(self) -> dict[str, Any] | None: ...
 
 
 def new_operation_id(operation_type: OperationType, now: datetime) -> str:

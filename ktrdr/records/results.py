@@ -10,15 +10,15 @@ The JSON keys are the ones the producers wrote before these records existed.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from ktrdr.records.models import OperationType
+from ktrdr.records.models import OperationType, OperationView
 from ktrdr.records.research import (
     CandidateRecord,
     ResearchStatistics,
     WalkForwardRecord,
 )
-from ktrdr.records.wire import WireRecord
+from ktrdr.records.wire import KindReader, WireRecord
 
 
 class OperationResult(WireRecord):
@@ -189,45 +189,32 @@ class ResearchCycleSummary(OperationResult):
 
 AnyResult = TrainingSummary | BacktestSummary | ResearchCycleSummary
 
-RESULT_RECORD: dict[OperationType, type[AnyResult]] = {
-    OperationType.TRAINING: TrainingSummary,
-    OperationType.BACKTESTING: BacktestSummary,
-    OperationType.AGENT_RESEARCH: ResearchCycleSummary,
-}
+
+def _stored_result(op: OperationView) -> object:
+    return op.result_summary
 
 
-class HasResult(Protocol):
-    """Anything that carries a result: a domain ``Operation`` or an ``OperationPublic``."""
+# Each kind's result as its record; None for another kind (or no result).
+training_summary_of = KindReader(OperationType.TRAINING, TrainingSummary, _stored_result)
+backtest_summary_of = KindReader(OperationType.BACKTESTING, BacktestSummary, _stored_result)
+research_cycle_summary_of = KindReader(
+    OperationType.AGENT_RESEARCH, ResearchCycleSummary, _stored_result
+)
+_READERS: tuple[KindReader[AnyResult], ...] = (
+    training_summary_of,
+    backtest_summary_of,
+    research_cycle_summary_of,
+)
+RESULT_RECORD: dict[OperationType, type[AnyResult]] = {r.kind: r.record for r in _READERS}
 
-    @property
-    def operation_type(self) -> OperationType: ...
 
-    @property
-    def result_summary(self) -> dict[str, Any] | None: ...
-
-
-def result_of(op: HasResult) -> AnyResult | None:
+def result_of(op: OperationView) -> AnyResult | None:
     """``op``'s result as its kind's record; None when it has none (or an unknown kind)."""
     record = RESULT_RECORD.get(op.operation_type)
     return record.read(op.result_summary) if record is not None else None
 
 
-def training_summary_of(op: HasResult) -> TrainingSummary | None:
-    result = result_of(op)
-    return result if isinstance(result, TrainingSummary) else None
-
-
-def backtest_summary_of(op: HasResult) -> BacktestSummary | None:
-    result = result_of(op)
-    return result if isinstance(result, BacktestSummary) else None
-
-
-def research_cycle_summary_of(op: HasResult) -> ResearchCycleSummary | None:
-    result = result_of(op)
-    return result if isinstance(result, ResearchCycleSummary) else None
-
-
-def stopped_at_of(op: HasResult) -> str | None:
+def stopped_at_of(op: OperationView) -> str | None:
     """Where a cancelled operation's work stopped, as its result recorded it."""
     result = result_of(op)
     return result.stopped_at if result is not None and result.stopped_at else None

@@ -10,8 +10,8 @@ field blanks one figure (the display shows a dash) instead of the whole screen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -23,9 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from ktrdr.records.models import OperationType, OperationView
+
 _LENIENT = "lenient"
 
 R = TypeVar("R", bound="WireRecord")
+R_co = TypeVar("R_co", bound="WireRecord", covariant=True)
 
 
 def _reading(info: ValidationInfo) -> bool:
@@ -63,6 +66,12 @@ class WireRecord(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
     @classmethod
+    def part_of(cls: type[R], whole: BaseModel) -> R:
+        """The record made of ``whole``'s fields of the same names, each one set (a None
+        too): for a record that keeps a part of a larger one, without copying by hand."""
+        return cls.model_validate({name: getattr(whole, name) for name in cls.model_fields})
+
+    @classmethod
     def read(cls: type[R], data: object) -> R | None:
         """The record in ``data``, as far as it makes sense; None when ``data`` is no mapping."""
         if not isinstance(data, Mapping):
@@ -71,3 +80,27 @@ class WireRecord(BaseModel):
             return cls.model_validate(data, context={_LENIENT: True})
         except ValidationError:  # every field is forgiven above; kept as a last guard
             return None
+
+
+class KindReader(Generic[R_co]):
+    """Reads one kind's record out of an operation: ``part`` picks the stored dict (its
+    ``result_summary``, its ``progress.context``); an operation of another kind reads as None,
+    and so does a dict that is not one (``WireRecord.read``)."""
+
+    def __init__(
+        self, kind: OperationType, record: type[R_co], part: Callable[[OperationView], object]
+    ) -> None:
+        self._kind = kind
+        self._record = record
+        self._part = part
+
+    @property
+    def kind(self) -> OperationType:
+        return self._kind
+
+    @property
+    def record(self) -> type[R_co]:
+        return self._record
+
+    def __call__(self, op: OperationView) -> R_co | None:
+        return self._record.read(self._part(op)) if op.operation_type is self._kind else None

@@ -21,6 +21,7 @@ from ktrdr.cli.views import LiveRenderer
 from ktrdr.cli.views.console import TerminalSafeConsole
 from ktrdr.client.follow import ViewState
 from ktrdr.client.http import KtrdrClient, path_segment
+from ktrdr.contract.requests import TrainingStartRequest
 from ktrdr.records.models import OperationStatus, OperationType
 from tests.conftest import BackendFactory
 from tests.support.live_backend import LiveBackend, env_without_ktrdr, run_ktrdr
@@ -40,8 +41,8 @@ def assert_usage_error(proc: subprocess.CompletedProcess[str], needle: str) -> N
 
 def long_training(backend: LiveBackend) -> str:
     with backend.client() as client:
-        started = client.start(
-            "/training/start", {"strategy": "rsi_mean_reversion", "epochs": 100_000}
+        started = client.start_training(
+            TrainingStartRequest(strategy="rsi_mean_reversion", epochs=100_000)
         )
         op_id = started.operation_id
         assert wait_until(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ktrdr.contract.requests import TrainingStartRequest
 from tests.support.live_backend import LiveBackend, free_port, run_ktrdr
 from tests.support.waiting import wait_until
 
@@ -93,8 +94,8 @@ def test_a_second_backend_on_the_same_data_dir_is_refused_and_touches_nothing(
     backend: LiveBackend,
 ) -> None:
     with backend.client() as client:
-        started = client.start(
-            "/training/start", {"strategy": "rsi_mean_reversion", "epochs": 50000}
+        started = client.start_training(
+            TrainingStartRequest(strategy="rsi_mean_reversion", epochs=50000)
         )
         op_id = started.operation_id
         assert wait_until(

@@ -8,8 +8,15 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from ktrdr.cli.views.agent_status import result_rows, results_table, results_view
-from ktrdr.cli.views.tables import operation_details, operations_table, tree_order
+from ktrdr.cli.views.tables import (
+    RESULTS_TABLE_WIDTH,
+    operation_details,
+    operations_table,
+    results_listing,
+    results_table,
+    sorted_results,
+    tree_order,
+)
 from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.operations.summary import summarize
 from tests.support.snapshots import T0, snapshot
@@ -113,15 +120,15 @@ def test_results_rank_completed_cycles_and_show_the_benchmark() -> None:
         done("c2", 7, "promising", 1.2),
         done("c1", 6, "neutral", 1.5),
     ]
-    assert [c.operation_id for c in result_rows(cycles, "newest")] == [
+    assert [c.operation_id for c in sorted_results(cycles, "newest")] == [
         "c3",
         "c2",
         "c1",
         "running",
     ]
-    assert [c.operation_id for c in result_rows(cycles, "sharpe")][:3] == ["c1", "c2", "c3"]
-    assert [c.operation_id for c in result_rows(cycles, "verdict")][:3] == ["c2", "c1", "c3"]
-    text = render(results_table(result_rows(cycles, "verdict")))
+    assert [c.operation_id for c in sorted_results(cycles, "sharpe")][:3] == ["c1", "c2", "c3"]
+    assert [c.operation_id for c in sorted_results(cycles, "verdict")][:3] == ["c2", "c1", "c3"]
+    text = render(results_table(sorted_results(cycles, "verdict")))
     (row,) = [line for line in text.splitlines() if line.startswith(" c2 ")]
     assert "promising" in row and "+1.20" in row and "+0.54" in row and "20%" in row
     (pending,) = [line for line in text.splitlines() if "running" in line and "s_running" in line]
@@ -140,11 +147,12 @@ def test_results_on_a_narrow_terminal_take_a_few_lines_each_and_keep_ids_whole()
         "benchmark": {"sharpe_ratio": 0.54},
     }
     cycles = [op(long_id, 1, status="completed", pct=100, summary=summary)]
-    narrow = render(results_view(cycles, 80), width=80)
+    narrow = render(results_listing(cycles, len(cycles), 80), width=80)
     assert [line.strip() for line in narrow.splitlines()[:2]] == [
         f"{long_id}  neutral",
         "momentum_breakout_1",
     ]
     assert "Sharpe +0.44 (B&H +0.54)  Return +12%  Max DD 11%  28 trades" in narrow
     assert all(len(line) <= 80 for line in narrow.splitlines())
-    assert "┃" in render(results_view(cycles, 160), width=160)  # wide: the table
+    wide = RESULTS_TABLE_WIDTH
+    assert "┃" in render(results_listing(cycles, len(cycles), wide), width=wide)  # the table

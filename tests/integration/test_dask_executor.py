@@ -17,15 +17,16 @@ pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 from ktrdr.bootstrap import Runtime, build_runtime  # noqa: E402
 from ktrdr.config import Settings  # noqa: E402
+from ktrdr.contract.requests import BacktestStartRequest, TrainingStartRequest  # noqa: E402
 from ktrdr.data.csv_series import to_csv  # noqa: E402
 from ktrdr.data.market import MarketData  # noqa: E402
 from ktrdr.errors import ClusterUnavailableError  # noqa: E402
 from ktrdr.executors.dask.connection import ClusterConnection  # noqa: E402
 from ktrdr.executors.dask.executor import DaskExecutor  # noqa: E402
-from ktrdr.jobs.backtests import BacktestRequest, start_backtest  # noqa: E402
+from ktrdr.jobs.backtests import start_backtest  # noqa: E402
 from ktrdr.jobs.dependencies import JobDependencies  # noqa: E402
 from ktrdr.jobs.pictures import DetailFiles, backtest_series, training_history  # noqa: E402
-from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training  # noqa: E402
+from ktrdr.jobs.training import build_strategy, start_training  # noqa: E402
 from ktrdr.operations.service import OperationsService  # noqa: E402
 from ktrdr.operations.store import InMemoryOperationStore  # noqa: E402
 from ktrdr.records.models import Operation, OperationStatus, OperationType  # noqa: E402
@@ -78,7 +79,9 @@ def test_a_training_then_a_backtest_run_on_the_cluster_with_monotonic_progress(
 ) -> None:
     training, seen = follow(
         deps.service,
-        start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=12)).operation_id,
+        start_training(
+            deps, TrainingStartRequest(strategy="rsi_mean_reversion", epochs=12)
+        ).operation_id,
     )
     assert training.status is OperationStatus.COMPLETED, training.error_message
     assert seen == sorted(seen) and seen[-1] == 100.0
@@ -92,7 +95,7 @@ def test_a_training_then_a_backtest_run_on_the_cluster_with_monotonic_progress(
 
     backtest, seen = follow(
         deps.service,
-        start_backtest(deps, BacktestRequest(model=str(model_path))).operation_id,
+        start_backtest(deps, BacktestStartRequest(model=str(model_path))).operation_id,
     )
     assert backtest.status is OperationStatus.COMPLETED, backtest.error_message
     assert seen == sorted(seen) and seen[-1] == 100.0
@@ -111,7 +114,9 @@ def test_a_training_then_a_backtest_run_on_the_cluster_with_monotonic_progress(
 
 def test_a_cluster_trainings_history_is_kept_as_its_reports_arrive(runtime: Runtime) -> None:
     deps, keeper = runtime.jobs, runtime.training_history  # the listener the backend wires
-    op_id = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=150)).operation_id
+    op_id = start_training(
+        deps, TrainingStartRequest(strategy="rsi_mean_reversion", epochs=150)
+    ).operation_id
     live: list[list[int]] = []
     deadline = time.monotonic() + JOB_TIMEOUT
     while not deps.service.get(op_id).is_terminal:
@@ -129,7 +134,7 @@ def test_a_cluster_trainings_history_is_kept_as_its_reports_arrive(runtime: Runt
 
 def test_cancel_mid_training_ends_it_cancelled_within_a_second(deps: JobDependencies) -> None:
     op_id = start_training(
-        deps, TrainingRequest(strategy="rsi_mean_reversion", epochs=3000)
+        deps, TrainingStartRequest(strategy="rsi_mean_reversion", epochs=3000)
     ).operation_id
     wait_for(deps.service, op_id, lambda op: (op.progress.items_processed or 0) >= 2, JOB_TIMEOUT)
     asked = time.monotonic()
@@ -146,10 +151,12 @@ def test_cancel_mid_training_ends_it_cancelled_within_a_second(deps: JobDependen
 
 
 def test_finished_jobs_leave_no_cancel_event_on_the_scheduler(deps: JobDependencies) -> None:
-    op_id = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=3)).operation_id
+    op_id = start_training(
+        deps, TrainingStartRequest(strategy="rsi_mean_reversion", epochs=3)
+    ).operation_id
     assert follow(deps.service, op_id)[0].status is OperationStatus.COMPLETED
     # A cancelled one too: setting its event is what creates it on the scheduler.
-    stopped = start_training(deps, TrainingRequest("rsi_mean_reversion", epochs=3000))
+    stopped = start_training(deps, TrainingStartRequest(strategy="rsi_mean_reversion", epochs=3000))
     wait_for(
         deps.service,
         stopped.operation_id,
@@ -177,7 +184,7 @@ def test_an_imported_series_trains_on_the_cluster(deps: JobDependencies, tmp_pat
     op, seen = follow(
         deps.service,
         start_training(
-            deps, TrainingRequest(strategy="rsi_mean_reversion", symbol="mysp", epochs=5)
+            deps, TrainingStartRequest(strategy="rsi_mean_reversion", symbol="mysp", epochs=5)
         ).operation_id,
     )
     assert op.status is OperationStatus.COMPLETED, op.error_message
@@ -201,7 +208,7 @@ def test_an_unreachable_scheduler_fails_the_job_fast_and_the_executor_says_so(
             executor.submit(
                 op.operation_id,
                 TrainingJob(
-                    build_strategy(TrainingRequest("rsi_mean_reversion")),
+                    build_strategy(TrainingStartRequest(strategy="rsi_mean_reversion")),
                     MarketData(tmp_path),
                     tmp_path / "models",
                 ),

@@ -203,6 +203,21 @@ def test_building_a_record_stays_strict() -> None:
         TrainingSummary.model_validate({"epochs_completed": "three"})
 
 
+def test_a_part_is_the_wholes_fields_of_the_same_names_each_set() -> None:
+    whole = BacktestSummary(symbol="SP500", timeframe="1d", start="2020-01-02", bars=700)
+    part = CycleBacktest.part_of(whole)
+    # Every field is set, an unknown one as an explicit null, as the hand copy stored it.
+    assert part.to_dict() == {
+        "symbol": "SP500",
+        "start": "2020-01-02",
+        "end": None,
+        "bars": 700,
+        "detail_path": None,
+    }
+    with pytest.raises(AttributeError):
+        CycleTraining.part_of(whole)  # a backtest has no epochs: a part must be a true part
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),

@@ -17,6 +17,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
+from ktrdr.contract.requests import TrainingStartRequest  # noqa: E402
 from ktrdr.data.market import MarketData  # noqa: E402
 from ktrdr.errors import (  # noqa: E402
     ConfigurationError,
@@ -27,7 +28,7 @@ from ktrdr.errors import (  # noqa: E402
 from ktrdr.executors.dask.cargo import MarketSnapshot, pack, store_outputs  # noqa: E402
 from ktrdr.executors.dask.connection import local_workers, tls_security  # noqa: E402
 from ktrdr.executors.dask.task import MAX_REPORTS_PER_SECOND, ThrottledReporter  # noqa: E402
-from ktrdr.jobs.training import TrainingRequest, build_strategy  # noqa: E402
+from ktrdr.jobs.training import build_strategy  # noqa: E402
 from ktrdr.operations.execution import Completed, Failed  # noqa: E402
 from ktrdr.operations.progress import ProgressUpdate  # noqa: E402
 from ktrdr.training.job import TrainingJob  # noqa: E402
@@ -37,7 +38,7 @@ def test_a_packed_training_carries_its_bars_and_loads_them_like_the_backend(
     tmp_path: Path,
 ) -> None:
     market = MarketData(tmp_path / "data")
-    strategy = build_strategy(TrainingRequest("rsi_mean_reversion"))
+    strategy = build_strategy(TrainingStartRequest(strategy="rsi_mean_reversion"))
     packed = pack(TrainingJob(strategy, market, tmp_path / "models"))
     assert packed.output_dirs == {"models_dir": tmp_path / "models"}
     shipped = pickle.loads(pickle.dumps(packed.job))

@@ -93,7 +93,7 @@ def imports_in(source: str, module: str, is_package: bool = False) -> list[Impor
             else:
                 target = node.module or ""
             found.append(Import(module, target, node.lineno, type_only))
-            # ``from ktrdr.api import schemas`` imports the module ktrdr.api.schemas.
+            # ``from ktrdr.api import deps`` imports the module ktrdr.api.deps.
             for alias in node.names:
                 candidate = f"{target}.{alias.name}"
                 if _module_path(candidate) is not None:
@@ -351,14 +351,14 @@ def test_the_walk_sees_lazy_relative_and_type_only_imports() -> None:
         "from . import models\n"
         "from ..data.bars import Bars\n"
         "if TYPE_CHECKING:\n"
-        "    from ktrdr.api import schemas\n"
+        "    from ktrdr.api import deps\n"
         "def later() -> None:\n"
         "    import httpx\n"
     )
     found = {i.target: i for i in imports_in(source, "ktrdr.strategies.loader")}
     assert found["ktrdr.strategies.models"].type_only is False
     assert found["ktrdr.data.bars"].line == 3
-    assert found["ktrdr.api.schemas"].type_only is True
+    assert found["ktrdr.api.deps"].type_only is True
     assert (found["httpx"].line, found["httpx"].type_only) == (7, False)
     assert len({i.module for i in all_imports()}) > 40  # the real tree was read
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ktrdr.backtesting.job import BacktestJob
+from ktrdr.contract.requests import BacktestStartRequest, TrainingStartRequest
 from ktrdr.data.market import MarketData
 from ktrdr.errors import InvalidRequestError, StrategyValidationError
-from ktrdr.jobs.backtests import BacktestRequest, start_backtest
+from ktrdr.jobs.backtests import start_backtest
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.strategy_files import read_strategy
-from ktrdr.jobs.training import TrainingRequest, build_strategy, start_training
+from ktrdr.jobs.training import build_strategy, start_training
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.progress import NullProgressReporter
 from ktrdr.operations.service import OperationsService
@@ -65,7 +65,7 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real model of the example strategy (2 epochs), trained through the jobs layer."""
     root = tmp_path_factory.mktemp("trained")
     deps = make_deps(root)
-    start_training(deps, TrainingRequest(strategy=EXAMPLE, epochs=2))
+    start_training(deps, TrainingStartRequest(strategy=EXAMPLE, epochs=2))
     ((_, job),) = recorded(deps).jobs
     job(NullProgressReporter(), CancellationToken())
     deps.service.close()
@@ -77,7 +77,7 @@ def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_training_for_an_unknown_symbol_creates_nothing(deps: JobDependencies) -> None:
     with pytest.raises(InvalidRequestError) as info:
-        start_training(deps, TrainingRequest(strategy=EXAMPLE, symbol="NOPE"))
+        start_training(deps, TrainingStartRequest(strategy=EXAMPLE, symbol="NOPE"))
     assert info.value.details["field"] == "symbol"
     assert operation_count(deps) == 0
     assert recorded(deps).jobs == []
@@ -89,7 +89,7 @@ def test_a_training_too_big_for_its_bars_creates_nothing(
     # The bound is on epochs x training rows, known only once the bars are loaded (the
     # bundled daily series stay under the real bound; an imported hourly one need not).
     monkeypatch.setattr("ktrdr.strategies.models.MAX_SAMPLE_EPOCHS", 10_000)
-    request = TrainingRequest(strategy=EXAMPLE, epochs=50)
+    request = TrainingStartRequest(strategy=EXAMPLE, epochs=50)
     with pytest.raises(StrategyValidationError) as info:
         start_training(deps, request)
     assert info.value.details["field"] == "model.epochs"
@@ -103,7 +103,9 @@ def test_a_good_training_request_creates_one_pending_operation_and_submits_its_j
 ) -> None:
     op = start_training(
         deps,
-        TrainingRequest(strategy=EXAMPLE, symbol="nasdaq", epochs=5, train_end=date(2012, 6, 29)),
+        TrainingStartRequest(
+            strategy=EXAMPLE, symbol="nasdaq", epochs=5, train_end=date(2012, 6, 29)
+        ),
     )
     assert (op.operation_type, op.status) == (OperationType.TRAINING, OperationStatus.PENDING)
     assert op.metadata.parameters == {
@@ -124,9 +126,9 @@ def test_a_good_training_request_creates_one_pending_operation_and_submits_its_j
 
 @pytest.mark.parametrize(
     "request_",
-    [TrainingRequest(), TrainingRequest(strategy=EXAMPLE, strategy_config={"name": "x"})],
+    [TrainingStartRequest(), TrainingStartRequest(strategy=EXAMPLE, strategy_config={"name": "x"})],
 )
-def test_a_training_names_exactly_one_strategy(request_: TrainingRequest) -> None:
+def test_a_training_names_exactly_one_strategy(request_: TrainingStartRequest) -> None:
     with pytest.raises(InvalidRequestError, match="exactly one of") as info:
         build_strategy(request_)
     assert info.value.details["field"] == "strategy"
@@ -134,7 +136,7 @@ def test_a_training_names_exactly_one_strategy(request_: TrainingRequest) -> Non
 
 def test_an_unknown_strategy_name_is_a_bad_request_naming_the_examples() -> None:
     with pytest.raises(InvalidRequestError, match="no such strategy: .*rsi_mean_reversion") as info:
-        build_strategy(TrainingRequest(strategy="nope"))
+        build_strategy(TrainingStartRequest(strategy="nope"))
     assert info.value.details["field"] == "strategy"
 
 
@@ -142,14 +144,16 @@ def test_an_invalid_inline_strategy_names_the_field() -> None:
     config = read_strategy(EXAMPLE)
     config["model"]["epochs"] = 0
     with pytest.raises(StrategyValidationError, match="Invalid strategy: model.epochs") as info:
-        build_strategy(TrainingRequest(strategy_config=config))
+        build_strategy(TrainingStartRequest(strategy_config=config))
     assert info.value.details["field"] == "strategy.model.epochs"
 
 
 def test_a_name_and_the_same_strategy_sent_inline_build_the_same_strategy() -> None:
-    overrides = TrainingRequest(symbol="nasdaq", epochs=7, train_start=date(2001, 1, 2))
-    by_name = build_strategy(replace(overrides, strategy=EXAMPLE))
-    inline = build_strategy(replace(overrides, strategy_config=read_strategy(EXAMPLE)))
+    overrides = TrainingStartRequest(symbol="nasdaq", epochs=7, train_start=date(2001, 1, 2))
+    by_name = build_strategy(overrides.model_copy(update={"strategy": EXAMPLE}))
+    inline = build_strategy(
+        overrides.model_copy(update={"strategy_config": read_strategy(EXAMPLE)})
+    )
     assert by_name == inline
     assert (by_name.data.symbol, by_name.model.epochs) == ("NASDAQ", 7)
     assert by_name.data.train_start == date(2001, 1, 2)
@@ -162,7 +166,7 @@ def test_a_strategy_file_reads_as_the_fields_a_request_sends(tmp_path: Path) -> 
     path.write_text(dump_strategy(mine), encoding="utf-8")
     fields = read_strategy(str(path))
     json.dumps(fields)  # JSON-ready: it travels in a request body as it is
-    assert build_strategy(TrainingRequest(strategy_config=fields)) == mine
+    assert build_strategy(TrainingStartRequest(strategy_config=fields)) == mine
 
 
 # --- backtests --------------------------------------------------------------------------
@@ -170,7 +174,7 @@ def test_a_strategy_file_reads_as_the_fields_a_request_sends(tmp_path: Path) -> 
 
 def test_a_backtest_of_an_unknown_model_creates_nothing(deps: JobDependencies) -> None:
     with pytest.raises(InvalidRequestError):
-        start_backtest(deps, BacktestRequest(model="no_such_model"))
+        start_backtest(deps, BacktestStartRequest(model="no_such_model"))
     assert operation_count(deps) == 0
     assert recorded(deps).jobs == []
 
@@ -178,13 +182,19 @@ def test_a_backtest_of_an_unknown_model_creates_nothing(deps: JobDependencies) -
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
-        (BacktestRequest(EXAMPLE, start=date(2010, 1, 4)), "start"),  # inside the training range
-        (BacktestRequest(EXAMPLE, start=date(2016, 1, 4), end=date(2015, 1, 2)), "end"),
-        (BacktestRequest(EXAMPLE, symbol="NOPE"), "symbol"),
+        # inside the training range
+        (BacktestStartRequest(model=EXAMPLE, start_date=date(2010, 1, 4)), "start"),
+        (
+            BacktestStartRequest(
+                model=EXAMPLE, start_date=date(2016, 1, 4), end_date=date(2015, 1, 2)
+            ),
+            "end",
+        ),
+        (BacktestStartRequest(model=EXAMPLE, symbol="NOPE"), "symbol"),
     ],
 )
 def test_a_refused_backtest_names_the_field_and_creates_nothing(
-    tmp_path: Path, trained_models: Path, request_: BacktestRequest, field: str
+    tmp_path: Path, trained_models: Path, request_: BacktestStartRequest, field: str
 ) -> None:
     deps = make_deps(tmp_path, trained_models)
     with pytest.raises(InvalidRequestError) as info:
@@ -200,7 +210,9 @@ def test_a_good_backtest_creates_one_pending_operation_and_its_job_writes_the_de
     deps = make_deps(tmp_path, trained_models)
     op = start_backtest(
         deps,
-        BacktestRequest(model=EXAMPLE, start=date(2016, 1, 4), mode="long_short", commission=0),
+        BacktestStartRequest(
+            model=EXAMPLE, start_date=date(2016, 1, 4), mode="long_short", commission=0
+        ),
     )
     assert (op.operation_type, op.status) == (OperationType.BACKTESTING, OperationStatus.PENDING)
     params = op.metadata.parameters

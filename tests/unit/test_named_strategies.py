@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ktrdr.contract.requests import TrainingStartRequest
 from ktrdr.errors import InvalidRequestError, StrategyValidationError
 from ktrdr.jobs.strategy_files import (
     MAX_NAMED_STRATEGY_BYTES,
@@ -17,7 +18,7 @@ from ktrdr.jobs.strategy_files import (
     read_named_strategy,
     read_strategy,
 )
-from ktrdr.jobs.training import TrainingRequest, build_strategy
+from ktrdr.jobs.training import build_strategy
 from ktrdr.strategies.loader import dump_strategy, load_strategy
 
 GENERIC = no_such_strategy().message
@@ -140,6 +141,9 @@ def test_build_strategy_never_reads_a_path(tmp_path: Path, folder: Path) -> None
     path = tmp_path / "mine.yaml"
     write_strategy(path, "mine")
     with pytest.raises(InvalidRequestError, match="no such strategy"):
-        build_strategy(TrainingRequest(strategy=str(path)), folder)
+        build_strategy(TrainingStartRequest(strategy=str(path)), folder)
     # ... while the CLI's door still reads the user's own file
-    assert build_strategy(TrainingRequest(strategy_config=read_strategy(str(path)))).name == "mine"
+    assert (
+        build_strategy(TrainingStartRequest(strategy_config=read_strategy(str(path)))).name
+        == "mine"
+    )

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ktrdr.api.schemas import (
+from ktrdr.contract.requests import (
     MAX_AGENT_SEED,
     MAX_FILENAME_LENGTH,
     MAX_PATH_LENGTH,

@@ -131,16 +131,21 @@ class _Findings:
     good: list[str] = field(default_factory=list)
 
 
+def _judge_at_least(label: str, value: float, promising: float, out: _Findings) -> None:
+    """A figure that must reach ``promising``: short of it keeps the verdict from promising."""
+    shown, limit = _num(value, promising), _limit(promising)
+    if value < promising:
+        out.short.append(f"{label} {shown} is below {limit}")
+    else:
+        out.good.append(f"{label} {shown} ≥ {limit}")
+
+
 def _judge_sharpe(sharpe: float, t: Thresholds, out: _Findings) -> None:
     if sharpe < t.poor_sharpe:
         shown, limit = _num(sharpe, t.poor_sharpe), _limit(t.poor_sharpe)
         out.fatal.append(f"Sharpe {shown} < {limit}: too little return for the risk taken")
         return
-    shown, limit = _num(sharpe, t.promising_sharpe), _limit(t.promising_sharpe)
-    if sharpe < t.promising_sharpe:
-        out.short.append(f"Sharpe {shown} is below {limit}")
-    else:
-        out.good.append(f"Sharpe {shown} ≥ {limit}")
+    _judge_at_least("Sharpe", sharpe, t.promising_sharpe, out)
 
 
 def _judge_drawdown(drawdown: float, t: Thresholds, out: _Findings) -> None:
@@ -169,11 +174,7 @@ def _judge_profit_factor(pf: float | None, trades: int, t: Thresholds, out: _Fin
         if trades > 0:
             out.good.append("no losing trade, so the profit factor is unbounded")
         return
-    shown, limit = _num(pf, t.promising_profit_factor), _limit(t.promising_profit_factor)
-    if pf < t.promising_profit_factor:
-        out.short.append(f"profit factor {shown} is below {limit}")
-    else:
-        out.good.append(f"profit factor {shown} ≥ {limit}")
+    _judge_at_least("profit factor", pf, t.promising_profit_factor, out)
 
 
 def _judge_model(inp: AssessmentInput, out: _Findings) -> None:

@@ -96,20 +96,9 @@ class ResearchPhaseMachine:
         least advanced running), every child so far and (``by_kind``) the active child of
         each phase's kind under that phase's key (``training_op_id``, ``backtest_op_id``);
         the phase's percentage stays."""
-        phase = self.phase
         self._children = {**self._children, "child_op_ids": child_op_ids}
         parameters = {CHILD_ID_KEY[p]: child for p, child in (by_kind or {}).items()}
-        self._service.update_progress(
-            self.operation_id,
-            ProgressUpdate(
-                PHASE_PROGRESS[phase],
-                PHASE_STEP[phase],
-                context=ResearchCycleProgressContext(
-                    phase=phase.value, child_op_id=child_op_id, **self._children
-                ).to_dict(),
-            ),
-            parameters=parameters or None,
-        )
+        self._write_progress(child_op_id, parameters or None)
 
     def start_assessment(self) -> None:
         self._fire("start_assessment")
@@ -157,13 +146,18 @@ class ResearchPhaseMachine:
         if child is not None:
             parameters[CHILD_ID_KEY[phase]] = child
         operation_logger(self.operation_id).info("phase entered", phase=phase.value)
+        self._write_progress(child, parameters)
+
+    def _write_progress(self, child_op_id: str | None, parameters: dict[str, Any] | None) -> None:
+        """The current phase's standard percentage and step, with the children known so far."""
+        phase = self.phase
         self._service.update_progress(
             self.operation_id,
             ProgressUpdate(
                 PHASE_PROGRESS[phase],
                 PHASE_STEP[phase],
                 context=ResearchCycleProgressContext(
-                    phase=phase.value, child_op_id=child, **self._children
+                    phase=phase.value, child_op_id=child_op_id, **self._children
                 ).to_dict(),
             ),
             parameters=parameters,

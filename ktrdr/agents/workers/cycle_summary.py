@@ -36,6 +36,18 @@ def _baseline_accuracy(label_counts: Mapping[str, int]) -> float | None:
     return max(counts) / total if total > 0 else None
 
 
+def _cycle_training(operation_id: str, train: TrainingSummary) -> CycleTraining:
+    return CycleTraining(
+        operation_id=operation_id,
+        epochs=train.epochs_completed,
+        epochs_total=train.epochs_total,
+        accuracy=train.val_accuracy,
+        train_accuracy=train.train_accuracy,
+        val_loss=train.val_loss,
+        model_path=train.model_path,
+    )
+
+
 def cycle_summary(
     strategy: StrategyConfig,
     designer: str,
@@ -83,22 +95,8 @@ def cycle_summary(
             total_return=inputs.benchmark_return,
             max_drawdown=_optional_finite(benchmark.max_drawdown),
         ),
-        training=CycleTraining(
-            operation_id=training.operation_id,
-            epochs=train.epochs_completed,
-            epochs_total=train.epochs_total,
-            accuracy=train.val_accuracy,
-            train_accuracy=train.train_accuracy,
-            val_loss=train.val_loss,
-            model_path=train.model_path,
-        ),
-        backtest=CycleBacktest(
-            symbol=backtest.symbol,
-            start=backtest.start,
-            end=backtest.end,
-            bars=backtest.bars,
-            detail_path=backtest.detail_path,
-        ),
+        training=_cycle_training(training.operation_id, train),
+        backtest=CycleBacktest.part_of(backtest),
         designer=designer,
         seed=seed,
         strategy=strategy.model_dump(mode="json"),

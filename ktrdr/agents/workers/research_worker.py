@@ -49,6 +49,16 @@ class CycleRequest:
     model: str | None = None
     shape: ResearchShape | None = None
 
+    def design_request(self, now: datetime) -> DesignRequest:
+        """What the designer is asked for this cycle (``now``: the cycle's clock)."""
+        return DesignRequest(
+            seed=self.seed,
+            symbol=self.symbol,
+            timeframe=self.timeframe,
+            now=now,
+            epochs=self.epochs,
+        )
+
 
 class ChildLauncher(Protocol):
     """Creates and submits the cycle's child operations (``ktrdr.jobs.cycles`` has the
@@ -133,16 +143,7 @@ class AgentResearchWorker:
     ) -> None:
         deps = self._deps
         machine.start_design()
-        strategy = deps.designer.design(
-            DesignRequest(
-                seed=request.seed,
-                symbol=request.symbol,
-                timeframe=request.timeframe,
-                now=deps.clock(),
-                epochs=request.epochs,
-            ),
-            token,
-        )
+        strategy = deps.designer.design(request.design_request(deps.clock()), token)
         strategy = StrategyConfig.model_validate(strategy.model_dump())
         if deps.fit_train_test_window is not None:
             strategy = deps.fit_train_test_window(strategy)
@@ -192,16 +193,7 @@ class AgentResearchWorker:
             raise ConflictError("this backend's launcher cannot run walk-forward cycles")
         parts = WorkerParts(service=self._service, designer=deps.designer, launcher=launcher)
         cycle = WalkForwardCycle(parts, machine, shape, token)
-        cycle.run(
-            request.seed,
-            DesignRequest(
-                seed=request.seed,
-                symbol=request.symbol,
-                timeframe=request.timeframe,
-                now=deps.clock(),
-                epochs=request.epochs,
-            ),
-        )
+        cycle.run(request.seed, request.design_request(deps.clock()))
 
     def _await_child(self, child_id: str, token: CancellationToken, label: str) -> Operation:
         """Wait until the child ends. A cancelled parent has already cancelled the child

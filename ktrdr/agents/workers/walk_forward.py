@@ -227,10 +227,13 @@ class WalkForwardCycle:
             self._w.submit_training(child.operation_id, strategies[child.operation_id])
         self._follow(until=self._trainings_ended, phase_label="training")
         # Backtesting is where the cycle is once every training has ended: fold backtests
-        # still running, or else (entered in ``_score_holdout``) the holdout's.
-        if self._children.open():
-            self._machine.start_backtest(child_op_id=self._children.active(), **self._counts())
-            self._follow(until=lambda: not self._children.open(), phase_label="backtesting")
+        # still running or waiting, or else (entered in ``_score_holdout``) the holdout's.
+        # Children only stopping (a dropped candidate's) are waited for where the cycle is.
+        active = self._children.active("backtest")
+        if active is not None:
+            self._machine.start_backtest(child_op_id=active, **self._counts())
+        label = "backtesting" if active is not None else "training"
+        self._follow(until=lambda: not self._children.open(), phase_label=label)
 
     def _counts(self) -> dict[str, object]:
         return {

@@ -5,30 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from ktrdr.api.deps import JobsDep, RuntimeDep
-from ktrdr.api.schemas import BacktestStartRequest
 from ktrdr.contract.operations import Envelope, OperationStarted
 from ktrdr.contract.pictures import MAX_POINTS_DEFAULT, MAX_POINTS_LIMIT, BacktestSeriesPublic
+from ktrdr.contract.requests import BacktestStartRequest
 from ktrdr.jobs import backtests, pictures
-from ktrdr.jobs.backtests import BacktestRequest
 
 router = APIRouter(prefix="/backtests", tags=["backtests"])
 
 
 @router.post("/start", status_code=status.HTTP_202_ACCEPTED)
 def start_backtest(request: BacktestStartRequest, jobs: JobsDep) -> Envelope[OperationStarted]:
-    op = backtests.start_backtest(
-        jobs,
-        BacktestRequest(
-            model=request.model,
-            symbol=request.symbol,
-            timeframe=request.timeframe,
-            start=request.start_date,
-            end=request.end_date,
-            mode=request.mode,
-            commission=request.commission,
-            slippage=request.slippage,
-        ),
-    )
+    op = backtests.start_backtest(jobs, request)
     return Envelope(data=OperationStarted.of(op))
 
 

@@ -7,15 +7,15 @@ import numpy as np
 from fastapi import APIRouter, Query, status
 
 from ktrdr.api.deps import RuntimeDep
-from ktrdr.api.schemas import (
+from ktrdr.contract.catalog import (
     BarPublic,
-    DataImportRequest,
     ModelPublic,
     SeriesDetailPublic,
     SeriesPublic,
     SeriesRangePublic,
 )
 from ktrdr.contract.operations import Envelope
+from ktrdr.contract.requests import DataImportRequest
 from ktrdr.data.series_names import Symbol, Timeframe
 from ktrdr.training.model_store import list_models
 

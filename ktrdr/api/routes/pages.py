@@ -57,7 +57,13 @@ def static_names() -> frozenset[str]:
     )
 
 
-def _shell() -> Response:
+# The page addresses: each answers the same shell, and the script reads which page (and, on
+# an operation's or a backtest's page, the id) from the address, then asks the API (an
+# unknown id shows the API's "not found" message).
+PAGE_PATHS = ("/", "/results", "/operations/{operation_id}", "/backtests/{operation_id}")
+
+
+async def _shell() -> Response:
     return Response(
         web_file(SHELL),
         media_type="text/html; charset=utf-8",
@@ -65,26 +71,8 @@ def _shell() -> Response:
     )
 
 
-@router.get("/")
-async def operations_page() -> Response:
-    return _shell()
-
-
-@router.get("/results")
-async def results_page() -> Response:
-    return _shell()
-
-
-@router.get("/operations/{operation_id}")
-async def operation_page() -> Response:
-    # The shell carries no data: the script reads the id from the address and asks the API
-    # (an unknown id shows the API's "not found" message).
-    return _shell()
-
-
-@router.get("/backtests/{operation_id}")
-async def backtest_page() -> Response:
-    return _shell()
+for _path in PAGE_PATHS:
+    router.add_api_route(_path, _shell, methods=["GET"])
 
 
 @router.get("/static/{name}")

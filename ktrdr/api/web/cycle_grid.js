@@ -5,7 +5,7 @@
 // by its status, filled to its percentage, linking to its page. Bars are made once and
 // updated in place, so a link keeps keyboard focus while the tree changes under it.
 
-import { el, finite, operationLink, progressBar, replace, setProgress, statusBadge } from "./dom.js";
+import { el, finite, operationLink, progressBar, replace, scrollingTable, setProgress, statusBadge } from "./dom.js";
 import { KIND, ROLE, ROLES, STATUS, TERMINAL, kindLabel, kindNoun } from "./vocabulary.js";
 
 const TAGS = { [KIND.TRAINING]: "T", [KIND.BACKTESTING]: "B" };
@@ -214,16 +214,12 @@ export class CycleGrid {
     });
     replace(
       this.table,
-      el(
-        "div",
-        { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Children by candidate and fold" },
-        el(
-          "table",
-          { class: "wf-grid" },
-          el("caption", { class: "visually-hidden", text: "Children: a row per candidate, a column per fold" }),
-          el("thead", {}, head),
-          el("tbody", {}, rows),
-        ),
+      scrollingTable(
+        "Children by candidate and fold",
+        "wf-grid",
+        "Children: a row per candidate, a column per fold",
+        el("thead", {}, head),
+        el("tbody", {}, rows),
       ),
     );
   }

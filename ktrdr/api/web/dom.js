@@ -34,6 +34,17 @@ export function replace(node, ...children) {
   return node;
 }
 
+/** A table in a region that scrolls sideways when it is wider than the page: the region is
+ * reachable by keyboard (to scroll it) and named by ``label``; the caption is for screen
+ * readers only. ``parts``: the table's head and body. */
+export function scrollingTable(label, tableClass, caption, ...parts) {
+  return el(
+    "div",
+    { class: "table-scroll", tabindex: "0", role: "region", "aria-label": label },
+    el("table", { class: tableClass }, el("caption", { class: "visually-hidden", text: caption }), ...parts),
+  );
+}
+
 /** Say something to screen readers once (the page's polite live region). */
 export function announce(message) {
   const region = document.getElementById("announcer");

@@ -12,6 +12,7 @@ import {
   operationLink,
   progressBar,
   replace,
+  scrollingTable,
   setConnection,
   setProgress,
   statusBadge,
@@ -150,27 +151,23 @@ export function operationsView(main) {
       kindSelect,
     ),
     problem,
-    el(
-      "div",
-      { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Operations table" },
+    scrollingTable(
+      "Operations table",
+      "ops",
+      "Operations, newest first, children under their research cycle",
       el(
-        "table",
-        { class: "ops" },
-        el("caption", { class: "visually-hidden", text: "Operations, newest first, children under their research cycle" }),
+        "thead",
+        {},
         el(
-          "thead",
+          "tr",
           {},
-          el(
-            "tr",
-            {},
-            ["Operation", "Status", "Phase / step", "Progress", "Elapsed", "ETA"].map((h) =>
-              el("th", { scope: "col", text: h }),
-            ),
-            el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Actions" })),
+          ["Operation", "Status", "Phase / step", "Progress", "Elapsed", "ETA"].map((h) =>
+            el("th", { scope: "col", text: h }),
           ),
+          el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Actions" })),
         ),
-        body,
       ),
+      body,
     ),
     note,
     dialog,

@@ -3,7 +3,7 @@
 // counts every try (cycles from before walk-forward have none and come last).
 
 import { getEnvelope } from "./api.js";
-import { el, finite, intervalText, number, operationLink, percent, replace, when } from "./dom.js";
+import { el, finite, intervalText, number, operationLink, percent, replace, scrollingTable, when } from "./dom.js";
 import { KIND, STATUS, VERDICTS } from "./vocabulary.js";
 
 const LIMIT = 500;
@@ -104,16 +104,12 @@ export async function resultsView(main) {
     main,
     el("h1", { text: "Results" }),
     el("p", { class: "note", text: rows.length ? `${rows.length} completed research cycles (of ${cycles.total}), by deflated Sharpe (best of N tries); click a column to sort.` : "No completed research cycle yet. Run one: ktrdr agent trigger" }),
-    el(
-      "div",
-      { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Results table" },
-      el(
-        "table",
-        { class: "results" },
-        el("caption", { class: "visually-hidden", text: "Completed research cycles; column headers sort" }),
-        el("thead", {}, el("tr", {}, headers, el("th", { scope: "col", text: "Links" }))),
-        body,
-      ),
+    scrollingTable(
+      "Results table",
+      "results",
+      "Completed research cycles; column headers sort",
+      el("thead", {}, el("tr", {}, headers, el("th", { scope: "col", text: "Links" }))),
+      body,
     ),
   );
   draw();

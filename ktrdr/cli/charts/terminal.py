@@ -195,20 +195,7 @@ def equity_chart(
     def style(name: str) -> str:
         return name if color else ""
 
-    out = Text(no_wrap=True, overflow="crop")
-    out.append(picture.title + "\n", style("bold"))
-    out.append("⣿ ", style(EQUITY_STYLE))
-    out.append(STRATEGY_LABEL)
-    if picture.buy_and_hold:
-        out.append("   ")
-        out.append("⣿ " if color else f"{HOLD_GLYPH} ", style(HOLD_STYLE))
-        out.append(HOLD_LABEL)
-    if drawdown_rows:
-        out.append("   ")
-        out.append("⣿ ", style(DRAWDOWN_STYLE))
-        out.append(DRAWDOWN_LABEL)
-    out.append("\n")
-
+    out = _legend(picture, drawdown=bool(drawdown_rows), color=color)
     low, high = picture.value_range()
     series = [("equity", picture.equity, EQUITY_STYLE)]
     if picture.buy_and_hold:
@@ -241,6 +228,29 @@ def equity_chart(
         out.append("\n")
     out.append(" " * LABEL_WIDTH + "└" + "─" * columns + "\n", style(AXIS_STYLE))
     out.append(_date_axis(picture, columns), style(AXIS_STYLE))
+    return out
+
+
+def _legend(picture: EquityPicture, *, drawdown: bool, color: bool) -> Text:
+    """The title line, then a line naming each series with its mark (without colour, the
+    buy-and-hold series has a glyph of its own)."""
+
+    def style(name: str) -> str:
+        return name if color else ""
+
+    out = Text(no_wrap=True, overflow="crop")
+    out.append(picture.title + "\n", style("bold"))
+    out.append("⣿ ", style(EQUITY_STYLE))
+    out.append(STRATEGY_LABEL)
+    if picture.buy_and_hold:
+        out.append("   ")
+        out.append("⣿ " if color else f"{HOLD_GLYPH} ", style(HOLD_STYLE))
+        out.append(HOLD_LABEL)
+    if drawdown:
+        out.append("   ")
+        out.append("⣿ ", style(DRAWDOWN_STYLE))
+        out.append(DRAWDOWN_LABEL)
+    out.append("\n")
     return out
 
 

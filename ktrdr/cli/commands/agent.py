@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from ktrdr.cli.options import (
 from ktrdr.cli.output import friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
 from ktrdr.records.kinds import OperationType
+
+if TYPE_CHECKING:
+    from ktrdr.contract.requests import AgentTriggerRequest
 
 app = typer.Typer(
     help="Run research cycles: design, train, backtest, assess.", no_args_is_help=True
@@ -140,15 +143,17 @@ def trigger(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Start a research cycle (fire and forget unless --monitor/--follow/-f)."""
-    payload = _trigger_payload(
+    from ktrdr.contract.requests import AgentTriggerRequest, checked
+
+    flags = _trigger_payload(
         model, seed, symbol, timeframe, epochs, folds, candidates, holdout, purge, rolling, patience
     )
-    if strategy is not None:
-        with friendly_errors():
-            payload.update(_strategy_payload(strategy))
+    with friendly_errors():
+        source = _strategy_payload(strategy) if strategy is not None else {}
+        request = checked(AgentTriggerRequest, **flags, **source)
     if count is not None:
         _trigger_many(
-            payload,
+            request,
             count,
             monitor=monitor,
             json_out=json_out,
@@ -157,8 +162,7 @@ def trigger(
         )
         return
     start_and_watch(
-        "/agent/trigger",
-        payload,
+        lambda client: client.trigger_cycle(request),
         what="Research cycle",
         watch_it=monitor,
         json_out=json_out,
@@ -215,7 +219,7 @@ def _strategy_payload(strategy: str) -> dict[str, Any]:
 
 
 def _trigger_many(
-    payload: dict[str, Any],
+    request: AgentTriggerRequest,
     count: int,
     *,
     monitor: bool,
@@ -229,12 +233,12 @@ def _trigger_many(
     from ktrdr.cli.many_cycles import announce, follow_cycles, start_cycles
     from ktrdr.config import load_settings
 
-    seed = payload.get("seed")
-    first_seed = seed if isinstance(seed, int) else secrets.randbelow(1_000_000)
+    seed = request.seed
+    first_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     with friendly_errors():
         settings = load_settings()
         with client_for(no_autostart) as client:
-            cycles = start_cycles(client, payload, first_seed, count)
+            cycles = start_cycles(client, request, first_seed, count)
             base_url = client.base_url
     announce(cycles, json_out)
     if monitor:
@@ -254,11 +258,8 @@ def status(
         from ktrdr.cli.backend import client_for
 
         with client_for(no_autostart) as client:
-            data = client.get_data("/agent/status")
+            current = client.agent_status()
             base_url = client.base_url
-    from ktrdr.contract.operations import AgentStatusPublic
-
-    current = AgentStatusPublic.model_validate(data)
     if follow and current.cycle is not None:
         watch(base_url, current.cycle.operation_id, json_out, plain, progress)
     if json_out:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -46,19 +46,22 @@ def run(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Run a backtest with live progress; prints the metrics at the end."""
-    payload: dict[str, Any] = {
-        "model": model,
-        "symbol": symbol,
-        "timeframe": timeframe,
-        "start_date": start.date().isoformat() if start else None,
-        "end_date": end.date().isoformat() if end else None,
-        "mode": mode,
-        "commission": commission,
-        "slippage": slippage,
-    }
+    from ktrdr.contract.requests import BacktestStartRequest, checked
+
+    with friendly_errors():
+        request = checked(
+            BacktestStartRequest,
+            model=model,
+            symbol=symbol,
+            timeframe=timeframe,
+            start_date=start.date() if start else None,
+            end_date=end.date() if end else None,
+            mode=mode,
+            commission=commission,
+            slippage=slippage,
+        )
     start_and_watch(
-        "/backtests/start",
-        payload,
+        lambda client: client.start_backtest(request),
         what="Backtest",
         watch_it=not detach,
         json_out=json_out,

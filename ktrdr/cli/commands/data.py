@@ -21,15 +21,15 @@ def list_series(json_out: JsonOutput = False, no_autostart: NoAutostart = False)
         from ktrdr.cli.backend import client_for
 
         with client_for(no_autostart) as client:
-            series = client.get_data("/data")
+            series = client.list_series()
     if json_out:
-        print_json(series)
+        print_json([s.model_dump(mode="json") for s in series])
         return
     echo(f"{'SYMBOL':<12} {'TF':<5} {'BARS':>7}  {'FIRST':<19}  {'LAST':<19}  SOURCE")
     for s in series:
         echo(
-            f"{s['symbol']:<12} {s['timeframe']:<5} {s['bars']:>7,}  {s['first'][:19]:<19}  "
-            f"{s['last'][:19]:<19}  {s['source']}"
+            f"{s.symbol:<12} {s.timeframe:<5} {s.bars:>7,}  {s.first[:19]:<19}  "
+            f"{s.last[:19]:<19}  {s.source}"
         )
 
 
@@ -44,40 +44,40 @@ def show(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Show a series: its span, and the last bars and stats of a date range (default: all)."""
-    params: dict[str, object] = {"timeframe": timeframe, "tail": tail}
+    days: dict[str, date | None] = {"start": None, "end": None}
     for name, value in (("start", start), ("end", end)):
         if value is not None:
             try:
-                params[name] = date.fromisoformat(value).isoformat()
+                days[name] = date.fromisoformat(value)
             except ValueError:
                 fail(f"--{name} {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE)
     with friendly_errors():
         from ktrdr.cli.backend import client_for
-        from ktrdr.client.http import path_segment
 
         with client_for(no_autostart) as client:
-            detail = client.get_data(f"/data/{path_segment(symbol)}", params)
+            detail = client.show_series(
+                symbol, timeframe=timeframe, tail=tail, start=days["start"], end=days["end"]
+            )
     if json_out:
-        print_json(detail)
+        print_json(detail.model_dump(mode="json"))
         return
-    change = detail.get("change_1y")
+    change = detail.change_1y
     echo(
-        f"{detail['symbol']} {detail['timeframe']} ({detail['source']}): {detail['bars']:,} bars "
-        f"from {detail['first'][:10]} to {detail['last'][:10]}; last close "
-        f"{detail['last_close']:,.2f}"
+        f"{detail.symbol} {detail.timeframe} ({detail.source}): {detail.bars:,} bars "
+        f"from {detail.first[:10]} to {detail.last[:10]}; last close "
+        f"{detail.last_close:,.2f}"
         + (f", {change:+.1%} over the last year" if change is not None else "")
     )
-    chosen = detail.get("selected")
+    chosen = detail.selected
     if chosen and (start or end):
         echo(
-            f"Selected {chosen['first'][:10]} to {chosen['last'][:10]}: {chosen['bars']:,} bars, "
-            f"{chosen['change']:+.1%} close to close, range {chosen['low']:,.2f}-"
-            f"{chosen['high']:,.2f}"
+            f"Selected {chosen.first[:10]} to {chosen.last[:10]}: {chosen.bars:,} bars, "
+            f"{chosen.change:+.1%} close to close, range {chosen.low:,.2f}-{chosen.high:,.2f}"
         )
-    for bar in detail["recent"]:
+    for bar in detail.recent:
         echo(
-            f"  {bar['timestamp'][:19]}  O {bar['open']:>10,.2f}  H {bar['high']:>10,.2f}  "
-            f"L {bar['low']:>10,.2f}  C {bar['close']:>10,.2f}  V {bar['volume']:>14,.0f}"
+            f"  {bar.timestamp[:19]}  O {bar.open:>10,.2f}  H {bar.high:>10,.2f}  "
+            f"L {bar.low:>10,.2f}  C {bar.close:>10,.2f}  V {bar.volume:>14,.0f}"
         )
 
 
@@ -96,22 +96,21 @@ def import_csv(
         fail(f"cannot read {file}: {exc}", EXIT_USAGE)
     with friendly_errors():
         from ktrdr.cli.backend import client_for
+        from ktrdr.contract.requests import DataImportRequest, checked
 
+        request = checked(
+            DataImportRequest,
+            symbol=symbol,
+            timeframe=timeframe,
+            csv_text=text,
+            filename=file.name,
+        )
         with client_for(no_autostart) as client:
-            info = client.request(
-                "POST",
-                "/data/import",
-                json={
-                    "symbol": symbol,
-                    "timeframe": timeframe,
-                    "csv_text": text,
-                    "filename": file.name,
-                },
-            )["data"]
+            info = client.import_series(request)
     if json_out:
-        print_json(info)
+        print_json(info.model_dump(mode="json"))
         return
     echo(
-        f"Imported {info['symbol']} {info['timeframe']}: {info['bars']:,} bars "
-        f"({info['first'][:10]} to {info['last'][:10]})"
+        f"Imported {info.symbol} {info.timeframe}: {info.bars:,} bars "
+        f"({info.first[:10]} to {info.last[:10]})"
     )

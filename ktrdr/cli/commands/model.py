@@ -37,25 +37,27 @@ def train(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Train a model with live epoch progress; Ctrl+C cancels it."""
-    payload: dict[str, Any] = {
-        "symbol": symbol,
-        "timeframe": timeframe,
-        "epochs": epochs,
-        "train_start": train_start.date().isoformat() if train_start else None,
-        "train_end": train_end.date().isoformat() if train_end else None,
-    }
+    from ktrdr.contract.requests import TrainingStartRequest, checked
+
+    source: dict[str, Any] = {"strategy": strategy}
     with friendly_errors():
         path = Path(strategy)
         if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
             # A local file travels with the request: the backend may be on another machine.
             from ktrdr.jobs.strategy_files import read_strategy
 
-            payload["strategy_config"] = read_strategy(strategy)
-        else:
-            payload["strategy"] = strategy
+            source = {"strategy_config": read_strategy(strategy)}
+        request = checked(
+            TrainingStartRequest,
+            **source,
+            symbol=symbol,
+            timeframe=timeframe,
+            epochs=epochs,
+            train_start=train_start.date() if train_start else None,
+            train_end=train_end.date() if train_end else None,
+        )
     start_and_watch(
-        "/training/start",
-        payload,
+        lambda client: client.start_training(request),
         what="Training",
         watch_it=not detach,
         json_out=json_out,
@@ -72,15 +74,15 @@ def list_models(json_out: JsonOutput = False, no_autostart: NoAutostart = False)
         from ktrdr.cli.backend import client_for
 
         with client_for(no_autostart) as client:
-            models = client.get_data("/models")
+            models = client.list_models()
     if json_out:
-        print_json(models)
+        print_json([m.model_dump(mode="json") for m in models])
         return
     if not models:
         typer.echo("No trained models yet. Train one: ktrdr model train rsi_mean_reversion")
         return
     for m in models:
-        echo(f"{m['name']:<40} {m['created_at'][:19]}  {m['path']}")
+        echo(f"{m.name:<40} {m.created_at[:19]}  {m.path}")
 
 
 @app.command("examples")

@@ -1,7 +1,4 @@
-"""How `ktrdr agent status` (without --follow) and `ktrdr agent results` look.
-
-Results come from the listing's summary rows: the headline numbers (Sharpe, return, drawdown,
-trades, buy-and-hold's Sharpe) are all a comparison needs."""
+"""How `ktrdr agent status` (without --follow) looks (`ktrdr agent results`: ``tables``)."""
 
 from __future__ import annotations
 
@@ -10,9 +7,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli.views.figures import number, percent
-from ktrdr.contract.operations import AgentStatusPublic, OperationPublic, OperationSummaryPublic
+from ktrdr.contract.operations import AgentStatusPublic, OperationPublic
 from ktrdr.contract.progress import ACTIVE_PHASES, Phase, phase_of, research_cycle_context_of
-from ktrdr.contract.results import ResearchCycleSummary, headline, research_cycle_summary_of
+from ktrdr.contract.results import ResearchCycleSummary, research_cycle_summary_of
 from ktrdr.records.models import OperationStatus
 
 
@@ -91,90 +88,3 @@ def phase_trail(cycle: OperationPublic) -> str | None:
         else:
             steps.append(f"{mark if index == reached else ''}{step.value}")
     return " → ".join(steps)
-
-
-_VERDICT_STYLE = {"promising": "bold green", "neutral": "yellow", "poor": "red"}
-_VERDICT_RANK = {"promising": 0, "neutral": 1, "poor": 2}
-
-
-def _sharpe(row: OperationSummaryPublic) -> float:
-    value = headline(row).sharpe_ratio
-    return value if value is not None else float("-inf")
-
-
-def result_rows(cycles: list[OperationSummaryPublic], sort: str) -> list[OperationSummaryPublic]:
-    """Completed cycles first, ordered by ``sort`` (newest | sharpe | verdict)."""
-    done = [row for row in cycles if row.status is OperationStatus.COMPLETED]
-    rest = [row for row in cycles if row.status is not OperationStatus.COMPLETED]
-    if sort == "sharpe":
-        done.sort(key=_sharpe, reverse=True)
-    elif sort == "verdict":
-        done.sort(key=lambda row: (_VERDICT_RANK.get(str(row.verdict), 3), -_sharpe(row)))
-    return done + rest
-
-
-RESULTS_TABLE_WIDTH = 125  # below this, each cycle gets a few lines instead of a table row
-
-
-def _verdict_text(row: OperationSummaryPublic) -> Text:
-    if row.status is not OperationStatus.COMPLETED:
-        return Text(row.status.value, style="dim")
-    verdict = row.verdict or "-"
-    return Text(verdict, style=_VERDICT_STYLE.get(verdict, ""))
-
-
-def _strategy_name(row: OperationSummaryPublic) -> str:
-    return headline(row).strategy_name or "-"
-
-
-def results_view(cycles: list[OperationSummaryPublic], width: int) -> RenderableType:
-    """The table when it fits; on a narrow terminal a few lines per cycle, IDs never cut."""
-    if width >= RESULTS_TABLE_WIDTH:
-        return results_table(cycles)
-    lines: list[RenderableType] = []
-    for row in cycles:
-        numbers = headline(row)
-        lines.append(Text.assemble(row.operation_id, "  ", _verdict_text(row)))
-        lines.append(Text(f"  {_strategy_name(row)}", style="cyan"))
-        if row.status is OperationStatus.COMPLETED:
-            lines.append(
-                Text(
-                    f"  Sharpe {number(numbers.sharpe_ratio, '+.2f')}"
-                    f" (B&H {number(numbers.benchmark_sharpe_ratio, '+.2f')})"
-                    f"  Return {number(numbers.total_return, '+.0%')}"
-                    f"  Max DD {number(numbers.max_drawdown, '.0%')}"
-                    f"  {number(numbers.trades, '.0f')} trades"
-                )
-            )
-    return Group(*lines)
-
-
-def results_listing(cycles: list[OperationSummaryPublic], total: int, width: int) -> RenderableType:
-    """The results, and a line saying how to see more when there are more cycles."""
-    parts = [results_view(cycles, width)]
-    if total > len(cycles):
-        parts.append(Text(f"{len(cycles)} of {total} cycles; --limit for more", style="dim"))
-    return Group(*parts)
-
-
-def results_table(cycles: list[OperationSummaryPublic]) -> Table:
-    """One row per cycle: what was designed and how it did against buying and holding."""
-    table = Table(show_edge=False, header_style="bold")
-    table.add_column("Cycle", no_wrap=True)
-    table.add_column("Strategy")
-    table.add_column("Verdict", no_wrap=True)
-    for col in ("Sharpe", "B&H", "Return", "Max DD", "Trades"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for row in cycles:
-        numbers = headline(row)
-        table.add_row(
-            row.operation_id,
-            _strategy_name(row),
-            _verdict_text(row),
-            number(numbers.sharpe_ratio, "+.2f"),
-            number(numbers.benchmark_sharpe_ratio, "+.2f"),
-            number(numbers.total_return, "+.0%"),
-            number(numbers.max_drawdown, ".0%"),
-            number(numbers.trades, ".0f"),
-        )
-    return table

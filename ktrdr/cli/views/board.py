@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli.views import figures
 from ktrdr.cli.views.children import child_rows
+from ktrdr.cli.views.console import live_region
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.summary import summarize
@@ -88,13 +88,7 @@ class LiveBoard:
     def __init__(self, console: Console, seeds: Sequence[int | None]) -> None:
         self.console = console
         self.seeds = list(seeds)
-        self._live = Live(
-            Text("Connecting...", style="dim"),
-            console=console,
-            auto_refresh=False,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
+        self._live = live_region(console)
         self._started = False
 
     def start(self) -> None:

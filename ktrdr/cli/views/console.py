@@ -6,7 +6,9 @@ import sys
 from collections.abc import Iterable
 
 from rich.console import Console
+from rich.live import Live
 from rich.segment import Segment
+from rich.text import Text
 
 from ktrdr.cli.output import reader_went_away, terminal_safe
 
@@ -39,3 +41,16 @@ def stdout_console() -> Console:
 def live_suits(console: Console, no_color: str) -> bool:
     """Whether live bars suit this console: a real terminal, and no NO_COLOR set."""
     return console.is_terminal and not no_color
+
+
+def live_region(console: Console) -> Live:
+    """A region redrawn only when told (every new view state), showing "Connecting..." until
+    the first; it stays on screen when stopped, and prints elsewhere are not captured."""
+    return Live(
+        Text("Connecting...", style="dim"),
+        console=console,
+        auto_refresh=False,
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )

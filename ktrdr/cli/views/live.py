@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.padding import Padding
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -23,6 +22,7 @@ from ktrdr.cli.views.children import (
     others_text,
     runs_several,
 )
+from ktrdr.cli.views.console import live_region
 from ktrdr.cli.views.labels import (
     CHILD_LABEL,
     CONNECTION_LOST,
@@ -171,14 +171,7 @@ class LiveRenderer:
     def __init__(self, console: Console, clock: Callable[[], float]) -> None:
         self.console = console
         self._clock = clock
-        self._live = Live(
-            Text("Connecting...", style="dim"),
-            console=console,
-            auto_refresh=False,
-            transient=False,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
+        self._live = live_region(console)
         self._state: ViewState | None = None
         self.cancelling = False
         self._started = False

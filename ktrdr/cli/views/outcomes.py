@@ -43,6 +43,11 @@ def _text(value: object) -> str:
     return MISSING if value is None else str(value)
 
 
+def _dates(start: str | None, end: str | None) -> str:
+    """A backtest's span as the days of its first and last bar (ISO timestamps cut)."""
+    return f"{(start or '')[:10]} → {(end or '')[:10]}"
+
+
 def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     """A completed research cycle: what it designed, the verdict, and how it did."""
     lines: list[OutcomeLine] = [
@@ -66,15 +71,9 @@ def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     if stats is not None and stats.best_epoch is not None:
         early = stats.stopped_epoch is not None and stats.stopped_epoch != training.epochs_total
         best = f" (best {stats.best_epoch}{', stopped early' if early else ''})"
-    lines.append(
-        (
-            f"Training: {_text(training.epochs)} epochs{best}, val accuracy "
-            f"{percent(training.accuracy)} | Backtest: {_text(backtest.symbol)} "
-            f"{(backtest.start or '')[:10]} → "
-            f"{(backtest.end or '')[:10]}, {_text(summary.trades)} trades",
-            "dim",
-        )
-    )
+    trained = f"{_text(training.epochs)} epochs{best}, val accuracy {percent(training.accuracy)}"
+    tested = f"{_dates(backtest.start, backtest.end)}, {_text(summary.trades)} trades"
+    lines.append((f"Training: {trained} | Backtest: {_text(backtest.symbol)} {tested}", "dim"))
     return lines
 
 
@@ -148,8 +147,8 @@ def backtest_summary(summary: BacktestSummary) -> list[OutcomeLine]:
         lines.append(_benchmark_line(summary.benchmark))
     lines.append(
         (
-            f"{summary.symbol or ''} {(summary.start or '')[:10]} → "
-            f"{(summary.end or '')[:10]}, {_text(summary.bars)} bars; "
+            f"{summary.symbol or ''} {_dates(summary.start, summary.end)}, "
+            f"{_text(summary.bars)} bars; "
             f"detail: {_text(summary.detail_path)}",
             "dim",
         )

@@ -1,15 +1,25 @@
-"""What callers send the API (every string bounded and checked) and the data routes' answers.
+"""What callers send the API: every start, trigger and import body, every string in it
+bounded and checked.
 
-The operation models the client also reads live in ``ktrdr.contract``."""
+The API validates request bodies with these models and the client builds them, so a
+field, a bound or a message is written once; the jobs layer takes them as they are."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from ktrdr.data.series_names import Symbol, Timeframe
+from ktrdr.errors import InvalidRequestError
 from ktrdr.strategies.models import MAX_EPOCHS
 
 # --- request limits: every string a caller sends is bounded and checked here --------------
@@ -54,6 +64,30 @@ FileName = Annotated[
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+R = TypeVar("R", bound=_Request)
+# How many of a refused request's problems its message names (the API lists more).
+_NAMED_PROBLEMS = 3
+
+
+def checked(request_type: type[R], /, **fields: Any) -> R:
+    """``request_type`` built from ``fields``, or an ``InvalidRequestError`` naming the fields
+    that are wrong (never their values): what a client checks before it sends."""
+    try:
+        return request_type.model_validate(fields)
+    except ValidationError as exc:
+        problems = exc.errors()
+        named = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: "
+            f"{str(e.get('msg', '')).removeprefix('Value error, ')}"
+            for e in problems[:_NAMED_PROBLEMS]
+        )
+        more = len(problems) - min(len(problems), _NAMED_PROBLEMS)
+        raise InvalidRequestError(
+            f"Invalid request: {named}" + (f" (and {more:,} more)" if more else ""),
+            details={"field": ".".join(str(p) for p in problems[0].get("loc", ()))},
+        ) from None
 
 
 class TrainingStartRequest(_Request):
@@ -130,42 +164,6 @@ class AgentTriggerRequest(_Request):
     )
 
 
-class SeriesPublic(BaseModel):
-    symbol: str
-    timeframe: str
-    bars: int
-    first: str
-    last: str
-    source: str
-
-
-class BarPublic(BaseModel):
-    timestamp: str
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-
-class SeriesRangePublic(BaseModel):
-    """The bars a show request selected (the whole series without start/end)."""
-
-    first: str
-    last: str
-    bars: int
-    change: float  # close-to-close over the range
-    high: float
-    low: float
-
-
-class SeriesDetailPublic(SeriesPublic):
-    recent: list[BarPublic] = Field(default_factory=list)
-    last_close: float | None = None
-    change_1y: float | None = None
-    selected: SeriesRangePublic | None = None
-
-
 class DataImportRequest(_Request):
     symbol: Symbol
     timeframe: Timeframe
@@ -173,9 +171,3 @@ class DataImportRequest(_Request):
     filename: FileName = Field(
         default="upload.csv", description="Its file name, used in error messages"
     )
-
-
-class ModelPublic(BaseModel):
-    name: str
-    path: str
-    created_at: str
