@@ -6,36 +6,32 @@ that count every try."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pexpect
 import pytest
 
 from ktrdr.records.models import OperationStatus
-from tests.e2e.test_agent_monitor_e2e import finish, latest_cycle, screen_text, spawn_ktrdr
+from tests.e2e.test_agent_monitor_e2e import (
+    finish,
+    latest_cycle,
+    screen_text,
+    spawn_ktrdr,
+    terminal_children,
+)
 from tests.support.live_backend import LiveBackend
 
 pytestmark = pytest.mark.e2e
+__all__ = ["terminal_children"]  # the fixture, shared with the single-cycle tests
 
 # Two child lines, one right under the other (whatever the terminal codes between them).
 TWO_CHILD_LINES = re.compile(r"└─ (Training|Backtest) c\d[^└\n]*\n[^└\n]{0,40}└─ ")
 
 
-@pytest.fixture
-def terminal() -> Iterator[list[pexpect.spawn]]:
-    spawned: list[pexpect.spawn] = []
-    yield spawned
-    for child in spawned:
-        if child.isalive():
-            child.terminate(force=True)
-        child.close()
-
-
 def test_the_default_cycle_shows_its_folds_at_once_then_the_evidence(
-    backend: LiveBackend, terminal: list[pexpect.spawn]
+    backend: LiveBackend, terminal_children: list[pexpect.spawn]
 ) -> None:
     child = spawn_ktrdr(backend, "agent", "trigger", "-f", "--seed", "12", timeout=180)
-    terminal.append(child)
+    terminal_children.append(child)
     child.expect("Research Cycle")
     child.expect(TWO_CHILD_LINES)
     child.expect(r"\d+ done · \d+ waiting")

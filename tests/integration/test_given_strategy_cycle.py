@@ -4,7 +4,6 @@ cannot work is a 422 before anything is created."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.served import Served, served_in_process
+from tests.support.waiting import finished_over_http
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -41,16 +41,6 @@ def server(tmp_path: Path) -> Iterator[Served]:
         yield served
 
 
-def _wait_done(http: httpx.Client, op_id: str, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        op: dict[str, Any] = http.get(f"/operations/{op_id}").json()["data"]
-        if op["status"] in TERMINAL:
-            return op
-        assert time.monotonic() < deadline, "the cycle did not finish"
-        time.sleep(0.2)
-
-
 def _cycles(server: Served) -> int:
     return server.service.list_operations()[1]
 
@@ -63,7 +53,7 @@ def test_a_cycle_compares_the_strategys_grid_variants_on_its_folds(server: Serve
     with httpx.Client(base_url=server.api, timeout=30) as http:
         started = http.post("/agent/trigger", json={"seed": 3, "strategy_config": strategy})
         assert started.status_code == 202, started.text
-        cycle = _wait_done(http, started.json()["data"]["operation_id"])
+        cycle = finished_over_http(http, started.json()["data"]["operation_id"], timeout=180)
         assert cycle["status"] == "completed", cycle.get("error_message")
         tree = http.get(f"/operations/{cycle['operation_id']}/tree").json()["data"]
 
@@ -94,7 +84,7 @@ def test_a_strategy_without_grid_and_no_folds_runs_the_classic_cycle(server: Ser
             "/agent/trigger", json={"folds": 0, "strategy_config": small_strategy()}
         )
         assert started.status_code == 202, started.text
-        cycle = _wait_done(http, started.json()["data"]["operation_id"])
+        cycle = finished_over_http(http, started.json()["data"]["operation_id"], timeout=180)
     assert cycle["status"] == "completed", cycle.get("error_message")
     assert cycle["metadata"]["parameters"]["folds"] == 0
     assert cycle["result_summary"]["strategy_name"] == "mine"

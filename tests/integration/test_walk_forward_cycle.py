@@ -4,7 +4,6 @@ only, the holdout read once for the final score, and the statistics in the resul
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +19,7 @@ from ktrdr.data.market import MarketData
 from ktrdr.research.evaluation import CandidateScore
 from tests.support.served import Served, served_in_process
 from tests.support.synthetic import log_returns_random_walk, series_csv
+from tests.support.waiting import finished_over_http
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -59,16 +59,6 @@ def spied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ser
         yield server, reads
 
 
-def _wait_done(http: httpx.Client, op_id: str, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        op: dict[str, Any] = http.get(f"/operations/{op_id}").json()["data"]
-        if op["status"] in TERMINAL:
-            return op
-        assert time.monotonic() < deadline, "the cycle did not finish"
-        time.sleep(0.2)
-
-
 def _children(http: httpx.Client, op_id: str) -> list[dict[str, Any]]:
     tree = http.get(f"/operations/{op_id}/tree").json()["data"]
     return [o for o in tree["operations"] if o["operation_id"] != op_id]
@@ -84,7 +74,7 @@ def test_folds_and_candidates_run_as_parallel_children_and_the_holdout_is_read_l
         assert started.status_code == 202, started.text
         cycle_id = started.json()["data"]["operation_id"]
         reads.clear()  # the trigger's own check of the series is not the cycle's reading
-        cycle = _wait_done(http, cycle_id)
+        cycle = finished_over_http(http, cycle_id, timeout=180)
         assert cycle["status"] == "completed", cycle.get("error_message")
         children = _children(http, cycle_id)
 
@@ -153,7 +143,7 @@ def test_trials_add_up_across_cycles_on_the_same_series_and_range(tmp_path: Path
             cycle_id = http.post("/agent/trigger", json={**body, "seed": seed}).json()["data"][
                 "operation_id"
             ]
-            done = _wait_done(http, cycle_id)
+            done = finished_over_http(http, cycle_id, timeout=180)
             assert done["status"] == "completed", done.get("error_message")
             trials.append(done["result_summary"]["statistics"]["deflated_sharpe"]["trials"])
         # The second cycle is deflated by the first one's candidates too.
@@ -161,7 +151,7 @@ def test_trials_add_up_across_cycles_on_the_same_series_and_range(tmp_path: Path
         other = http.post(
             "/agent/trigger", json={**body, "seed": 7, "holdout_fraction": 0.2}
         ).json()["data"]["operation_id"]
-        done = _wait_done(http, other)
+        done = finished_over_http(http, other, timeout=180)
         # Another range (up to another holdout) is another set of trials.
         assert done["result_summary"]["statistics"]["deflated_sharpe"]["trials"] == 2
 
