@@ -6,13 +6,18 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import typer
 
 from ktrdr.errors import InvalidRequestError, KtrdrError
+
+if TYPE_CHECKING:
+    from ktrdr.client.http import KtrdrClient
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -71,6 +76,16 @@ def friendly_errors() -> Iterator[None]:
         yield
     except KtrdrError as exc:
         fail(exc.message, exit_code_for(exc))
+
+
+def ask(no_autostart: bool, question: Callable[[KtrdrClient], T]) -> T:
+    """One exchange with the backend (started first unless ``no_autostart``), any error of it
+    as one clear line: what most commands do once."""
+    with friendly_errors():
+        from ktrdr.cli.backend import client_for
+
+        with client_for(no_autostart) as client:
+            return question(client)
 
 
 def print_json(value: Any, out: TextIO | None = None) -> None:

@@ -15,7 +15,7 @@ from ktrdr.cli.options import (
     ProgressOutput,
     checked_operation_id,
 )
-from ktrdr.cli.output import friendly_errors, print_json
+from ktrdr.cli.output import ask, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
 from ktrdr.records.kinds import OperationType
 
@@ -254,12 +254,7 @@ def status(
     no_autostart: NoAutostart = False,
 ) -> None:
     """The running cycle (phase, progress, child) or the last cycle's result."""
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            current = client.agent_status()
-            base_url = client.base_url
+    current, base_url = ask(no_autostart, lambda client: (client.agent_status(), client.base_url))
     if follow and current.cycle is not None:
         watch(base_url, current.cycle.operation_id, json_out, plain, progress)
     if json_out:
@@ -344,11 +339,7 @@ def strategy(
     from ktrdr.strategies.loader import dump_strategy
     from ktrdr.strategies.models import StrategyConfig
 
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            cycle = client.get_operation(cycle_id)
+    cycle = ask(no_autostart, lambda client: client.get_operation(cycle_id))
     if cycle.operation_type is not OperationType.AGENT_RESEARCH:
         fail(f"{cycle_id} is a {cycle.operation_type.value} operation, not a research cycle")
     from ktrdr.contract.results import research_cycle_summary_of

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart
-from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
+from ktrdr.cli.output import EXIT_USAGE, ask, echo, fail, friendly_errors, print_json
 
 app = typer.Typer(help="List, inspect and import market data.", no_args_is_help=True)
 
@@ -17,11 +17,7 @@ app = typer.Typer(help="List, inspect and import market data.", no_args_is_help=
 @app.command("list")
 def list_series(json_out: JsonOutput = False, no_autostart: NoAutostart = False) -> None:
     """List the available series."""
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            series = client.list_series()
+    series = ask(no_autostart, lambda client: client.list_series())
     if json_out:
         print_json([s.model_dump(mode="json") for s in series])
         return
@@ -51,13 +47,12 @@ def show(
                 days[name] = date.fromisoformat(value)
             except ValueError:
                 fail(f"--{name} {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE)
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            detail = client.show_series(
-                symbol, timeframe=timeframe, tail=tail, start=days["start"], end=days["end"]
-            )
+    detail = ask(
+        no_autostart,
+        lambda client: client.show_series(
+            symbol, timeframe=timeframe, tail=tail, start=days["start"], end=days["end"]
+        ),
+    )
     if json_out:
         print_json(detail.model_dump(mode="json"))
         return

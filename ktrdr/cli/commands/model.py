@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart, ProgressMode, ProgressOutput
-from ktrdr.cli.output import echo, friendly_errors, print_json
+from ktrdr.cli.output import ask, echo, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
@@ -70,11 +70,7 @@ def train(
 @app.command("list")
 def list_models(json_out: JsonOutput = False, no_autostart: NoAutostart = False) -> None:
     """List trained models, oldest first."""
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            models = client.list_models()
+    models = ask(no_autostart, lambda client: client.list_models())
     if json_out:
         print_json([m.model_dump(mode="json") for m in models])
         return

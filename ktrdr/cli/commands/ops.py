@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,9 +14,12 @@ from ktrdr.cli.options import (
     ProgressOutput,
     checked_operation_id,
 )
-from ktrdr.cli.output import EXIT_USAGE, echo, fail, friendly_errors, print_json
+from ktrdr.cli.output import EXIT_USAGE, ask, echo, fail, friendly_errors, print_json
 from ktrdr.cli.watching import PlainOutput, watch
 from ktrdr.records.kinds import OperationStatus, OperationType
+
+if TYPE_CHECKING:
+    from ktrdr.client.http import KtrdrClient
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -76,11 +79,7 @@ def show(
     operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
     """Show one operation with its progress, metadata, result and children."""
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            op = client.get_operation(operation_id)
+    op = ask(no_autostart, lambda client: client.get_operation(operation_id))
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
@@ -95,11 +94,7 @@ def cancel(
     operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
     """Cancel an operation (and its running children)."""
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
-
-        with client_for(no_autostart) as client:
-            op = client.cancel_operation(operation_id)
+    op = ask(no_autostart, lambda client: client.cancel_operation(operation_id))
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
@@ -116,10 +111,10 @@ def follow(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Watch any operation live (re-attach to a running cycle, training or backtest)."""
-    with friendly_errors():
-        from ktrdr.cli.backend import client_for
 
-        with client_for(no_autostart) as client:
-            client.get_operation(operation_id)  # unknown ids fail here, clearly
-            base_url = client.base_url
+    def known(client: KtrdrClient) -> str:
+        client.get_operation(operation_id)  # an unknown id fails here, clearly
+        return client.base_url
+
+    base_url = ask(no_autostart, known)
     watch(base_url, operation_id, json_out, plain, progress)
