@@ -131,9 +131,7 @@ class ResearchLauncher:
         detail = self._details.load(Path(summary.detail_path))
         if detail.buy_and_hold is None:
             raise JobFailedError(f"Backtest {backtest.operation_id} has no buy-and-hold curve")
-        return PeriodReturns.of_equity(
-            detail.equity.tolist(), detail.buy_and_hold.tolist(), detail.initial_capital
-        )
+        return PeriodReturns.of_equity(detail.equity, detail.buy_and_hold, detail.initial_capital)
 
     def earlier_trials(self, trial_key: str) -> list[float]:
         return self.ledger.trials(trial_key) if self.ledger is not None else []

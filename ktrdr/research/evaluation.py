@@ -58,7 +58,10 @@ class PeriodReturns:
 
     @classmethod
     def of_equity(
-        cls, equity: Sequence[float], benchmark: Sequence[float], initial_capital: float
+        cls,
+        equity: npt.ArrayLike,
+        benchmark: npt.ArrayLike,
+        initial_capital: float,
     ) -> PeriodReturns:
         """Returns from two equity curves that both started at ``initial_capital``."""
         return cls(_returns(equity, initial_capital), _returns(benchmark, initial_capital))
@@ -71,8 +74,8 @@ class PeriodReturns:
         )
 
 
-def _returns(equity: Sequence[float], initial_capital: float) -> FloatArray:
-    curve = np.asarray([initial_capital, *equity], dtype=np.float64)
+def _returns(equity: npt.ArrayLike, initial_capital: float) -> FloatArray:
+    curve = np.concatenate(([initial_capital], np.asarray(equity, dtype=np.float64).ravel()))
     if curve.size < 2 or not np.all(np.isfinite(curve)) or np.any(curve <= 0):
         return np.zeros(max(curve.size - 1, 0))
     return curve[1:] / curve[:-1] - 1.0

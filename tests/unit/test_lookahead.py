@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
@@ -15,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ktrdr.data.bars import Bars, FloatArray
-from ktrdr.data.market import MarketData
 from ktrdr.errors import StrategyValidationError
 from ktrdr.indicators import features, technical
 from ktrdr.indicators.lookahead import (
@@ -27,20 +25,10 @@ from ktrdr.indicators.lookahead import (
 )
 from ktrdr.strategies.indicator_params import Params
 from ktrdr.strategies.loader import list_examples, load_strategy
-from ktrdr.strategies.models import IndicatorType, StrategyConfig
+from ktrdr.strategies.models import IndicatorType
+from tests.unit.test_features import sp500, strategy
 
-
-@pytest.fixture(scope="module")
-def sp500(tmp_path_factory: pytest.TempPathFactory) -> Bars:
-    return MarketData(Path(tmp_path_factory.mktemp("data"))).load("SP500")
-
-
-def strategy(
-    indicators: list[dict[str, Any]], fuzzy: list[dict[str, Any]] | None = None
-) -> StrategyConfig:
-    return StrategyConfig.model_validate(
-        {"name": "guarded", "indicators": indicators, "fuzzy": fuzzy or []}
-    )
+__all__ = ["sp500"]  # the fixture, shared with the feature tests
 
 
 def leaks(report: LookaheadReport) -> set[tuple[str, str]]:

@@ -73,19 +73,24 @@ class Children:
     def active(self, kind: str | None = None) -> str | None:
         """The least advanced running child (the seed's ``child_op_id``), else the first
         waiting one, else None; ``kind`` (training | backtest) looks at that kind only."""
-        running: list[tuple[float, int, str]] = []
-        waiting: list[str] = []
+        return self.actives().get(kind)
+
+    def actives(self) -> dict[str | None, str]:
+        """``active`` for every child (key None) and for each kind, in one read of them."""
+        running: dict[str | None, list[tuple[float, int, str]]] = {}
+        waiting: dict[str | None, list[str]] = {}
         for order, child in enumerate(self.open()):
-            if kind is not None and child.kind != kind:
-                continue
             op = self.service.peek(child.operation_id)
-            if op.status is OperationStatus.RUNNING:
-                running.append((op.progress.percentage, order, child.operation_id))
-            elif op.status is OperationStatus.PENDING:
-                waiting.append(child.operation_id)
-        if running:
-            return min(running)[2]
-        return waiting[0] if waiting else None
+            for key in (None, child.kind):
+                if op.status is OperationStatus.RUNNING:
+                    entry = (op.progress.percentage, order, child.operation_id)
+                    running.setdefault(key, []).append(entry)
+                elif op.status is OperationStatus.PENDING:
+                    waiting.setdefault(key, []).append(child.operation_id)
+        found = {key: min(entries)[2] for key, entries in running.items()}
+        for key, ids in waiting.items():
+            found.setdefault(key, ids[0])
+        return found
 
     @contextmanager
     def watching(self) -> Iterator[None]:

@@ -256,12 +256,13 @@ class WalkForwardCycle:
                 self._stop(phase_label)
             if until():
                 return
+            actives = self._children.actives()
             by_kind = {
-                phase: active
+                phase: actives[kind]
                 for phase, kind in ((Phase.TRAINING, "training"), (Phase.BACKTESTING, "backtest"))
-                if (active := self._children.active(kind)) is not None
+                if kind in actives
             }
-            now = (self._children.active(), len(self._children.made), by_kind)
+            now = (actives.get(None), len(self._children.made), by_kind)
             if now != shown:
                 self._machine.show_children(now[0], self._children.ids, by_kind)
                 shown = now
