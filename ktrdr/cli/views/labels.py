@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.progress import training_context_of
+from ktrdr.records.kinds import KIND_LABEL, kind_noun
 from ktrdr.records.models import OperationType
 
 TITLES: dict[OperationType, str] = {
@@ -11,9 +12,9 @@ TITLES: dict[OperationType, str] = {
     OperationType.TRAINING: "🧠 Training",
     OperationType.BACKTESTING: "📈 Backtest",
 }
+# A cycle's children are trainings and backtests: their kinds' labels.
 CHILD_LABEL: dict[OperationType, str] = {
-    OperationType.TRAINING: "Training",
-    OperationType.BACKTESTING: "Backtest",
+    kind: label for kind, label in KIND_LABEL.items() if kind is not OperationType.AGENT_RESEARCH
 }
 
 
@@ -21,17 +22,12 @@ def is_research(op: OperationPublic | None) -> bool:
     return op is not None and op.operation_type is OperationType.AGENT_RESEARCH
 
 
-# What a cancel notice calls the work: "Cancelling research cycle...", "Cancelling training...".
-KIND_WORDS: dict[OperationType, str] = {
-    OperationType.AGENT_RESEARCH: "research cycle",
-    OperationType.TRAINING: "training",
-    OperationType.BACKTESTING: "backtest",
-}
 CONNECTION_LOST = "⚠ Connection lost, retrying..."
 
 
 def cancelling_text(parent: OperationPublic | None) -> str:
-    kind = KIND_WORDS.get(parent.operation_type, "operation") if parent else "operation"
+    # "Cancelling research cycle...", "Cancelling training...".
+    kind = kind_noun(parent.operation_type) if parent else "operation"
     return f"⚠️ Cancelling {kind}..."
 
 
