@@ -7,6 +7,7 @@ import uvicorn
 from ktrdr.api.app import create_app
 from ktrdr.api.auth import check_token_setting
 from ktrdr.api.guards import is_loopback
+from ktrdr.api.limits import server_options
 from ktrdr.bootstrap import build_runtime
 from ktrdr.config import Settings
 from ktrdr.logging import configure_logging, get_logger
@@ -36,6 +37,7 @@ def serve(settings: Settings) -> None:
             access_log=False,
             log_level="warning",
             timeout_graceful_shutdown=3,
+            **server_options(settings),
         )
     finally:
         runtime.close()
