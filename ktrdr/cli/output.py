@@ -90,3 +90,19 @@ def ask(no_autostart: bool, question: Callable[[KtrdrClient], T]) -> T:
 
 def print_json(value: Any, out: TextIO | None = None) -> None:
     (out or sys.stdout).write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def _dumped(value: Any) -> Any:
+    """A wire model (or a list of them) as the JSON document it travels as."""
+    if isinstance(value, list):
+        return [_dumped(item) for item in value]
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if dump is not None else value
+
+
+def shown_as_json(value: Any, json_out: bool) -> bool:
+    """With ``--json``, print ``value`` (a wire model, a list of them or plain data) as
+    JSON and say so: the command then has nothing more to draw."""
+    if json_out:
+        print_json(_dumped(value))
+    return json_out

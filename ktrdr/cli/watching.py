@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -53,22 +54,24 @@ def watch(
     raise typer.Exit(code)
 
 
-def start_and_watch(
-    start: StartCall,
-    *,
-    what: str,
-    watch_it: bool,
-    json_out: bool,
-    plain: bool,
-    no_autostart: bool,
-    progress: str = "auto",
-) -> None:
+@dataclass(frozen=True)
+class Watching:
+    """How a starting command hands over: watch (and how) or announce the id."""
+
+    watch_it: bool
+    json_out: bool
+    plain: bool
+    no_autostart: bool
+    progress: str = "auto"
+
+
+def start_and_watch(start: StartCall, what: str, how: Watching) -> None:
     """Send a start request (``start``, with a model the command built), then watch the
     operation or say how to."""
     from ktrdr.cli.backend import client_for
     from ktrdr.client.errors import ApiError
 
-    with friendly_errors(), client_for(no_autostart) as client:
+    with friendly_errors(), client_for(how.no_autostart) as client:
         try:
             started = start(client)
         except ApiError as exc:
@@ -80,9 +83,9 @@ def start_and_watch(
                 f"stop it: ktrdr ops cancel {active}"
             )
         base_url = client.base_url
-    if watch_it:
-        watch(base_url, started.operation_id, json_out, plain, progress)
-    announce_started(started.operation_id, what, json_out)
+    if how.watch_it:
+        watch(base_url, started.operation_id, how.json_out, how.plain, how.progress)
+    announce_started(started.operation_id, what, how.json_out)
 
 
 def announce_started(operation_id: str, what: str, json_out: bool) -> None:

@@ -115,14 +115,10 @@ class ResearchLauncher:
         return self.jobs.market.bar_times(symbol, timeframe)
 
     def create_fold_backtest(
-        self,
-        training: Operation,
-        parent_operation_id: str,
-        cost_multiplier: float,
-        parameters: dict[str, object],
+        self, training: Operation, parent: str, costs: float, parameters: Mapping[str, object]
     ) -> str:
-        trained = training_summary_of(training)
-        return self._backtest(trained, parent_operation_id, cost_multiplier, parameters)
+        """A backtest of ``training``'s model at ``costs`` times the usual costs."""
+        return self._backtest(training_summary_of(training), parent, costs, parameters)
 
     def period_returns(self, backtest: Operation) -> PeriodReturns:
         summary = backtest_summary_of(backtest)

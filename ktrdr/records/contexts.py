@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ktrdr.records.models import OperationType, OperationView
 from ktrdr.records.results import EpochFigures
-from ktrdr.records.wire import KindReader, WireRecord
+from ktrdr.records.wire import KindReader, KindTable, WireRecord
 
 
 class TrainingProgressContext(EpochFigures):
@@ -60,15 +60,7 @@ backtest_context_of = KindReader(
 research_cycle_context_of = KindReader(
     OperationType.AGENT_RESEARCH, ResearchCycleProgressContext, _reported_context
 )
-_READERS: tuple[KindReader[AnyProgressContext], ...] = (
-    training_context_of,
-    backtest_context_of,
-    research_cycle_context_of,
+# ``op``'s progress context as its kind's record (empty fields when it said nothing).
+progress_context_of: KindTable[AnyProgressContext] = KindTable(
+    training_context_of, backtest_context_of, research_cycle_context_of
 )
-CONTEXT_RECORD: dict[OperationType, type[AnyProgressContext]] = {r.kind: r.record for r in _READERS}
-
-
-def progress_context_of(op: OperationView) -> AnyProgressContext | None:
-    """``op``'s progress context as its kind's record (empty fields when it said nothing)."""
-    record = CONTEXT_RECORD.get(op.operation_type)
-    return record.read(op.progress.context) if record is not None else None

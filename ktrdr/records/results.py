@@ -18,7 +18,7 @@ from ktrdr.records.research import (
     ResearchStatistics,
     WalkForwardRecord,
 )
-from ktrdr.records.wire import KindReader, WireRecord
+from ktrdr.records.wire import KindReader, KindTable, WireRecord
 
 
 class OperationResult(WireRecord):
@@ -200,18 +200,10 @@ backtest_summary_of = KindReader(OperationType.BACKTESTING, BacktestSummary, _st
 research_cycle_summary_of = KindReader(
     OperationType.AGENT_RESEARCH, ResearchCycleSummary, _stored_result
 )
-_READERS: tuple[KindReader[AnyResult], ...] = (
-    training_summary_of,
-    backtest_summary_of,
-    research_cycle_summary_of,
+# ``op``'s result as its kind's record; None when it has none (or an unknown kind).
+result_of: KindTable[AnyResult] = KindTable(
+    training_summary_of, backtest_summary_of, research_cycle_summary_of
 )
-RESULT_RECORD: dict[OperationType, type[AnyResult]] = {r.kind: r.record for r in _READERS}
-
-
-def result_of(op: OperationView) -> AnyResult | None:
-    """``op``'s result as its kind's record; None when it has none (or an unknown kind)."""
-    record = RESULT_RECORD.get(op.operation_type)
-    return record.read(op.result_summary) if record is not None else None
 
 
 def stopped_at_of(op: OperationView) -> str | None:

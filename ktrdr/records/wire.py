@@ -104,3 +104,15 @@ class KindReader(Generic[R_co]):
 
     def __call__(self, op: OperationView) -> R_co | None:
         return self._record.read(self._part(op)) if op.operation_type is self._kind else None
+
+
+class KindTable(Generic[R_co]):
+    """An operation's record, whatever its kind: the reader of its kind reads it; an
+    operation of a kind no reader knows reads as None."""
+
+    def __init__(self, *readers: KindReader[R_co]) -> None:
+        self._by_kind = {reader.kind: reader for reader in readers}
+
+    def __call__(self, op: OperationView) -> R_co | None:
+        reader = self._by_kind.get(op.operation_type)
+        return reader(op) if reader is not None else None

@@ -9,17 +9,8 @@ from dataclasses import dataclass
 
 from ktrdr.agents.design.assessment import DEFAULT_THRESHOLDS, Evidence
 from ktrdr.agents.workers.cycle_summary import cycle_summary
+from ktrdr.records import research as rec
 from ktrdr.records.models import Operation
-from ktrdr.records.research import (
-    CandidateRecord,
-    CostCase,
-    DeflatedSharpeRecord,
-    FoldWindowRecord,
-    IntervalRecord,
-    OverfittingRecord,
-    ResearchStatistics,
-    WalkForwardRecord,
-)
 from ktrdr.records.results import (
     BacktestSummary,
     BenchmarkFigures,
@@ -65,8 +56,8 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _window(fold: DatedFold) -> FoldWindowRecord:
-    return FoldWindowRecord(
+def _window(fold: DatedFold) -> rec.FoldWindowRecord:
+    return rec.FoldWindowRecord(
         index=fold.index,
         train_start=fold.train.first.isoformat(),
         train_end=fold.train.last.isoformat(),
@@ -77,13 +68,13 @@ def _window(fold: DatedFold) -> FoldWindowRecord:
     )
 
 
-def _candidates(ev: CycleEvidence) -> tuple[CandidateRecord, ...]:
+def _candidates(ev: CycleEvidence) -> tuple[rec.CandidateRecord, ...]:
     by_index = {s.index: s for s in ev.scores}
     records = []
     for index, seed, name, failed in ev.candidates:
         score = by_index.get(index)
         records.append(
-            CandidateRecord(
+            rec.CandidateRecord(
                 index=index,
                 strategy_name=name,
                 seed=seed,
@@ -99,7 +90,7 @@ def _candidates(ev: CycleEvidence) -> tuple[CandidateRecord, ...]:
     return tuple(records)
 
 
-def _costs(ev: CycleEvidence) -> tuple[CostCase, ...]:
+def _costs(ev: CycleEvidence) -> tuple[rec.CostCase, ...]:
     cases = []
     for multiplier, op in ev.holdout:
         summary = backtest_summary_of(op) or BacktestSummary()
@@ -109,7 +100,7 @@ def _costs(ev: CycleEvidence) -> tuple[CostCase, ...]:
         if metrics.total_return is not None and bench.total_return is not None:
             excess = _finite(metrics.total_return - bench.total_return)
         cases.append(
-            CostCase(
+            rec.CostCase(
                 multiplier=multiplier,
                 total_return=_finite(metrics.total_return),
                 sharpe_ratio=_finite(metrics.sharpe_ratio),
@@ -122,7 +113,7 @@ def _costs(ev: CycleEvidence) -> tuple[CostCase, ...]:
 
 def _statistics(
     ev: CycleEvidence, training: TrainingSummary
-) -> tuple[ResearchStatistics, Evidence]:
+) -> tuple[rec.ResearchStatistics, Evidence]:
     chosen = next(s for s in ev.scores if s.index == ev.chosen)
     dsr = deflate(chosen, ev.scores, ev.earlier_trials)
     pbo = overfitting(ev.scores)
@@ -139,9 +130,9 @@ def _statistics(
         best_epoch=training.best_epoch,
         stopped_epoch=training.stopped_epoch,
     )
-    statistics = ResearchStatistics(
+    statistics = rec.ResearchStatistics(
         significant=evidence.significant(DEFAULT_THRESHOLDS),
-        deflated_sharpe=DeflatedSharpeRecord(
+        deflated_sharpe=rec.DeflatedSharpeRecord(
             probability=evidence.deflated_sharpe,
             sharpe=_finite(dsr.sharpe),
             annualised_sharpe=_finite(dsr.sharpe * math.sqrt(BARS_PER_YEAR)),
@@ -154,7 +145,7 @@ def _statistics(
             kurtosis=_finite(dsr.kurtosis),
         ),
         overfitting=(
-            OverfittingRecord(
+            rec.OverfittingRecord(
                 probability=evidence.pbo,
                 candidates=pbo.n_candidates,
                 splits=pbo.n_splits,
@@ -163,7 +154,7 @@ def _statistics(
             if pbo is not None
             else None
         ),
-        holdout_excess=IntervalRecord(
+        holdout_excess=rec.IntervalRecord(
             estimate=evidence.excess_return,
             low=evidence.excess_low,
             high=evidence.excess_high,
@@ -189,7 +180,7 @@ def walk_forward_summary(
     backtest = backtest_summary_of(holdout_1x) or BacktestSummary()
     statistics, evidence = _statistics(ev, training)
     base = cycle_summary(design, designer, ev.seed, ev.final_training, backtest, evidence)
-    record = WalkForwardRecord(
+    record = rec.WalkForwardRecord(
         mode=ev.mode,
         folds=tuple(_window(f) for f in ev.plan.folds),
         purge_bars=ev.purge_bars,

@@ -15,8 +15,8 @@ from ktrdr.cli.options import (
     ProgressOutput,
     checked_operation_id,
 )
-from ktrdr.cli.output import ask, friendly_errors, print_json
-from ktrdr.cli.watching import PlainOutput, start_and_watch, watch
+from ktrdr.cli.output import ask, friendly_errors, print_json, shown_as_json
+from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch, watch
 from ktrdr.records.kinds import OperationType
 
 if TYPE_CHECKING:
@@ -161,15 +161,8 @@ def trigger(
             no_autostart=no_autostart,
         )
         return
-    start_and_watch(
-        lambda client: client.trigger_cycle(request),
-        what="Research cycle",
-        watch_it=monitor,
-        json_out=json_out,
-        plain=plain,
-        no_autostart=no_autostart,
-        progress=progress,
-    )
+    how = Watching(monitor, json_out, plain, no_autostart, progress)
+    start_and_watch(lambda client: client.trigger_cycle(request), "Research cycle", how)
 
 
 def _trigger_payload(
@@ -257,8 +250,7 @@ def status(
     current, base_url = ask(no_autostart, lambda client: (client.agent_status(), client.base_url))
     if follow and current.cycle is not None:
         watch(base_url, current.cycle.operation_id, json_out, plain, progress)
-    if json_out:
-        print_json(current.model_dump(mode="json"))
+    if shown_as_json(current, json_out):
         return
     from ktrdr.cli.views.agent_status import agent_status_view
     from ktrdr.cli.views.console import stdout_console

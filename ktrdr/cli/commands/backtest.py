@@ -18,7 +18,7 @@ from ktrdr.cli.options import (
     ProgressOutput,
 )
 from ktrdr.cli.output import echo, friendly_errors, print_json, terminal_safe
-from ktrdr.cli.watching import PlainOutput, start_and_watch
+from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch
 
 app = typer.Typer(help="Backtest trained models.", no_args_is_help=True)
 
@@ -60,15 +60,8 @@ def run(
             commission=commission,
             slippage=slippage,
         )
-    start_and_watch(
-        lambda client: client.start_backtest(request),
-        what="Backtest",
-        watch_it=not detach,
-        json_out=json_out,
-        plain=plain,
-        no_autostart=no_autostart,
-        progress=progress,
-    )
+    how = Watching(not detach, json_out, plain, no_autostart, progress)
+    start_and_watch(lambda client: client.start_backtest(request), "Backtest", how)
 
 
 @app.command("show")

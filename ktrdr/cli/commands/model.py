@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from ktrdr.cli.options import JsonOutput, NoAutostart, ProgressMode, ProgressOutput
-from ktrdr.cli.output import ask, echo, friendly_errors, print_json
-from ktrdr.cli.watching import PlainOutput, start_and_watch
+from ktrdr.cli.output import ask, echo, friendly_errors, shown_as_json
+from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
 
@@ -56,23 +56,15 @@ def train(
             train_start=train_start.date() if train_start else None,
             train_end=train_end.date() if train_end else None,
         )
-    start_and_watch(
-        lambda client: client.start_training(request),
-        what="Training",
-        watch_it=not detach,
-        json_out=json_out,
-        plain=plain,
-        no_autostart=no_autostart,
-        progress=progress,
-    )
+    how = Watching(not detach, json_out, plain, no_autostart, progress)
+    start_and_watch(lambda client: client.start_training(request), "Training", how)
 
 
 @app.command("list")
 def list_models(json_out: JsonOutput = False, no_autostart: NoAutostart = False) -> None:
     """List trained models, oldest first."""
     models = ask(no_autostart, lambda client: client.list_models())
-    if json_out:
-        print_json([m.model_dump(mode="json") for m in models])
+    if shown_as_json(models, json_out):
         return
     if not models:
         typer.echo("No trained models yet. Train one: ktrdr model train rsi_mean_reversion")
