@@ -13,25 +13,31 @@ from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.operations.service import OperationsService
 
 
-def get_runtime(request: Request) -> Runtime:
+def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_service(request: Request) -> OperationsService:
-    return get_runtime(request).service
+# Async, though they wait for nothing: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hop that cost more than the rest of a cached read.
+async def get_runtime(request: Request) -> Runtime:
+    return _runtime(request)
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return get_runtime(request).settings
+async def get_service(request: Request) -> OperationsService:
+    return _runtime(request).service
 
 
-def get_jobs(request: Request) -> JobDependencies:
-    return get_runtime(request).jobs
+async def get_settings_dep(request: Request) -> Settings:
+    return _runtime(request).settings
 
 
-def get_cycles(request: Request) -> ResearchCycles:
-    return get_runtime(request).cycles
+async def get_jobs(request: Request) -> JobDependencies:
+    return _runtime(request).jobs
+
+
+async def get_cycles(request: Request) -> ResearchCycles:
+    return _runtime(request).cycles
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
