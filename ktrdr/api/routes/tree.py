@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from ktrdr.api.deps import ServiceDep
+from ktrdr.api.tree_hub import TreeHub, Waiter, tree_hub
 from ktrdr.contract.operations import ChangePublic, Envelope, OperationPublic, TreePublic
 from ktrdr.operations.changes import OperationTree
 from ktrdr.operations.service import OperationsService
@@ -54,18 +55,27 @@ def _public(tree: OperationTree) -> TreePublic:
     )
 
 
-def _answer(operation_id: str, tree: OperationTree) -> Response:
-    body = Envelope(data=_public(tree)).model_dump_json()
+def _rendered(service: OperationsService, operation_id: str, since: int) -> tuple[int, bytes]:
+    tree = service.tree(operation_id, since)
+    return tree.version, Envelope(data=_public(tree)).model_dump_json().encode()
+
+
+def _answer(
+    hub: TreeHub, service: OperationsService, operation_id: str, since: int, seen: int | None
+) -> Response:
+    """The tree with its changes after ``since``; shared by every reader of the same
+    version (``seen``: the version the caller saw; None: render afresh)."""
+    if seen is None:
+        version, body = _rendered(service, operation_id, since)
+    else:
+        version, body = hub.shared_answer(
+            (operation_id, since, seen), lambda: _rendered(service, operation_id, since)
+        )
     return Response(
         body,
         media_type="application/json",
-        headers={"ETag": etag_of(operation_id, tree.version), "Cache-Control": "no-cache"},
+        headers={"ETag": etag_of(operation_id, version), "Cache-Control": "no-cache"},
     )
-
-
-def _significant(tree: OperationTree) -> bool:
-    """More than progress changed: answer at once."""
-    return bool(tree.changes) or tree.root.is_terminal or not tree.complete
 
 
 def _not_modified(operation_id: str, version: int) -> Response:
@@ -95,66 +105,57 @@ async def get_tree(
     ] = 0.0,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    loop = asyncio.get_running_loop()
-    woke = asyncio.Event()
-
-    def wake() -> None:  # called from whichever thread changed the tree
-        try:
-            loop.call_soon_threadsafe(woke.set)
-        except RuntimeError:
-            pass  # the event loop is gone (shutting down): nobody to wake
-
-    unwatch = service.watch(operation_id, wake)
-    try:
-        tree = service.tree(operation_id, since)
-        changed = tree.version != since
-        if wait <= 0 or tree.root.is_terminal or (changed and _significant(tree)):
-            if if_none_match == etag_of(operation_id, tree.version):
-                return _not_modified(operation_id, tree.version)
-            return _answer(operation_id, tree)
+    hub = tree_hub(request.app.state, service)
+    with hub.waiting(operation_id, since) as waiter:
+        version, significant = service.tree_status(operation_id, since)
+        if wait <= 0 or significant or version is None:
+            if version is not None and if_none_match == etag_of(operation_id, version):
+                return _not_modified(operation_id, version)
+            return _answer(hub, service, operation_id, since, version)
         # Nothing new, or progress only: hold it (progress at most every coalescing period).
-        return await _held(operation_id, request, service, since, wait, woke, changed)
-    finally:
-        unwatch()
+        return await _held(hub, waiter, operation_id, request, service, wait, version != since)
 
 
 async def _held(
+    hub: TreeHub,
+    waiter: Waiter,
     operation_id: str,
     request: Request,
     service: OperationsService,
-    since: int,
     wait: float,
-    woke: asyncio.Event,
     progressed: bool,
 ) -> Response:
     loop = asyncio.get_running_loop()
+    since = waiter.since
     deadline = loop.time() + wait
     # Set once progress is seen: answer then, unless something significant comes first.
     answer_by = min(deadline, loop.time() + PROGRESS_COALESCE_SECONDS) if progressed else None
+    waiter.holding_progress = progressed
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         while True:
             until = deadline if answer_by is None else min(deadline, answer_by)
             remaining = until - loop.time()
-            if remaining > 0 and not woke.is_set():
-                waiter = asyncio.ensure_future(woke.wait())
+            if remaining > 0 and not waiter.woke.is_set():
+                woken = asyncio.ensure_future(waiter.woke.wait())
                 done, _ = await asyncio.wait(
-                    {waiter, gone}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    {woken, gone}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
                 )
-                waiter.cancel()
+                woken.cancel()
                 if gone in done:
                     return Response(status_code=204)  # nobody is listening any more
-            woke.clear()
-            tree = service.tree(operation_id, since)
+            waiter.woke.clear()
+            version, significant = service.tree_status(operation_id, since)
             now = loop.time()
-            if tree.version != since:
-                if _significant(tree):
-                    return _answer(operation_id, tree)
+            if version is None or significant:
+                return _answer(hub, service, operation_id, since, version)
+            if version != since:
                 if answer_by is None:
                     answer_by = min(deadline, now + PROGRESS_COALESCE_SECONDS)
+                    waiter.holding_progress = True
                 if now >= answer_by:
-                    return _answer(operation_id, tree)
+                    return _answer(hub, service, operation_id, since, version)
             elif now >= deadline:
-                return _not_modified(operation_id, tree.version)
+                return _not_modified(operation_id, version)
     finally:
         gone.cancel()
