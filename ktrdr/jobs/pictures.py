@@ -1,7 +1,9 @@
 """Reading the data behind the pictures: a training's epochs and a backtest's series.
 
-A training's epochs come from the ``TrainingHistory`` keeper while it runs and from its
-result (``history``) once it completed. A backtest's series comes from its detail file
+A training's epochs come from the ``TrainingHistory`` keeper while it runs (and from its
+stored curve once it ended without a history, even after a restart) and from its result
+(``history``) once it completed; asked for at most ``max_points``, they are thinned the way
+a backtest's series is, per figure (``thin_epochs``). A backtest's series comes from its detail file
 (``result_summary.detail_path``, written by the job, brought back from a cluster worker
 when it ran on one), downsampled by ``ktrdr.backtesting.series``.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from ktrdr.contract.pictures import (
 )
 from ktrdr.data.bars import FloatArray
 from ktrdr.errors import ConflictError, InvalidRequestError, NotFoundError
+from ktrdr.operations.curves import FIGURES, EpochRow
 from ktrdr.operations.reads import OperationReads
 from ktrdr.operations.training_history import EpochsSoFar, TrainingHistory
 from ktrdr.records.models import Operation, OperationStatus, OperationType
@@ -38,15 +42,24 @@ from ktrdr.records.results import (
 # Parsed detail files kept in memory: a page asks for the same backtest more than once
 # (first load, then a resize), and parsing a long one is the costly part.
 DETAILS_CACHED = 4
+# The fewest points a thinned history may be asked for: the first and last epochs and, for
+# each figure, the seven ``series.downsample`` needs to keep one bucket's lowest and
+# highest beside its own pins (so each figure's extremes are always kept).
+HISTORY_MIN_POINTS = 2 + len(FIGURES) * 7
 
 
 # --- training ------------------------------------------------------------------------------
 
 
 def training_history(
-    service: OperationReads, keeper: TrainingHistory, operation_id: str, since: int | None
+    service: OperationReads,
+    keeper: TrainingHistory,
+    operation_id: str,
+    since: int | None,
+    max_points: int | None = None,
 ) -> TrainingHistoryPublic:
-    """The epochs after ``since`` of a training; see ``TrainingHistoryPublic``."""
+    """The epochs after ``since`` of a training, all of them or at most ``max_points``
+    (see ``thin_epochs``); see ``TrainingHistoryPublic``."""
     # The keeper first: if the training ends between the two reads, the operation read
     # second says so and its result (which has every epoch) answers instead.
     live = keeper.epochs(operation_id, since)
@@ -55,14 +68,63 @@ def training_history(
     kept: tuple[EpochFigures, ...] = summary.history if summary is not None else ()
     if kept and op.is_terminal:
         epochs = [row for row in kept if row.epoch is not None and _after(row, since)]
+        if max_points is not None:
+            epochs = thin_epochs(epochs, max_points)
     else:  # running, or ended without a history in its result (cancelled, failed)
-        epochs = [row for row in live.epochs if row.epoch is not None] if live else []
+        rows = live.rows if live is not None else ()
+        if max_points is not None:  # before making records: a long curve sends a few
+            rows = tuple(_thin_rows(rows, max_points))
+        epochs = [row.figures() for row in rows]
     return TrainingHistoryPublic(
         operation_id=op.operation_id,
         status=op.status.value,
         epochs_total=_epochs_total(op, summary.epochs_total if summary else None, live),
         epochs=epochs,
     )
+
+
+def thin_epochs(epochs: Sequence[EpochFigures], max_points: int) -> list[EpochFigures]:
+    """At most ``max_points`` of ``epochs`` (all of them when there are no more), in order.
+
+    A chart of a long training must keep what a reader looks for: the first and last
+    epochs, and for each figure its lowest and highest value in every stretch of epochs.
+    So each figure is thinned as a backtest's equity is (``series.downsample``: per bucket
+    of consecutive epochs its lowest and highest, and its deepest fall from a peak), on its
+    share of the points, and the epochs kept for any figure are sent whole."""
+    if len(epochs) <= max_points:  # the floor is still checked below
+        return [epochs[i] for i in _thinned(np.empty((0, 0)), len(epochs), max_points)]
+    table = [[getattr(epoch, name) for name in FIGURES] for epoch in epochs]
+    return [epochs[i] for i in _thinned(_table(table), len(epochs), max_points)]
+
+
+def _thin_rows(rows: Sequence[EpochRow], max_points: int) -> list[EpochRow]:
+    """``thin_epochs`` for the keeper's rows (their values are in ``FIGURES`` order)."""
+    if len(rows) <= max_points:
+        return [rows[i] for i in _thinned(np.empty((0, 0)), len(rows), max_points)]
+    return [rows[i] for i in _thinned(_table([row.values for row in rows]), len(rows), max_points)]
+
+
+def _table(values: Sequence[Sequence[float | None]]) -> FloatArray:
+    """One row per epoch, one column per figure; NaN where a figure was not reported
+    (numpy reads None as NaN in a float array)."""
+    return np.array(values, dtype=np.float64).reshape(len(values), len(FIGURES))
+
+
+def _thinned(table: FloatArray, size: int, max_points: int) -> list[int]:
+    """The positions ``thin_epochs`` keeps of ``size`` epochs, from ``table`` (one column
+    per figure, NaN where it was not reported; not read when all ``size`` fit)."""
+    if max_points < HISTORY_MIN_POINTS:
+        raise ValueError(f"max_points must be at least {HISTORY_MIN_POINTS}, got {max_points}")
+    if size <= max_points:
+        return list(range(size))
+    reported = [values for values in table.T if not np.isnan(values).all()]
+    share = (max_points - 2) // max(len(reported), 1)
+    kept = {0, size - 1}
+    for values in reported:
+        # Only where the figure was reported: a gap is no value, lowest or highest.
+        present = np.flatnonzero(~np.isnan(values))
+        kept.update(present[downsample(values[present], share).indices].tolist())
+    return sorted(kept)
 
 
 def _after(row: EpochFigures, since: int | None) -> bool:

@@ -10,6 +10,10 @@ hold a coalesced, slightly older progress).
 It also keeps how many operations there are of each kind in each status (read from the
 store once, then kept up to date here), so a listing's total never counts rows on disk.
 
+Open operations are kept in the order they were first put here, which is the order the
+service created them in (it puts each one before saving it): the same order as the
+store's insertion sequence, and unlike ``created_at`` immune to a clock set back.
+
 Not thread-safe on its own: the service calls it under its lock, except ``store_page``,
 which touches only the store (so a slow disk never holds up progress reports).
 """
@@ -18,13 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ktrdr.operations.store import (
-    OPEN_STATUSES,
-    OperationQuery,
-    OperationStore,
-    Tally,
-    creation_key,
-)
+from ktrdr.operations.store import OPEN_STATUSES, OperationQuery, OperationStore, Tally
 from ktrdr.operations.summary import summarize
 from ktrdr.records.models import Operation
 from ktrdr.records.summary import OperationSummary
@@ -36,7 +34,7 @@ class OperationIndex:
     def __init__(self, store: OperationStore, *, cache_size: int = RECENT_CACHE_SIZE) -> None:
         self._store = store
         self._cache_size = cache_size
-        self._open: dict[str, Operation] = {}
+        self._open: dict[str, Operation] = {}  # in creation order (dicts keep insertion order)
         self._open_children: dict[str, list[str]] = {}  # parent -> open children, by creation
         self._recent: OrderedDict[str, Operation] = OrderedDict()
         self._tally: Tally = store.tally()
@@ -54,9 +52,7 @@ class OperationIndex:
             is_new = operation_id not in self._open
             self._open[operation_id] = op
             if is_new and op.parent_operation_id is not None:
-                siblings = self._open_children.setdefault(op.parent_operation_id, [])
-                siblings.append(operation_id)
-                siblings.sort(key=lambda i: creation_key(self._open[i]))
+                self._open_children.setdefault(op.parent_operation_id, []).append(operation_id)
             return
         if self._open.pop(operation_id, None) is not None and op.parent_operation_id:
             siblings = self._open_children.get(op.parent_operation_id, [])
@@ -110,16 +106,14 @@ class OperationIndex:
 
     def open_operations(self) -> list[Operation]:
         """Every open operation, oldest first."""
-        return sorted(self._open.values(), key=creation_key)
+        return list(self._open.values())
 
     def open_children(self, operation_id: str) -> list[Operation]:
         return [self._open[i] for i in self._open_children.get(operation_id, [])]
 
     def query_open(self, query: OperationQuery) -> tuple[list[OperationSummary], int]:
         """A listing that only open operations can match, answered from memory."""
-        matching = sorted(
-            (op for op in self._open.values() if query.matches(op)), key=creation_key, reverse=True
-        )
+        matching = [op for op in reversed(self._open.values()) if query.matches(op)]
         page = matching[query.offset : query.offset + query.limit]
         return [summarize(op) for op in page], len(matching)
 

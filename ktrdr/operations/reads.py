@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ktrdr.errors import InvalidRequestError, OperationNotFoundError
 from ktrdr.operations.changes import ChangeFeed, OperationTree, Wake
 from ktrdr.operations.index import OperationIndex
-from ktrdr.operations.store import OperationQuery, creation_key
+from ktrdr.operations.store import OperationQuery
 from ktrdr.operations.summary import summarize
 from ktrdr.records.models import Operation, OperationStatus, OperationType
 from ktrdr.records.summary import OperationSummary
@@ -62,14 +62,14 @@ class OperationReads:
             self._require(operation_id)
             members = self._feed.members(operation_id)
             if members is not None:
-                # A tree tracked since its creation knows its members: no listing query
-                # (a monitor asks on every poll); they are in memory unless long ended.
+                # A tree tracked since its creation knows its members, in creation order:
+                # no listing query (a monitor asks on every poll); they are in memory
+                # unless long ended.
                 kids = [
                     op
                     for op in map(self._require, members)
                     if op.parent_operation_id == operation_id
                 ]
-                kids.sort(key=creation_key)
                 return [summarize(op) for op in kids[-limit:]] if limit > 0 else []
         page, _ = self.list_operations(parent_operation_id=operation_id, limit=limit)
         return page[::-1]
@@ -117,6 +117,15 @@ class OperationReads:
                 changes,
                 complete,
             )
+
+    def tree_status(self, operation_id: str, since: int) -> tuple[int | None, bool]:
+        """Without building the tree: its version (None for an untracked, long-ended one)
+        and whether more than progress changed after ``since`` (a journaled change, the
+        head ended, or a journal that no longer reaches back to ``since``)."""
+        with self._lock:
+            root = self._require(operation_id)
+            version, changes, complete = self._feed.journal(operation_id, since)
+            return version, bool(changes) or root.is_terminal or not complete
 
     def _descendant_ids(self, operation_id: str) -> list[str]:
         found: list[str] = []

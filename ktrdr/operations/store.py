@@ -7,6 +7,10 @@ its indexes: one operation whole, listings as summaries. ``SqliteOperationStore`
 
 Every store keeps the newest version of a row: a save that carries an older version than
 the one stored is ignored (a coalesced progress flush may arrive after a status change).
+
+"Newest first" in a listing means the order the store first saw the operations (its own
+insertion sequence), never their ``created_at``: a wall clock set back must not list new
+work below old. The service saves an operation when it creates it, so the two agree.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ Tally = dict[tuple[OperationType, OperationStatus], int]
 
 @dataclass(frozen=True)
 class OperationQuery:
-    """A listing: every filter optional; newest first (by creation, then id)."""
+    """A listing: every filter optional; newest first (by the store's insertion order)."""
 
     status: OperationStatus | None = None
     operation_type: OperationType | None = None
@@ -45,11 +49,6 @@ class OperationQuery:
                 or op.parent_operation_id == self.parent_operation_id
             )
         )
-
-
-def creation_key(op: OperationSummary | Operation) -> tuple[str, str]:
-    """The listing order's key (newest first = descending)."""
-    return (op.created_at.isoformat(), op.operation_id)
 
 
 class OperationStore(Protocol):
@@ -84,6 +83,8 @@ class InMemoryOperationStore:
     """
 
     def __init__(self) -> None:
+        # Insertion-ordered: a dict keeps the order its keys were first set in, and an
+        # update replaces a value in place, so iterating it is the listing order, oldest first.
         self._rows: dict[str, tuple[int, str, OperationSummary]] = {}
         self._lock = threading.Lock()
         self.writes = 0
@@ -111,8 +112,7 @@ class InMemoryOperationStore:
 
     def page(self, query: OperationQuery) -> list[OperationSummary]:
         with self._lock:
-            matching = [row[2] for row in self._rows.values() if query.matches(row[2])]
-        matching.sort(key=creation_key, reverse=True)
+            matching = [row[2] for row in reversed(self._rows.values()) if query.matches(row[2])]
         return matching[query.offset : query.offset + query.limit]
 
     def count(self, query: OperationQuery) -> int:

@@ -1,4 +1,9 @@
-"""Trained models on disk: ``<models_dir>/<strategy name>/<UTC timestamp>/``.
+"""Trained models on disk: ``<models_dir>/<strategy name>/<sequence>-<UTC timestamp>/``.
+
+A strategy's models are ordered by their sequence number, the next after the highest one
+in the strategy's directory when the model is saved, never by the timestamp: a clock set
+back must not make an older model the newest. Directories from before the sequence (named
+by their timestamp alone) count as sequence 0, ordered among themselves by name.
 
 Each model directory holds ``model.joblib`` (classifier + scaler), ``strategy.yaml`` (the
 full strategy, so a model can rebuild its own features) and ``meta.json``. A model is
@@ -8,9 +13,12 @@ half-written one. Loading is confined to ``models_dir`` because unpickling runs 
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +40,13 @@ from ktrdr.training.dataset import BUY, SELL
 MODEL_FILE = "model.joblib"
 STRATEGY_FILE = "strategy.yaml"
 META_FILE = "meta.json"
-# Fixed width, so sorting the names sorts the models by age.
-_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"  # for a reader's eye only: the sequence orders
+# "<sequence>-<stamp>"; a legacy name is the stamp alone, which has no "-".
+_SEQUENCED_NAME = re.compile(r"^(\d+)-")
+# Two trainings of one strategy saved at once may both pick the same next sequence; the
+# loser of the rename takes the next one. More tries than that means something else is
+# wrong with the directory.
+_NAMING_TRIES = 32
 _STRATEGY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 PositionArray = npt.NDArray[np.int64]
@@ -77,9 +90,14 @@ class ModelInfo:
     name: str
     path: Path
     created_at: str
+    sequence: int = 0  # the order of saving within the strategy (see the module docstring)
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "path": str(self.path), "created_at": self.created_at}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def save_model(
@@ -89,22 +107,52 @@ def save_model(
     scaler: StandardScaler,
     feature_names: list[str],
     meta: dict[str, Any],
+    *,
+    clock: Callable[[], datetime] = _utcnow,
 ) -> Path:
-    """Write a new model directory and return its path; ``meta`` is merged into meta.json."""
-    now = datetime.now(UTC)
-    stamp = now.strftime(_STAMP_FORMAT)
+    """Write a new model directory and return its path; ``meta`` is merged into meta.json.
+    ``clock`` dates the model (its name's stamp, meta's ``created_at``), never orders it."""
+    now = clock()
     strategy_dir = models_dir / strategy.name
     strategy_dir.mkdir(parents=True, exist_ok=True)
-    staging = strategy_dir / f".{stamp}.tmp"
-    staging.mkdir()
+    # A unique staging name: two saves in the same microsecond (or a clock set back onto
+    # an earlier save's stamp) must not share one.
+    staging = Path(tempfile.mkdtemp(prefix=".", suffix=".tmp", dir=strategy_dir))
     try:
         _write_model_files(staging, strategy, classifier, scaler, feature_names, meta, now)
+        return _publish(staging, strategy_dir, now.strftime(_STAMP_FORMAT))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # never leave a partial model behind
         raise
-    final = strategy_dir / stamp
-    staging.rename(final)
-    return final
+
+
+def _publish(staging: Path, strategy_dir: Path, stamp: str) -> Path:
+    """Rename the complete ``staging`` to the strategy's next sequence number."""
+    for _ in range(_NAMING_TRIES):
+        final = strategy_dir / f"{_next_sequence(strategy_dir):06d}-{stamp}"
+        try:
+            staging.rename(final)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            continue  # another save took this number first: take the next one
+        return final
+    raise JobFailedError(
+        f"could not name a new model in {strategy_dir}: {_NAMING_TRIES} sequence numbers "
+        "were taken while it was being saved",
+        details={"strategy_dir": str(strategy_dir)},
+    )
+
+
+def _next_sequence(strategy_dir: Path) -> int:
+    # Every visible directory counts, complete or not, so a number is never given twice.
+    taken = [_sequence_of(p) for p in strategy_dir.iterdir() if _visible_dir(p)]
+    return max(taken, default=0) + 1
+
+
+def _sequence_of(path: Path) -> int:
+    found = _SEQUENCED_NAME.match(path.name)
+    return int(found[1]) if found else 0
 
 
 def _write_model_files(
@@ -140,7 +188,9 @@ def list_models(models_dir: Path) -> list[ModelInfo]:
     for strategy_dir in sorted(p for p in models_dir.iterdir() if _visible_dir(p)):
         for version in _versions(strategy_dir):
             created_at = _read_meta(version).get("created_at", version.name)
-            found.append(ModelInfo(strategy_dir.name, version, str(created_at)))
+            found.append(
+                ModelInfo(strategy_dir.name, version, str(created_at), _sequence_of(version))
+            )
     return found
 
 
@@ -195,7 +245,8 @@ def _resolve(path_or_name: str | Path, models_dir: Path) -> Path:
 def _versions(strategy_dir: Path) -> list[Path]:
     if not strategy_dir.is_dir():
         return []
-    return sorted(p for p in strategy_dir.iterdir() if _visible_dir(p) and _is_model_dir(p))
+    models = (p for p in strategy_dir.iterdir() if _visible_dir(p) and _is_model_dir(p))
+    return sorted(models, key=lambda p: (_sequence_of(p), p.name))
 
 
 def _visible_dir(path: Path) -> bool:

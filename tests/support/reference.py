@@ -11,7 +11,7 @@ from ktrdr.records.summary import OperationSummary
 
 
 def scan(
-    ops: list[OperationSummary],
+    ops: list[OperationSummary],  # in the order they were created
     status: OperationStatus | None = None,
     op_type: OperationType | None = None,
     parent: str | None = None,
@@ -23,5 +23,6 @@ def scan(
         and (op_type is None or op.operation_type is op_type)
         and (parent is None or op.parent_operation_id == parent)
     ]
-    matching.sort(key=lambda op: (op.created_at, op.operation_id), reverse=True)
-    return matching
+    # ``ops`` come in creation order; "newest" is the latest created, whatever its
+    # ``created_at`` says (a clock may have been set back in between).
+    return matching[::-1]

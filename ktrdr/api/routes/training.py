@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from ktrdr.api.deps import JobsDep, RuntimeDep
 from ktrdr.contract.operations import Envelope, OperationStarted
-from ktrdr.contract.pictures import TrainingHistoryPublic
+from ktrdr.contract.pictures import MAX_POINTS_LIMIT, TrainingHistoryPublic
 from ktrdr.contract.requests import TrainingStartRequest
 from ktrdr.jobs import pictures, training
 
@@ -24,10 +24,20 @@ def training_history(
     operation_id: str,
     runtime: RuntimeDep,
     since: Annotated[int | None, Query(ge=0, description="Only epochs after this one")] = None,
+    max_points: Annotated[
+        int | None,
+        Query(
+            ge=pictures.HISTORY_MIN_POINTS,
+            le=MAX_POINTS_LIMIT,
+            description="At most this many epochs: the first, the last and each figure's "
+            "extremes per stretch of epochs (default: every epoch)",
+        ),
+    ] = None,
 ) -> Envelope[TrainingHistoryPublic]:
-    """A training's epochs: live while it runs, its whole history once it ended."""
+    """A training's epochs: live while it runs, its whole history once it ended (kept
+    across a restart for one that ended without a result)."""
     return Envelope(
         data=pictures.training_history(
-            runtime.service, runtime.training_history, operation_id, since
+            runtime.service, runtime.training_history, operation_id, since, max_points
         )
     )

@@ -25,8 +25,12 @@ import { ACTIVE, KIND, STATUS, TERMINAL, kindLabel, kindNoun } from "./vocabular
 import { walkForwardSection } from "./walk_forward.js";
 
 const HISTORY_INTERVAL_MS = 300;
+// A chart is a few hundred pixels wide: a long training's history comes thinned to this many
+// epochs (the server keeps the first, the last and each figure's extremes); later reads ask
+// only for the epochs after the last one held.
+const HISTORY_MAX_POINTS = 2000;
 
-/** A training's epochs, kept up to date from ``/training/{id}/history?since=N``. */
+/** A training's epochs, kept up to date from ``/training/{id}/history?since=N&max_points=M``. */
 class TrainingHistory {
   constructor(id) {
     this.id = id;
@@ -73,7 +77,8 @@ class TrainingHistory {
     const last = this.epochs.length ? this.epochs[this.epochs.length - 1].epoch : 0;
     let data;
     try {
-      data = await getData(`/training/${encodeURIComponent(this.id)}/history?since=${last}`);
+      const query = `since=${last}&max_points=${HISTORY_MAX_POINTS}`;
+      data = await getData(`/training/${encodeURIComponent(this.id)}/history?${query}`);
     } catch {
       this.ended = false; // try again with the next answer
       return;
