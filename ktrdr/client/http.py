@@ -222,10 +222,11 @@ class KtrdrClient:
         return self._run(calls.list_models())
 
     def get_training_history(
-        self, operation_id: str, since: int | None = None
+        self, operation_id: str, since: int | None = None, max_points: int | None = None
     ) -> TrainingHistoryPublic:
-        """A training's epochs (after ``since``): live while it runs, all once it ended."""
-        return self._run(calls.training_history(operation_id, since))
+        """A training's epochs (after ``since``): live while it runs, all once it ended
+        (thinned to about ``max_points``, extremes kept, when given)."""
+        return self._run(calls.training_history(operation_id, since, max_points))
 
     def get_backtest_series(
         self, operation_id: str, max_points: int = MAX_POINTS_DEFAULT
@@ -319,9 +320,9 @@ class AsyncKtrdrClient:
         return await self._run(calls.trigger_cycle(request))
 
     async def get_training_history(
-        self, operation_id: str, since: int | None = None
+        self, operation_id: str, since: int | None = None, max_points: int | None = None
     ) -> TrainingHistoryPublic:
-        return await self._run(calls.training_history(operation_id, since))
+        return await self._run(calls.training_history(operation_id, since, max_points))
 
     async def get_backtest_series(
         self, operation_id: str, max_points: int = MAX_POINTS_DEFAULT

@@ -48,7 +48,9 @@ def tree_order(
 
     def visit(op: OperationSummaryPublic, depth: int) -> None:
         ordered.append((depth, op))
-        for child in sorted(children.get(op.operation_id, []), key=lambda c: c.created_at):
+        # The listing is newest first by the backend's own sequence (never the clock):
+        # reversed, the oldest child comes first.
+        for child in reversed(children.get(op.operation_id, [])):
             visit(child, depth + 1)
 
     for op in ops:
