@@ -123,12 +123,16 @@ def agent_status() -> Call[AgentStatusPublic]:
     return Call("GET", "/agent/status", _data_as(AgentStatusPublic))
 
 
-def training_history(operation_id: str, since: int | None) -> Call[TrainingHistoryPublic]:
+def training_history(
+    operation_id: str, since: int | None, max_points: int | None = None
+) -> Call[TrainingHistoryPublic]:
+    """``max_points``: thinned to about that many epochs, each figure's extremes kept."""
+    params = {"since": since, "max_points": max_points}
     return Call(
         "GET",
         f"/training/{path_segment(operation_id)}/history",
         _data_as(TrainingHistoryPublic),
-        params={} if since is None else {"since": since},
+        params={key: value for key, value in params.items() if value is not None},
     )
 
 
