@@ -1,6 +1,13 @@
-"""Run the backend in the foreground with uvicorn."""
+"""Run the backend in the foreground with uvicorn, and stop it cleanly.
+
+A stop signal (SIGTERM from `ktrdr server stop`, systemd or docker; Ctrl+C) makes the
+backend refuse new work at once, lets uvicorn drain the requests in flight, then ends the
+running work as interrupted by the shutdown, writes everything to the database and exits 0.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import uvicorn
 
@@ -8,9 +15,13 @@ from ktrdr.api.app import create_app
 from ktrdr.api.auth import check_token_setting
 from ktrdr.api.guards import is_loopback
 from ktrdr.api.limits import server_options
-from ktrdr.bootstrap import build_runtime
+from ktrdr.api.shutdown import StoppingServer, stop_signals_handled
+from ktrdr.bootstrap import Runtime, build_runtime
 from ktrdr.config import Settings
 from ktrdr.logging import configure_logging, get_logger
+
+# The exit code uvicorn.run gives when the server never started (a port already taken).
+STARTUP_FAILURE = 3
 
 
 def serve(settings: Settings) -> None:
@@ -27,17 +38,28 @@ def serve(settings: Settings) -> None:
             port=settings.port,
         )
     runtime = build_runtime(settings)
-    try:
-        app = create_app(settings, runtime=runtime)
+    with stop_signals_handled(runtime.begin_shutdown):
+        try:
+            started = _run_server(settings, runtime)
+        finally:
+            runtime.close()
+    if not started:
+        sys.exit(STARTUP_FAILURE)  # e.g. the port is taken: uvicorn said why
+    get_logger("ktrdr.api").info("backend stopped", pid=runtime.pid)
+
+
+def _run_server(settings: Settings, runtime: Runtime) -> bool:
+    """Serve until a stop signal; whether the server had started at all."""
+    config = uvicorn.Config(
+        create_app(settings, runtime=runtime),
+        host=settings.host,
+        port=settings.port,
         # Access logs would print a line per 300 ms poll; our structlog lines say what matters.
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=3,
-            **server_options(settings),
-        )
-    finally:
-        runtime.close()
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+        **server_options(settings),
+    )
+    server = StoppingServer(config, on_stop=runtime.begin_shutdown)
+    server.run()
+    return bool(server.started)

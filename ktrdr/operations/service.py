@@ -7,7 +7,9 @@ Rules (callers cannot break them):
 - cancellation is cooperative: a running operation's token is set and the worker
   acknowledges with ``finish_cancelled``; a worker that does not answer within the grace
   period is marked cancelled anyway, so nothing waits forever; cancelling a parent cancels
-  its non-terminal children.
+  its non-terminal children;
+- a stop (a restart finding open work, a shutdown ending it) ends an acknowledged cancel
+  cancelled and the rest failed; once shutting down, no new operation is created.
 
 Where operations are kept is the index's business (open ones in memory, history in the
 store); how often they reach the disk is the store's (``WriteBehindStore`` coalesces).
@@ -35,7 +37,8 @@ from ktrdr.operations.changes import ChangeFeed
 from ktrdr.operations.index import RECENT_CACHE_SIZE, OperationIndex
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reads import OperationReads
-from ktrdr.operations.recovery import interrupted
+from ktrdr.operations.recovery import recover
+from ktrdr.operations.shutdown import ShutdownRules
 from ktrdr.operations.store import OperationStore
 from ktrdr.records.models import (
     Operation,
@@ -55,7 +58,7 @@ RUNNING_PROGRESS_CAP = 99.9
 OperationListener = Callable[[Operation], None]
 
 
-class OperationsService(OperationReads, CancelCascade):
+class OperationsService(OperationReads, CancelCascade, ShutdownRules):
     def __init__(
         self,
         store: OperationStore,
@@ -75,6 +78,7 @@ class OperationsService(OperationReads, CancelCascade):
         # capped (RUNNING_PROGRESS_CAP), so it cannot tell a late 99.95 % from a newer 100 %.
         self._reported_high: dict[str, float] = {}
         self._closed = False
+        self._shutting_down = False
         self._feed = ChangeFeed()
         self._listeners: list[OperationListener] = []
         try:
@@ -95,6 +99,7 @@ class OperationsService(OperationReads, CancelCascade):
     ) -> Operation:
         now = self._clock()
         with self._lock:
+            self._refuse_if_shutting_down()
             if parent_operation_id is not None:
                 parent = self._require(parent_operation_id)
                 if parent.is_terminal:
@@ -363,11 +368,11 @@ class OperationsService(OperationReads, CancelCascade):
         return self._record(op, now, completed_at=now, **changes)
 
     def _recover_interrupted(self, found_open: list[Operation]) -> list[str]:
-        now = self._clock()
-        failed = [interrupted(op, now) for op in found_open]
-        if failed:
-            self._store.save_many(failed)
-        return [op.operation_id for op in failed]
+        # Acknowledged cancels come back cancelled, the rest failed (see recovery).
+        ended = recover(found_open, self._clock(), self._store.get)
+        if ended:
+            self._store.save_many(ended)
+        return [op.operation_id for op in ended]
 
     def _path(self, op: Operation) -> list[Operation]:
         """``op`` and its ancestors, nearest first (as far as memory holds them: the

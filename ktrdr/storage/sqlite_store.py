@@ -22,9 +22,10 @@ from ktrdr.operations.store import OPEN_STATUSES, OperationQuery, Tally
 from ktrdr.operations.summary import summarize
 from ktrdr.records.models import Operation, OperationStatus, OperationType
 from ktrdr.records.summary import OperationSummary
+from ktrdr.storage.in_use import lock_holder, store_in_use
 from ktrdr.storage.owner_lock import OwnerLock
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: listings order by ``seq``, the insertion sequence
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS operations (
@@ -40,25 +41,36 @@ CREATE TABLE IF NOT EXISTS operations (
 """
 # Every listing is "newest first" under at most these filters; each has an index that
 # yields its rows already in order, so a page costs its own size, not the table's.
+# "Newest" is the insertion sequence ``seq``, never ``created_at``: a wall clock set back
+# must not list new work below old.
 _INDEXES = """
 DROP INDEX IF EXISTS ix_operations_parent;
 DROP INDEX IF EXISTS ix_operations_created;
-CREATE INDEX IF NOT EXISTS ix_ops_created ON operations(created_at, operation_id);
-CREATE INDEX IF NOT EXISTS ix_ops_type ON operations(operation_type, created_at, operation_id);
-CREATE INDEX IF NOT EXISTS ix_ops_status ON operations(status, created_at, operation_id);
-CREATE INDEX IF NOT EXISTS ix_ops_type_status
-    ON operations(operation_type, status, created_at, operation_id);
-CREATE INDEX IF NOT EXISTS ix_ops_parent
-    ON operations(parent_operation_id, created_at, operation_id);
+DROP INDEX IF EXISTS ix_ops_created;
+DROP INDEX IF EXISTS ix_ops_type;
+DROP INDEX IF EXISTS ix_ops_status;
+DROP INDEX IF EXISTS ix_ops_type_status;
+DROP INDEX IF EXISTS ix_ops_parent;
+CREATE UNIQUE INDEX IF NOT EXISTS ix_ops_seq ON operations(seq);
+CREATE INDEX IF NOT EXISTS ix_ops_type_seq ON operations(operation_type, seq);
+CREATE INDEX IF NOT EXISTS ix_ops_status_seq ON operations(status, seq);
+CREATE INDEX IF NOT EXISTS ix_ops_type_status_seq ON operations(operation_type, status, seq);
+CREATE INDEX IF NOT EXISTS ix_ops_parent_seq ON operations(parent_operation_id, seq);
 """
+# A new row takes the next sequence number (read through ix_ops_seq: one index step); an
+# update keeps the row's own.
 _UPSERT = (
-    "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "INSERT INTO operations (operation_id, operation_type, status, parent_operation_id, "
+    "created_at, updated_at, version, body, summary, seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM operations)) "
     "ON CONFLICT(operation_id) DO UPDATE SET status=excluded.status, "
     "updated_at=excluded.updated_at, version=excluded.version, "
     "body=excluded.body, summary=excluded.summary "
     "WHERE excluded.version >= operations.version"
 )
 _MIGRATION_BATCH = 2000
+# SQLITE_BUSY and SQLITE_LOCKED: "database is locked", another connection holds the file.
+_HELD_ELSEWHERE = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SqliteOperationStore:
@@ -90,6 +102,11 @@ class SqliteOperationStore:
             self._migrate()
         except sqlite3.Error as exc:
             self._owner.release()
+            # The primary code (low byte): extended ones like SQLITE_BUSY_RECOVERY count too.
+            if (int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) in _HELD_ELSEWHERE:
+                # Another process has it open (its lock file gone, an sqlite3 shell): it is
+                # live, so the advice is to stop that process, never to move the file.
+                raise store_in_use(path, lock_holder(path)) from None
             raise ConfigurationError(
                 f"{path} is not a usable ktrdr database ({exc}). Nothing was changed; move "
                 "it aside or point KTRDR_DB_PATH at another file.",
@@ -116,6 +133,8 @@ class SqliteOperationStore:
         if "summary" not in columns:
             self._conn.execute("ALTER TABLE operations ADD COLUMN summary TEXT")
         self._backfill_summaries()
+        if "seq" not in columns:
+            self._add_sequence()
         self._conn.executescript(_INDEXES)
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -139,6 +158,17 @@ class SqliteOperationStore:
             done += len(rows)
         if done:
             get_logger("ktrdr.store").info("listing summaries added", operations=done)
+
+    def _add_sequence(self) -> None:
+        """Databases from before schema 3: number the rows in the order they were inserted.
+        Their rowid is that order (an upsert keeps a row's rowid, and ktrdr never VACUUMs),
+        and unlike ``created_at`` it never went back with the clock."""
+        self._conn.execute("BEGIN")
+        self._conn.execute("ALTER TABLE operations ADD COLUMN seq INTEGER")
+        numbered = self._conn.execute("UPDATE operations SET seq = rowid").rowcount
+        self._conn.execute("COMMIT")
+        if numbered:
+            get_logger("ktrdr.store").info("listing sequence added", operations=numbered)
 
     def _parse(self, operation_id: str, body: str) -> Operation:
         try:
@@ -175,8 +205,7 @@ class SqliteOperationStore:
         where, args = _where(query)
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT summary FROM operations {where} "
-                "ORDER BY created_at DESC, operation_id DESC LIMIT ? OFFSET ?",
+                f"SELECT summary FROM operations {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                 [*args, query.limit, query.offset],
             ).fetchall()
         return [OperationSummary.model_validate_json(row[0]) for row in rows]

@@ -8,15 +8,22 @@ of each operation, flushed every ``flush_interval`` seconds by its own thread.
 
 Snapshots are immutable ``Operation`` values, so holding one costs nothing and it cannot
 change before it is written. A write-through that fails (a busy or full disk) is kept and
-retried by the flusher; until it succeeds the store reports itself ``degraded``.
+retried by the flusher; until it succeeds the store reports itself ``degraded`` and
+``unwritten`` names the operations whose newest change exists only in memory (a cancel the
+API answered but a kill would lose).
+
+``file_check`` says whether the database file is still the one opened (see
+``ktrdr.storage.file_identity``): the flusher asks every interval and every write asks
+first. A removed or replaced file degrades the store for good: nothing more is written to
+the orphaned file, and creating an operation raises ``StoreFileReplacedError``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from ktrdr.errors import StorageUnavailableError
+from ktrdr.errors import StorageUnavailableError, StoreFileReplacedError
 from ktrdr.logging import get_logger
 from ktrdr.operations.store import OperationQuery, OperationStore, Tally
 from ktrdr.records.models import Operation
@@ -36,13 +43,22 @@ def _needs_write_through(new: Operation, last: Operation | None) -> bool:
 
 
 class WriteBehindStore:
-    def __init__(self, inner: OperationStore, *, flush_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        inner: OperationStore,
+        *,
+        flush_interval: float = 0.5,
+        file_check: Callable[[], str | None] | None = None,
+    ) -> None:
         self._inner = inner
         self._flush_interval = flush_interval
+        self._file_check = file_check
         self._lock = threading.Lock()
         self._written: dict[str, Operation] = {}  # the last snapshot handed on, per open id
         self._dirty: dict[str, Operation] = {}
         self._failure: str | None = None
+        self._file_problem: str | None = None  # once set, for good: the file is gone
+        self._unsaved: set[str] = set()  # ids whose newest change a failed write still holds
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if flush_interval > 0:
@@ -53,8 +69,15 @@ class WriteBehindStore:
 
     @property
     def degraded(self) -> str | None:
-        """Why the last write failed, while writes are failing; None when all is written."""
-        return self._failure
+        """Why the last write failed, while writes are failing (or why none can succeed any
+        more: the file was removed or replaced); None when all is written."""
+        return self._file_problem or self._failure
+
+    def unwritten(self, operation_ids: Iterable[str]) -> list[str]:
+        """Those of ``operation_ids`` whose newest change is only in memory because writing
+        it failed: a kill now would lose it (e.g. a cancel the API already answered)."""
+        with self._lock:
+            return [i for i in operation_ids if i in self._unsaved]
 
     # ------------------------------------------------------------------ store protocol
     def load_open(self) -> list[Operation]:
@@ -103,6 +126,14 @@ class WriteBehindStore:
         if self._flusher is not None:
             self._flusher.join(timeout=2)
         self.flush()
+        with self._lock:
+            lost = len(self._unsaved)
+        if lost:  # the last chance has passed: say what the next start will not find
+            get_logger("ktrdr.store").error(
+                "operations whose latest changes could not be saved before closing",
+                count=lost,
+                cause=self.degraded,
+            )
         self._inner.close()
 
     # ------------------------------------------------------------------ internals
@@ -111,29 +142,49 @@ class WriteBehindStore:
         raised only when the batch creates a row (``known`` False): the caller must then
         undo the creation, since nothing of it exists on disk."""
         try:
+            problem = self._check_file()
+            if problem is not None:
+                raise StoreFileReplacedError(
+                    f"Nothing was started: {problem}.", details={"cause": "store_file_replaced"}
+                )
             self._inner.save_many(batch)
         except Exception as exc:
+            self._keep_failed(batch, exc)
+            if all(known):
+                return
             with self._lock:
-                for op in batch:  # keep the newest of each for the next pass
-                    current = self._dirty.get(op.operation_id)
-                    if current is None or current.version < op.version:
-                        self._dirty[op.operation_id] = op
-                if self._failure is None:
-                    get_logger("ktrdr.store").error("operations store write failed", error=str(exc))
-                self._failure = f"{type(exc).__name__}: {exc}"
-            if not all(known):
-                with self._lock:
-                    for op, was_known in zip(batch, known, strict=True):
-                        if not was_known:
-                            self._dirty.pop(op.operation_id, None)
-                raise StorageUnavailableError(
-                    f"The operations database cannot be written ({type(exc).__name__}: "
-                    f"{exc}); nothing was started. Try again when it is writable.",
-                    details={"cause": f"{type(exc).__name__}: {exc}"},
-                ) from exc
-            return
+                for op, was_known in zip(batch, known, strict=True):
+                    if not was_known:
+                        self._dirty.pop(op.operation_id, None)
+                        self._unsaved.discard(op.operation_id)
+            if isinstance(exc, StoreFileReplacedError):
+                raise
+            raise StorageUnavailableError(
+                f"The operations database cannot be written ({type(exc).__name__}: "
+                f"{exc}); nothing was started. Try again when it is writable.",
+                details={"cause": f"{type(exc).__name__}: {exc}"},
+            ) from exc
+        self._mark_written(batch)
+
+    def _keep_failed(self, batch: list[Operation], exc: Exception) -> None:
+        with self._lock:
+            for op in batch:  # keep the newest of each for the next pass
+                current = self._dirty.get(op.operation_id)
+                if current is None or current.version < op.version:
+                    self._dirty[op.operation_id] = op
+                self._unsaved.add(op.operation_id)
+            if isinstance(exc, StoreFileReplacedError):
+                return  # said once already, and degraded for good (_check_file)
+            if self._failure is None:
+                get_logger("ktrdr.store").error("operations store write failed", error=str(exc))
+            self._failure = f"{type(exc).__name__}: {exc}"
+
+    def _mark_written(self, batch: list[Operation]) -> None:
         with self._lock:
             for op in batch:
+                pending = self._dirty.get(op.operation_id)
+                if pending is None or pending.version <= op.version:  # nothing newer failed
+                    self._unsaved.discard(op.operation_id)
                 if op.is_terminal:
                     self._written.pop(op.operation_id, None)  # history: nothing to compare
                 else:
@@ -142,6 +193,24 @@ class WriteBehindStore:
                 get_logger("ktrdr.store").info("operations store writable again")
                 self._failure = None
 
+    def _check_file(self) -> str | None:
+        """The file problem, looked for now (one ``stat``) unless already found."""
+        if self._file_problem is not None or self._file_check is None:
+            return self._file_problem
+        problem = self._file_check()
+        if problem is None:
+            return None
+        with self._lock:
+            first = self._file_problem is None
+            self._file_problem = problem
+        if first:
+            get_logger("ktrdr.store").error(
+                "the operations database file was removed or replaced: nothing more is saved "
+                "and new work is refused until the backend restarts"
+            )
+        return problem
+
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._flush_interval):
+            self._check_file()  # also when nothing is written: an idle backend must notice
             self.flush()

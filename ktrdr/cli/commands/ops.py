@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,12 +15,13 @@ from ktrdr.cli.options import (
     ProgressOutput,
     checked_operation_id,
 )
-from ktrdr.cli.output import EXIT_USAGE, ask, echo, fail, friendly_errors, print_json
+from ktrdr.cli.output import EXIT_USAGE, ask, echo, fail, friendly_errors, print_json, shown_as_json
 from ktrdr.cli.watching import PlainOutput, watch
 from ktrdr.records.kinds import OperationStatus, OperationType
 
 if TYPE_CHECKING:
     from ktrdr.client.http import KtrdrClient
+    from ktrdr.contract.cancelling import CancelPublic
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -61,8 +63,7 @@ def list_ops(
                 limit=limit,
                 offset=offset,
             )
-    if json_out:
-        print_json([op.model_dump(mode="json") for op in ops])
+    if shown_as_json(ops, json_out):
         return
     from ktrdr.cli.views.console import stdout_console
     from ktrdr.cli.views.tables import operations_listing
@@ -80,8 +81,7 @@ def show(
 ) -> None:
     """Show one operation with its progress, metadata, result and children."""
     op = ask(no_autostart, lambda client: client.get_operation(operation_id))
-    if json_out:
-        print_json(op.model_dump(mode="json"))
+    if shown_as_json(op, json_out):
         return
     from ktrdr.cli.views.console import stdout_console
     from ktrdr.cli.views.tables import operation_details
@@ -94,12 +94,27 @@ def cancel(
     operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
     """Cancel an operation (and its running children)."""
-    op = ask(no_autostart, lambda client: client.cancel_operation(operation_id))
+    op = ask(no_autostart, lambda client: _cancel(client, operation_id))
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
     state = "cancelled" if op.status is OperationStatus.CANCELLED else "cancel requested"
     echo(f"{op.operation_id}: {state}")
+    if not op.durable:  # a kill would lose it: the one line the user must see
+        from ktrdr.cli.output import terminal_safe
+
+        warning = op.warning or "the cancel is not saved yet"
+        sys.stderr.write(terminal_safe(f"Warning: {warning}") + "\n")
+
+
+def _cancel(client: KtrdrClient, operation_id: str) -> CancelPublic:
+    """The cancel's whole answer, its durability included (``cancel_operation`` of the
+    client reads the operation only)."""
+    from ktrdr.client.calls import path_segment
+    from ktrdr.contract.cancelling import CancelPublic
+
+    answer = client.request("DELETE", f"/operations/{path_segment(operation_id)}")
+    return CancelPublic.model_validate(answer["data"])
 
 
 @app.command("follow")
