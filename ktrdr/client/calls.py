@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
+from ktrdr.contract.cancelling import CancelPublic
 from ktrdr.contract.catalog import ModelPublic, SeriesDetailPublic, SeriesPublic
 from ktrdr.contract.operations import (
     AgentStatusPublic,
@@ -103,8 +104,9 @@ def get_operation(operation_id: str) -> Call[OperationPublic]:
     return Call("GET", f"/operations/{path_segment(operation_id)}", _data_as(OperationPublic))
 
 
-def cancel_operation(operation_id: str) -> Call[OperationPublic]:
-    return Call("DELETE", f"/operations/{path_segment(operation_id)}", _data_as(OperationPublic))
+def cancel_operation(operation_id: str) -> Call[CancelPublic]:
+    """The operation as cancelled, and whether the cancel is on disk yet (``durable``)."""
+    return Call("DELETE", f"/operations/{path_segment(operation_id)}", _data_as(CancelPublic))
 
 
 def start_training(request: TrainingStartRequest) -> Call[OperationStarted]:

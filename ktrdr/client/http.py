@@ -16,6 +16,7 @@ from ktrdr.client.errors import (
     BackendUnavailableError,
     api_error,
 )
+from ktrdr.contract.cancelling import CancelPublic
 from ktrdr.contract.catalog import ModelPublic, SeriesDetailPublic, SeriesPublic
 from ktrdr.contract.operations import (
     AgentStatusPublic,
@@ -184,7 +185,7 @@ class KtrdrClient:
     def get_operation(self, operation_id: str) -> OperationPublic:
         return self._run(calls.get_operation(operation_id))
 
-    def cancel_operation(self, operation_id: str) -> OperationPublic:
+    def cancel_operation(self, operation_id: str) -> CancelPublic:
         return self._run(calls.cancel_operation(operation_id))
 
     def start_training(self, request: TrainingStartRequest) -> OperationStarted:
@@ -313,7 +314,7 @@ class AsyncKtrdrClient:
     async def get_operation(self, operation_id: str) -> OperationPublic:
         return await self._run(calls.get_operation(operation_id))
 
-    async def cancel_operation(self, operation_id: str) -> OperationPublic:
+    async def cancel_operation(self, operation_id: str) -> CancelPublic:
         return await self._run(calls.cancel_operation(operation_id))
 
     async def trigger_cycle(self, request: AgentTriggerRequest) -> OperationStarted:

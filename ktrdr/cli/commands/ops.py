@@ -21,7 +21,6 @@ from ktrdr.records.kinds import OperationStatus, OperationType
 
 if TYPE_CHECKING:
     from ktrdr.client.http import KtrdrClient
-    from ktrdr.contract.cancelling import CancelPublic
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -94,7 +93,7 @@ def cancel(
     operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
     """Cancel an operation (and its running children)."""
-    op = ask(no_autostart, lambda client: _cancel(client, operation_id))
+    op = ask(no_autostart, lambda client: client.cancel_operation(operation_id))
     if json_out:
         print_json(op.model_dump(mode="json"))
         return
@@ -105,16 +104,6 @@ def cancel(
 
         warning = op.warning or "the cancel is not saved yet"
         sys.stderr.write(terminal_safe(f"Warning: {warning}") + "\n")
-
-
-def _cancel(client: KtrdrClient, operation_id: str) -> CancelPublic:
-    """The cancel's whole answer, its durability included (``cancel_operation`` of the
-    client reads the operation only)."""
-    from ktrdr.client.calls import path_segment
-    from ktrdr.contract.cancelling import CancelPublic
-
-    answer = client.request("DELETE", f"/operations/{path_segment(operation_id)}")
-    return CancelPublic.model_validate(answer["data"])
 
 
 @app.command("follow")
