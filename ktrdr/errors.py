@@ -13,6 +13,8 @@
     │   └── StoreInUseError         another backend holds the operations database
     ├── JobFailedError              real work failed (training diverged, file unreadable...)
     ├── StorageUnavailableError     the operations database cannot be written right now
+    │   └── StoreFileReplacedError  its file was removed or replaced under the backend
+    ├── ShuttingDownError           the backend is stopping: no new work
     ├── ClusterUnavailableError     the Dask scheduler cannot be reached: no job can start
     └── ClientError                 the client's side of a call to the backend
         ├── BackendUnavailableError nothing answered (refused, reset, DNS): "connection lost"
@@ -140,3 +142,17 @@ class NotFoundApiError(ApiError, NotFoundError):
 
 class ConflictApiError(ApiError, ConflictError):
     pass
+
+
+class ShuttingDownError(KtrdrError):
+    """The backend is shutting down: it takes no new work (a 503; start it again, or retry
+    against the next one). Work already running is ended and recorded as interrupted."""
+
+    code = "shutting_down"
+
+
+class StoreFileReplacedError(StorageUnavailableError):
+    """The operations database file was removed or replaced while the backend ran: nothing
+    more can be kept in it, so no new work is taken until the backend restarts."""
+
+    code = "store_file_replaced"
