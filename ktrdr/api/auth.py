@@ -11,6 +11,12 @@ The header is ``<scheme> <token>``: the scheme is matched without regard to case
 says auth schemes are case-insensitive, so ``bearer`` is accepted), the token exactly,
 whole, with nothing before or after it. An empty header, a scheme alone, a prefix of the
 token or the token with anything appended are refused.
+
+The check is the outermost guard (see ``ktrdr.api.app``) and reads nothing but headers: a
+refused request's body is never read. When that body is large, the 401 also closes the
+connection, so the server stops reading what it would only throw away. ``/health`` stays
+open, but says more than "I am here" only to a caller with the token
+(``token_verified``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,25 @@ from ktrdr.errors import ConfigurationError
 # Load balancers and `ktrdr server status` probe this without credentials: it says only
 # that a backend is there and how it is doing.
 OPEN_PATHS = frozenset({"/api/v1/health"})
+# Where the guard notes, for an open path, whether the caller sent the token.
+_VERIFIED = "ktrdr_token_verified"
+# A refused body up to this size is drained with the connection kept (cheap, and the
+# client reads its 401 for sure); past it, or of unknown length, the connection closes.
+DRAIN_LIMIT_BYTES = 64 * 1024
+
+
+def token_verified(scope: Scope) -> bool | None:
+    """Whether the guard saw the right token on this open-path request; None when no guard
+    ran (no token is set)."""
+    verified = scope.get("state", {}).get(_VERIFIED)
+    return None if verified is None else bool(verified)
+
+
+def _large_body(headers: Headers) -> bool:
+    if "transfer-encoding" in headers:
+        return True  # its length is known only once it has all been read
+    declared = headers.get("content-length")
+    return declared is not None and (not declared.isdigit() or int(declared) > DRAIN_LIMIT_BYTES)
 
 
 def check_token_setting(host: str, token: str | None) -> None:
@@ -50,10 +75,15 @@ class BearerTokenGuard:
         self._expected = token.encode("latin-1", "replace")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = Headers(scope=scope).get("authorization")
+        headers = Headers(scope=scope)
+        given = headers.get("authorization")
+        if scope.get("path") in OPEN_PATHS:
+            scope.setdefault("state", {})[_VERIFIED] = given is not None and self._matches(given)
+            await self.app(scope, receive, send)
+            return
         if given is not None and self._matches(given):
             await self.app(scope, receive, send)
             return
@@ -67,6 +97,8 @@ class BearerTokenGuard:
         )
         response = error_response(401, "unauthorized", message)
         response.headers["WWW-Authenticate"] = "Bearer"
+        if _large_body(headers):
+            response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
     def _matches(self, header: str) -> bool:

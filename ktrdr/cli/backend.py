@@ -30,9 +30,11 @@ class BackendFiles:
         return cls(pid=settings.data_dir / "server.pid", log=settings.data_dir / "server.log")
 
 
-def probe(base_url: str, timeout: float = 1.0) -> HealthPublic | None:
-    """The backend's health if a ktrdr backend answers at ``base_url``, else None."""
-    client = KtrdrClient(base_url, timeout=ClientTimeout(timeout))
+def probe(base_url: str, timeout: float = 1.0, token: str | None = None) -> HealthPublic | None:
+    """The backend's health if a ktrdr backend answers at ``base_url``, else None. With
+    ``token`` (the backend's API token) the answer is whole; without, a backend that has
+    one answers liveness only (no pid)."""
+    client = KtrdrClient(base_url, timeout=ClientTimeout(timeout), token=token)
     try:
         health = client.health()
     except (ClientError, ValueError):
@@ -86,7 +88,7 @@ def start_detached(settings: Settings) -> HealthPublic:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     url = settings.base_url
     while time.monotonic() < deadline:
-        health = probe(url, timeout=0.5)
+        health = probe(url, timeout=0.5, token=settings.token)
         if health is not None:
             files.pid.write_text(f"{health.pid}\n")
             return health
@@ -129,7 +131,7 @@ def connect(settings: Settings, *, autostart: bool, announce: bool = True) -> Kt
 def stop(settings: Settings, timeout: float = 10.0) -> int | None:
     """Stop the local backend; returns the pid that was stopped, or None if none ran."""
     files = BackendFiles.for_settings(settings)
-    health = probe(settings.base_url)
+    health = probe(settings.base_url, token=settings.token)
     pid: int | None = health.pid if health is not None else None
     if pid is None and files.pid.exists():
         try:

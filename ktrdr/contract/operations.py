@@ -4,7 +4,7 @@ the answer to a start request, and the envelopes around them (plain pydantic).""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -45,11 +45,49 @@ class OperationChildPublic(BaseModel):
     percentage: float
 
 
+class EtaFigures(Protocol):
+    """What an answer shows of an ETA (``ktrdr.operations.eta.Eta`` is one)."""
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def low(self) -> float: ...
+
+    @property
+    def high(self) -> float: ...
+
+    @property
+    def overdue(self) -> bool: ...
+
+
 class OperationPublic(Operation):
     """An operation as served; ``children`` is filled on single-operation reads."""
 
     children: list[OperationChildPublic] = Field(default_factory=list)
     elapsed_seconds: float | None = None
+    # A pending or running research cycle's expected seconds to its end, as of this read,
+    # learned from this backend's completed comparable cycles: ``eta_low``..``eta_high``
+    # holds the end 80 % of the time. None for other operations, ended ones, or while
+    # fewer than 3 comparable cycles have completed. ``overdue``: it has run longer than
+    # 9 in 10 of them (a separate matter from "stalled", which is silence).
+    eta_seconds: float | None = None
+    eta_low: float | None = None
+    eta_high: float | None = None
+    overdue: bool | None = None
+
+    def with_eta(self, eta: EtaFigures | None) -> OperationPublic:
+        """This answer with a cycle's ETA (itself when there is none)."""
+        if eta is None:
+            return self
+        return self.model_copy(
+            update={
+                "eta_seconds": round(eta.seconds, 1),
+                "eta_low": round(eta.low, 1),
+                "eta_high": round(eta.high, 1),
+                "overdue": eta.overdue,
+            }
+        )
 
     @classmethod
     def from_domain(
@@ -93,28 +131,42 @@ def _elapsed(started: datetime | None, completed: datetime | None, now: datetime
 
 
 class HealthPublic(BaseModel):
+    """A backend's health. With a token set, a caller without it gets the liveness answer
+    (``detail`` "liveness"): service, status and version, every other field null, since
+    the pid, the database's path and the cluster's address help only an intruder."""
+
     service: str = "ktrdr"
     status: str = "ok"
     version: str
-    pid: int
-    store: str
+    detail: Literal["full", "liveness"] = "full"
+    pid: int | None = None
+    store: str | None = None
     # "ok", or "degraded" while writes to the operations database fail (they are kept and
     # retried; memory stays authoritative): ``store_problem`` says why.
-    store_status: str = "ok"
+    store_status: str | None = None
     store_problem: str | None = None
-    executor: str = Field(default="thread", description="thread|process|dask, with job slots")
+    # Which of the backend's own threads died of an exception, and why (then ``status`` is
+    # "degraded": e.g. progress no longer flushed, cancels no longer forced); None if none.
+    threads_problem: str | None = None
+    executor: str | None = Field(default=None, description="thread|process|dask, with job slots")
     # Where jobs run, named apart: the executor kind, and for "dask" the scheduler's
     # address, its workers and the job slots (worker threads) free right now (None
     # until the scheduler has been reached). ``cluster_problem`` says why it cannot be.
-    executor_name: str = "thread"
+    executor_name: str | None = None
     scheduler: str | None = None
     cluster_status: str | None = None
     cluster_problem: str | None = None
     workers: int | None = None
     free_slots: int | None = None
-    started_at: datetime
-    active_operations: int
-    watchers: int = 0  # requests held waiting for a change (long-polls)
+    started_at: datetime | None = None
+    active_operations: int | None = None
+    watchers: int | None = None  # requests held waiting for a change (long-polls)
+
+    def liveness(self) -> HealthPublic:
+        """This answer cut down to what a caller without the token may know."""
+        return HealthPublic(
+            service=self.service, status=self.status, version=self.version, detail="liveness"
+        )
 
 
 class ChangePublic(BaseModel):
@@ -154,3 +206,7 @@ class AgentStatusPublic(BaseModel):
     phase: str | None = None
     cycle: OperationPublic | None = None
     child: OperationPublic | None = None
+    # How many cycles are open and how many may be (KTRDR_MAX_ACTIVE_CYCLES), so a caller
+    # starting several can check first; None from a backend that does not say.
+    open_cycles: int | None = None
+    max_active_cycles: int | None = None

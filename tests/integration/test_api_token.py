@@ -68,7 +68,7 @@ def test_with_a_token_every_request_but_health_needs_it(backend_factory: Backend
     watched = run_ktrdr(backend.env, "model", "train", "rsi_mean_reversion", "--epochs", "2")
     assert watched.returncode == 0, watched.stdout + watched.stderr
     assert "Training complete" in watched.stdout
-    wrong = run_ktrdr({**backend.env, "KTRDR_API_TOKEN": "not-it"}, "ops", "list")
+    wrong = run_ktrdr({**backend.env, "KTRDR_API_TOKEN": "not-the-backends-token"}, "ops", "list")
     assert wrong.returncode != 0 and "does not match" in wrong.stderr
     backend.stop()
     outputs = with_token.stdout + with_token.stderr + without.stderr + wrong.stderr

@@ -8,6 +8,12 @@ browser: scripts, styles and connections from this origin only, no inline script
 framing (clickjacking), no ``<base>`` or off-site form targets. The files ship inside the
 package (no CDN, no build step): the page works offline.
 
+The API reference at ``/docs`` follows the same rules: Swagger UI 5 (it reads the OpenAPI
+3.1 that FastAPI writes) comes from the copy the ``fastapi-offline`` package ships, served
+under ``/docs/assets`` (never from a CDN) and started by ``web/docs.js`` rather than an
+inline script, under the same headers. FastAPI's own ``/docs`` and ``/redoc`` load their
+scripts from a CDN: they are switched off.
+
 The request guard (``ktrdr.api.guards``) covers these routes like any other: a foreign
 ``Host`` gets 421, and they answer GET only, so a write to them is refused before it
 could matter.
@@ -35,6 +41,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 SHELL = "index.html"
+DOCS_PAGE = "docs.html"
 # The only files /static serves, with their media types: nothing else in the folder (or
 # outside it) can be named by a request.
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -86,4 +93,40 @@ async def static_file(name: str) -> Response:
         # Revalidated on each load (cheap on loopback), so an upgraded backend never
         # serves a page with last version's script.
         headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+    )
+
+
+# The Swagger UI files /docs loads, with their media types: nothing else in the package
+# can be named by a request.
+SWAGGER_UI_FILES = {
+    "swagger-ui-bundle.js": STATIC_TYPES[".js"],
+    "swagger-ui.css": STATIC_TYPES[".css"],
+}
+
+
+@cache
+def swagger_ui_file(name: str) -> bytes:
+    """A file of the packaged Swagger UI, read once (only its files are used, not its code)."""
+    return resources.files("fastapi_offline").joinpath("static", name).read_bytes()
+
+
+@router.get("/docs")
+async def api_docs() -> Response:
+    return Response(
+        web_file(DOCS_PAGE),
+        media_type="text/html; charset=utf-8",
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/docs/assets/{name}")
+async def api_docs_asset(name: str) -> Response:
+    media_type = SWAGGER_UI_FILES.get(name)
+    if media_type is None:
+        raise NotFoundError(f"no such file: /docs/assets/{name[:80]}", code="not_found")
+    return Response(
+        swagger_ui_file(name),
+        media_type=media_type,
+        # A megabyte that changes only with the installed package: kept for an hour.
+        headers={**SECURITY_HEADERS, "Cache-Control": "max-age=3600"},
     )

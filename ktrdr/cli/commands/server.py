@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ktrdr.cli.output import friendly_errors, print_json, terminal_safe
+
+if TYPE_CHECKING:
+    from ktrdr.contract.operations import HealthPublic
 
 app = typer.Typer(help="Run and manage the ktrdr backend.", no_args_is_help=True)
 
@@ -37,7 +40,7 @@ def start(
         settings = load_settings(**overrides)
         from ktrdr.cli.backend import BackendFiles, probe, start_detached
 
-        existing = probe(settings.base_url, timeout=0.5)
+        existing = probe(settings.base_url, timeout=0.5, token=settings.token)
         if existing is not None:
             sys.stderr.write(
                 f"A ktrdr backend already answers at {settings.base_url} (pid {existing.pid})\n"
@@ -57,13 +60,13 @@ def start(
 
 @app.command("status")
 def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Say whether a backend answers, and where."""
+    """Say whether a backend answers, and where (with its API token, what it runs)."""
     from ktrdr.cli.backend import probe
     from ktrdr.config import load_settings
 
     with friendly_errors():
         settings = load_settings()
-    health = probe(settings.base_url)
+    health = probe(settings.base_url, token=settings.token)
     if json_out:
         print_json(
             {
@@ -75,24 +78,30 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     elif health is None:
         sys.stdout.write(f"No ktrdr backend answers at {settings.base_url}\n")
     else:
-        executor = health.executor
-        if health.scheduler is not None:
-            executor = f"dask at {health.scheduler} ({health.cluster_status}"
-            if health.cluster_status == "connected":
-                executor += f", {health.workers} worker(s), {health.free_slots} free slot(s)"
-            executor += ")"
-        sys.stdout.write(
-            terminal_safe(
-                f"ktrdr backend {health.version} at {settings.base_url}: pid {health.pid}, "
-                f"store {health.store}, executor {executor}, "
-                f"{health.active_operations} running operation(s)"
-            )
-            + "\n"
-        )
+        sys.stdout.write(terminal_safe(_describe(health, settings.base_url)) + "\n")
         if health.cluster_problem:
             sys.stdout.write(terminal_safe(f"  cluster: {health.cluster_problem}") + "\n")
     if health is None:
         raise typer.Exit(1)
+
+
+def _describe(health: HealthPublic, url: str) -> str:
+    if health.detail == "liveness":
+        return (
+            f"ktrdr backend {health.version} at {url}: {health.status} "
+            "(its details need this backend's API token in KTRDR_API_TOKEN)"
+        )
+    executor = health.executor
+    if health.scheduler is not None:
+        executor = f"dask at {health.scheduler} ({health.cluster_status}"
+        if health.cluster_status == "connected":
+            executor += f", {health.workers} worker(s), {health.free_slots} free slot(s)"
+        executor += ")"
+    return (
+        f"ktrdr backend {health.version} at {url}: pid {health.pid}, "
+        f"store {health.store}, executor {executor}, "
+        f"{health.active_operations} running operation(s)"
+    )
 
 
 @app.command("stop")
