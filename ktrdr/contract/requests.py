@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 from ktrdr.data.series_names import Symbol, Timeframe
@@ -28,6 +29,11 @@ MAX_FILENAME_LENGTH = 255  # also the longest path component most filesystems ta
 # A strategy has eight sections; a mapping with far more keys is refused before it is read.
 MAX_STRATEGY_CONFIG_KEYS = 32
 MAX_AGENT_SEED = 2**31 - 1
+MAX_BATCH_SIZE = 64  # as many as `--count` starts
+# The dates a market series can hold. Beyond them a date is a typo; at the calendar's own
+# edge (9999-12-31) "the day after" cannot even be computed, which was a 500.
+EARLIEST_MARKET_DATE = date(1800, 1, 1)
+LATEST_MARKET_DATE = date(2200, 12, 31)
 
 
 def _no_control_characters(value: str) -> str:
@@ -60,6 +66,20 @@ FileName = Annotated[
     StringConstraints(min_length=1, max_length=MAX_FILENAME_LENGTH),
     AfterValidator(_file_name),
 ]
+MarketDate = Annotated[date, Field(ge=EARLIEST_MARKET_DATE, le=LATEST_MARKET_DATE)]
+BatchId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def check_market_date(field: str, value: date | None) -> None:
+    """``InvalidRequestError`` naming ``field`` when ``value`` is outside the dates a market
+    series can hold: for dates that reach a job by another way than a request's own fields
+    (a strategy's ``data`` section, a trained model's strategy)."""
+    if value is not None and not EARLIEST_MARKET_DATE <= value <= LATEST_MARKET_DATE:
+        raise InvalidRequestError(
+            f"{field} {value.isoformat()} is outside the dates a market series can hold "
+            f"({EARLIEST_MARKET_DATE.isoformat()} to {LATEST_MARKET_DATE.isoformat()})",
+            details={"field": field},
+        )
 
 
 class _Request(BaseModel):
@@ -103,16 +123,16 @@ class TrainingStartRequest(_Request):
     symbol: Symbol | None = None
     timeframe: Timeframe | None = None
     epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
-    train_start: date | None = None
-    train_end: date | None = None
+    train_start: MarketDate | None = None
+    train_end: MarketDate | None = None
 
 
 class BacktestStartRequest(_Request):
     model: PathText = Field(description="A model directory, or a strategy name (its newest model)")
     symbol: Symbol | None = None
     timeframe: Timeframe | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: MarketDate | None = None
+    end_date: MarketDate | None = None
     mode: Literal["long_flat", "long_short"] | None = None
     commission: float | None = Field(default=None, ge=0, lt=0.1)
     slippage: float | None = Field(default=None, ge=0, lt=0.1)
@@ -162,6 +182,20 @@ class AgentTriggerRequest(_Request):
         le=MAX_EPOCHS,
         description="early stopping patience in epochs (0: off); default KTRDR_RESEARCH_PATIENCE",
     )
+    # `agent trigger --count N` gives each of its cycles the same batch id and N, so the
+    # backend knows when the whole batch has ended (a webhook announces it: ktrdr.notify).
+    batch_id: BatchId | None = Field(
+        default=None, description="the batch this cycle belongs to (with batch_size)"
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1, le=MAX_BATCH_SIZE, description="how many cycles the batch has"
+    )
+
+    @model_validator(mode="after")
+    def _whole_batch(self) -> AgentTriggerRequest:
+        if (self.batch_id is None) != (self.batch_size is None):
+            raise ValueError("batch_id and batch_size are given together or not at all")
+        return self
 
 
 class DataImportRequest(_Request):

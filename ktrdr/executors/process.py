@@ -52,6 +52,7 @@ from ktrdr.operations.execution import (
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
+from ktrdr.operations.threads import THREADS
 
 # How often the supervisor looks at the token and the process between two messages.
 SUPERVISE_SLICE_SECONDS = 0.05
@@ -191,7 +192,10 @@ class ProcessExecutor:
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         """Queue ``job``; its operation stays pending until a process slot takes it."""
         self._service.get(operation_id)  # an unknown id fails here, not in a thread
-        future = self._supervisors.submit(self._supervise, operation_id, job)
+        # Guarded: a supervisor that crashes leaves its operation open, so /health says so.
+        future = self._supervisors.submit(
+            THREADS.guarded("ktrdr-proc", self._supervise), operation_id, job
+        )
         return JobHandle(operation_id, future, self._service)
 
     def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
@@ -209,9 +213,7 @@ class ProcessExecutor:
             self._warming = True
         from multiprocessing import forkserver
 
-        threading.Thread(
-            target=forkserver.ensure_running, name="ktrdr-forkserver-warm", daemon=True
-        ).start()
+        THREADS.thread(forkserver.ensure_running, name="ktrdr-forkserver-warm").start()
 
     def _supervise(self, operation_id: str, job: Job) -> None:
         if not start_queued(self._service, operation_id):

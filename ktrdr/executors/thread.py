@@ -14,6 +14,7 @@ from ktrdr.operations.cancellation import CancellationRequested
 from ktrdr.operations.execution import Completed, Failed, Job, JobHandle, JobOutcome, Stopped
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
+from ktrdr.operations.threads import THREADS
 from ktrdr.records.models import OperationStatus
 
 
@@ -51,7 +52,8 @@ class LocalExecutor:
     def submit(self, operation_id: str, job: Job) -> JobHandle:
         """Queue ``job``; its operation stays pending until a worker thread takes it."""
         self._service.get(operation_id)  # an unknown id fails here, not in a thread
-        future = self._pool.submit(self._run, operation_id, job)
+        # Guarded: a crash past _run's own handling would leave the operation open unseen.
+        future = self._pool.submit(THREADS.guarded("ktrdr-job", self._run), operation_id, job)
         return JobHandle(operation_id, future, self._service)
 
     def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
@@ -62,7 +64,9 @@ class LocalExecutor:
         """
         if self._service.get(operation_id).status is OperationStatus.PENDING:
             self._service.start(operation_id)
-        future = self._orchestration.submit(self._run_self_managed, operation_id, work)
+        future = self._orchestration.submit(
+            THREADS.guarded("ktrdr-cycle", self._run_self_managed), operation_id, work
+        )
         return JobHandle(operation_id, future, self._service)
 
     def _run_self_managed(self, operation_id: str, work: Callable[[], None]) -> None:

@@ -13,11 +13,20 @@ from datetime import date
 from typing import Any
 
 from ktrdr.backtesting.job import BacktestJob
-from ktrdr.contract.requests import BacktestStartRequest
-from ktrdr.errors import InvalidRequestError, NotFoundError
+from ktrdr.contract.requests import BacktestStartRequest, check_market_date
+from ktrdr.errors import (
+    InvalidRequestError,
+    JobFailedError,
+    NotFoundError,
+    StrategyValidationError,
+)
+from ktrdr.excerpt import excerpt
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.records.models import Operation, OperationType
-from ktrdr.training.model_store import TrainedModel, load_model
+from ktrdr.training.model_store import TrainedModel, list_models, load_model
+
+# How many model names a refusal lists: enough to spot a typo, never the whole store.
+MAX_MODEL_NAMES_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ def _with_backtest(model: TrainedModel, **overrides: Any) -> TrainedModel:
 def resolve_backtest(deps: JobDependencies, request: BacktestStartRequest) -> ResolvedBacktest:
     """Check everything a backtest needs before it becomes an operation (errors are 4xx):
     the one place a request becomes the resolved form a job runs."""
-    model = load_model(request.model, deps.models_dir)
+    model = _load_requested_model(deps, request.model)
     overrides = {
         name: value
         for name, value in (
@@ -83,6 +92,8 @@ def resolve_backtest(deps: JobDependencies, request: BacktestStartRequest) -> Re
     timeframe = request.timeframe or strategy.data.timeframe
     start = request.start_date or strategy.data.test_start
     end = request.end_date or strategy.data.test_end
+    check_market_date("start", start)  # the model's own dates came from its strategy file
+    check_market_date("end", end)
     if end is not None and end <= start:
         raise InvalidRequestError(
             f"end ({end}) must be after start ({start})", details={"field": "end"}
@@ -96,6 +107,40 @@ def resolve_backtest(deps: JobDependencies, request: BacktestStartRequest) -> Re
         )
     deps.market.load(symbol, timeframe, start, end)  # unknown symbol / empty range fail here
     return ResolvedBacktest(model, symbol, timeframe, start, end)
+
+
+def _load_requested_model(deps: JobDependencies, wanted: str) -> TrainedModel:
+    """The model a request names. A refusal shows no server path and reads the same
+    whether or not something exists at a path outside the models directory: a request may
+    come from anyone who can reach the API."""
+    try:
+        return load_model(wanted, deps.models_dir)
+    except StrategyValidationError:
+        raise InvalidRequestError(
+            f"model {excerpt(wanted)} holds a strategy this ktrdr cannot read; train it again",
+            details={"field": "model"},
+        ) from None
+    except InvalidRequestError:
+        raise _no_such_model(deps, wanted) from None
+    except JobFailedError:
+        raise JobFailedError(
+            f"model {excerpt(wanted)} cannot be loaded (its files are damaged); train it again",
+            details={"field": "model"},
+        ) from None
+
+
+def _no_such_model(deps: JobDependencies, wanted: str) -> InvalidRequestError:
+    names = sorted({info.name for info in list_models(deps.models_dir)})
+    shown = names[:MAX_MODEL_NAMES_SHOWN]
+    some = ", ".join(shown) + (
+        f" and {len(names) - len(shown)} more" if names[len(shown) :] else ""
+    )
+    return InvalidRequestError(
+        f"no model {excerpt(wanted)} on this backend "
+        f"({'models: ' + some if names else 'no models yet: train one first'}); "
+        "`ktrdr model list` shows them all",
+        details={"field": "model", "some_models": shown, "models": len(names)},
+    )
 
 
 def create_backtest(

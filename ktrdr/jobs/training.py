@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import UnionType
 from typing import Any
 
 from pydantic import ValidationError
 
-from ktrdr.contract.requests import TrainingStartRequest
+from ktrdr.contract.requests import TrainingStartRequest, check_market_date
 from ktrdr.errors import InvalidRequestError, NotFoundError, StrategyValidationError
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.strategy_files import read_named_strategy
@@ -39,7 +40,8 @@ def build_strategy(
         base = read_named_strategy(request.strategy, strategies_dir)
     else:
         base = dict(request.strategy_config or {})
-    data = dict(base.get("data") or {})
+    # The request's overrides are merged into these two sections, so they must be mappings.
+    data, model = _section(base, "data"), _section(base, "model")
     for field, value in (
         ("symbol", request.symbol.upper() if request.symbol else None),
         ("timeframe", request.timeframe),
@@ -50,9 +52,40 @@ def build_strategy(
             data[field] = value
     base["data"] = data
     if request.epochs is not None:
-        base["model"] = {**dict(base.get("model") or {}), "epochs": request.epochs}
+        base["model"] = {**model, "epochs": request.epochs}
+    strategy = _validated(base)
+    for name in ("train_start", "train_end", "test_start", "test_end"):
+        check_market_date(f"strategy.data.{name}", getattr(strategy.data, name))
+    return strategy
+
+
+# What a JSON value that is not an object is, in words (bool before int: it is one).
+_JSON_KINDS: tuple[tuple[type | UnionType, str], ...] = (
+    (bool, "true/false"),
+    (int | float, "a number"),
+    (str, "text"),
+    (object, "a list"),
+)
+
+
+def _section(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A copy of the strategy section ``name`` ({} when absent); a section that is not a
+    mapping (``"data": 5``) is the caller's mistake, named as such."""
+    value = config.get(name)
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    kind = next(label for types, label in _JSON_KINDS if isinstance(value, types))
+    raise StrategyValidationError(
+        f"Invalid strategy: {name}: must be a mapping of its fields, not {kind}",
+        details={"field": f"strategy.{name}", "errors": 1},
+    )
+
+
+def _validated(config: dict[str, Any]) -> StrategyConfig:
     try:
-        return StrategyConfig.model_validate(base)
+        return StrategyConfig.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))

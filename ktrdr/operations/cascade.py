@@ -15,6 +15,7 @@ from typing import Any
 from ktrdr.logging import operation_logger
 from ktrdr.operations.cancellation import CancellationToken
 from ktrdr.operations.index import OperationIndex
+from ktrdr.operations.threads import THREADS
 from ktrdr.records.models import Operation, OperationMetadata, OperationStatus
 from ktrdr.records.results import OperationResult
 
@@ -84,8 +85,13 @@ class CancelCascade:
         self._record(op, self._clock(), cancel_requested=True)
         operation_logger(op.operation_id).info("cancel requested", reason=reason)
         if not self._closed:
-            timer = threading.Timer(self._grace, self._force_cancel, args=(op.operation_id,))
-            timer.daemon = True
+            # Watched: a timer that dies (e.g. at its wait) leaves a cancel never forced.
+            timer = THREADS.timer(
+                self._grace,
+                self._force_cancel,
+                name=f"ktrdr-cancel-timer-{op.operation_id}",
+                args=(op.operation_id,),
+            )
             self._timers[op.operation_id] = timer
             timer.start()
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from ktrdr.errors import StorageUnavailableError, StoreFileReplacedError
 from ktrdr.logging import get_logger
 from ktrdr.operations.store import OperationQuery, OperationStore, Tally
+from ktrdr.operations.threads import watched_thread
 from ktrdr.records.models import Operation
 from ktrdr.records.summary import OperationSummary
 
@@ -62,9 +63,8 @@ class WriteBehindStore:
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         if flush_interval > 0:
-            self._flusher = threading.Thread(
-                target=self._flush_loop, name="ktrdr-operations-flusher", daemon=True
-            )
+            # Watched: a flusher that dies shows in /health instead of silently stopping.
+            self._flusher = watched_thread(self._flush_loop, name="ktrdr-operations-flusher")
             self._flusher.start()
 
     @property
