@@ -61,3 +61,39 @@ OperationId = Annotated[
     str,
     typer.Argument(help="An operation id (from `ktrdr ops list`).", callback=checked_operation_id),
 ]
+
+
+class InterruptAction(StrEnum):
+    """What Ctrl+C does to the work a command watches (``--on-interrupt``)."""
+
+    CANCEL = "cancel"  # cancel it (and its children), then say where it stopped
+    DETACH = "detach"  # stop watching only: the work keeps running on the backend
+
+
+OnInterrupt = Annotated[
+    InterruptAction | None,
+    typer.Option(
+        "--on-interrupt",
+        case_sensitive=False,
+        show_default=False,
+        help="What Ctrl+C does: cancel the work, or detach (stop watching; it keeps "
+        "running, exit 4). Default: cancel for the commands that start the work, detach "
+        "for those that re-attach to it (agent status -f, ops follow).",
+    ),
+]
+
+Notify = Annotated[
+    bool,
+    typer.Option(
+        "--notify",
+        help="When the watched work ends: the terminal bell and a desktop notification "
+        "(OSC 9). On a terminal only: never into a pipe, nor in JSON output.",
+    ),
+]
+
+
+def checked_operation_ids(values: list[str] | None) -> list[str] | None:
+    """``checked_operation_id`` for each of several ids (exit 2 on the first bad one)."""
+    for value in values or []:
+        checked_operation_id(value)
+    return values

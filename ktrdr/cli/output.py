@@ -23,6 +23,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED_ELSEWHERE = 3
+# Ctrl+C stopped the watching only: the work has not ended, so not 0 (a `follow && next`
+# must not go on), and nothing was cancelled, so not 130.
+EXIT_DETACHED = 4
 EXIT_CANCELLED = 130
 
 # C0 controls but newline and tab, DEL, and the C1 controls (0x80-0x9f, which some

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ktrdr.cli.options import InterruptAction
 from ktrdr.cli.output import fail, friendly_errors, print_json
 
 if TYPE_CHECKING:
@@ -40,29 +41,47 @@ def output_mode(json_out: bool, plain: bool, progress: str = "auto") -> Output:
 
 
 def watch(
-    base_url: str, operation_id: str, json_out: bool, plain: bool, progress: str = "auto"
+    base_url: str,
+    operation_id: str,
+    json_out: bool,
+    plain: bool,
+    progress: str = "auto",
+    *,
+    on_interrupt: InterruptAction = InterruptAction.CANCEL,
+    notify: bool = False,
 ) -> None:
     """Follow the operation until it ends and exit with the monitor's code. What it shows
-    (titles, the closing summary) follows the operation's own type."""
+    (titles, the closing summary) follows the operation's own type; ``on_interrupt`` is
+    what Ctrl+C does, ``notify`` rings the terminal when the work ends."""
     from ktrdr.cli.monitor import run_monitor
     from ktrdr.config import load_settings
 
     with friendly_errors():
         settings = load_settings()
     output = output_mode(json_out, plain, progress)
-    code = run_monitor(base_url, operation_id, output=output, settings=settings)
+    code = run_monitor(
+        base_url,
+        operation_id,
+        output=output,
+        settings=settings,
+        on_interrupt=on_interrupt,
+        notify=notify,
+    )
     raise typer.Exit(code)
 
 
 @dataclass(frozen=True)
 class Watching:
-    """How a starting command hands over: watch (and how) or announce the id."""
+    """How a starting command hands over: watch (and how) or announce the id. A command
+    that started the work cancels it on Ctrl+C unless told to detach."""
 
     watch_it: bool
     json_out: bool
     plain: bool
     no_autostart: bool
     progress: str = "auto"
+    notify: bool = False
+    on_interrupt: InterruptAction = InterruptAction.CANCEL
 
 
 def start_and_watch(start: StartCall, what: str, how: Watching) -> None:
@@ -84,7 +103,15 @@ def start_and_watch(start: StartCall, what: str, how: Watching) -> None:
             )
         base_url = client.base_url
     if how.watch_it:
-        watch(base_url, started.operation_id, how.json_out, how.plain, how.progress)
+        watch(
+            base_url,
+            started.operation_id,
+            how.json_out,
+            how.plain,
+            how.progress,
+            on_interrupt=how.on_interrupt,
+            notify=how.notify,
+        )
     announce_started(started.operation_id, what, how.json_out)
 
 

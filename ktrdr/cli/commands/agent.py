@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ktrdr.cli.options import (
+    InterruptAction,
     JsonOutput,
     NoAutostart,
+    Notify,
+    OnInterrupt,
     ProgressMode,
     ProgressOutput,
     checked_operation_id,
@@ -30,6 +33,15 @@ MonitorOpt = Annotated[
     bool,
     typer.Option(
         "--monitor", "--follow", "-f", help="Watch it live (nested progress; Ctrl+C cancels)."
+    ),
+]
+ReattachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        "--monitor",
+        "-f",
+        help="Re-attach the live monitor (Ctrl+C stops watching; the cycle keeps running).",
     ),
 ]
 
@@ -140,6 +152,8 @@ def trigger(
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
     progress: ProgressOutput = ProgressMode.AUTO,
+    notify: Notify = False,
+    on_interrupt: OnInterrupt = None,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Start a research cycle (fire and forget unless --monitor/--follow/-f)."""
@@ -151,6 +165,8 @@ def trigger(
     with friendly_errors():
         source = _strategy_payload(strategy) if strategy is not None else {}
         request = checked(AgentTriggerRequest, **flags, **source)
+    # This command started the work: Ctrl+C cancels it unless told to detach.
+    action = on_interrupt or InterruptAction.CANCEL
     if count is not None:
         _trigger_many(
             request,
@@ -159,9 +175,10 @@ def trigger(
             json_out=json_out,
             plain=plain,
             no_autostart=no_autostart,
+            watching=(notify, action),
         )
         return
-    how = Watching(monitor, json_out, plain, no_autostart, progress)
+    how = Watching(monitor, json_out, plain, no_autostart, progress, notify, action)
     start_and_watch(lambda client: client.trigger_cycle(request), "Research cycle", how)
 
 
@@ -219,7 +236,9 @@ def _trigger_many(
     json_out: bool,
     plain: bool,
     no_autostart: bool,
+    watching: tuple[bool, InterruptAction],
 ) -> None:
+    """``watching``: --notify, and what Ctrl+C does to the batch while -f follows it."""
     import secrets
 
     from ktrdr.cli.backend import client_for
@@ -235,21 +254,35 @@ def _trigger_many(
             base_url = client.base_url
     announce(cycles, json_out)
     if monitor:
-        raise typer.Exit(follow_cycles(base_url, cycles, settings, plain=plain or json_out))
+        notify, action = watching
+        code = follow_cycles(
+            base_url,
+            cycles,
+            settings,
+            plain=plain or json_out,
+            notify=notify and not json_out,
+            on_interrupt=action,
+        )
+        raise typer.Exit(code)
 
 
 @app.command("status")
 def status(
-    follow: MonitorOpt = False,
+    follow: ReattachOpt = False,
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
     progress: ProgressOutput = ProgressMode.AUTO,
+    notify: Notify = False,
+    on_interrupt: OnInterrupt = None,
     no_autostart: NoAutostart = False,
 ) -> None:
     """The running cycle (phase, progress, child) or the last cycle's result."""
     current, base_url = ask(no_autostart, lambda client: (client.agent_status(), client.base_url))
     if follow and current.cycle is not None:
-        watch(base_url, current.cycle.operation_id, json_out, plain, progress)
+        # Re-attached: whoever only looks in must not lose the cycle to a Ctrl+C.
+        action = on_interrupt or InterruptAction.DETACH
+        cycle_id = current.cycle.operation_id
+        watch(base_url, cycle_id, json_out, plain, progress, on_interrupt=action, notify=notify)
     if shown_as_json(current, json_out):
         return
     from ktrdr.cli.views.agent_status import agent_status_view

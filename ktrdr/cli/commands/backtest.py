@@ -11,8 +11,11 @@ from typing import Annotated
 import typer
 
 from ktrdr.cli.options import (
+    InterruptAction,
     JsonOutput,
     NoAutostart,
+    Notify,
+    OnInterrupt,
     OperationId,
     ProgressMode,
     ProgressOutput,
@@ -43,6 +46,8 @@ def run(
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
     progress: ProgressOutput = ProgressMode.AUTO,
+    notify: Notify = False,
+    on_interrupt: OnInterrupt = None,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Run a backtest with live progress; prints the metrics at the end."""
@@ -60,7 +65,9 @@ def run(
             commission=commission,
             slippage=slippage,
         )
-    how = Watching(not detach, json_out, plain, no_autostart, progress)
+    # This command started the work: Ctrl+C cancels it unless told to detach.
+    action = on_interrupt or InterruptAction.CANCEL
+    how = Watching(not detach, json_out, plain, no_autostart, progress, notify, action)
     start_and_watch(lambda client: client.start_backtest(request), "Backtest", how)
 
 

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ktrdr.cli.options import JsonOutput, NoAutostart, ProgressMode, ProgressOutput
+from ktrdr.cli.options import (
+    InterruptAction,
+    JsonOutput,
+    NoAutostart,
+    Notify,
+    OnInterrupt,
+    ProgressMode,
+    ProgressOutput,
+)
 from ktrdr.cli.output import ask, echo, friendly_errors, shown_as_json
 from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch
 
@@ -34,6 +42,8 @@ def train(
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
     progress: ProgressOutput = ProgressMode.AUTO,
+    notify: Notify = False,
+    on_interrupt: OnInterrupt = None,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Train a model with live epoch progress; Ctrl+C cancels it."""
@@ -56,7 +66,9 @@ def train(
             train_start=train_start.date() if train_start else None,
             train_end=train_end.date() if train_end else None,
         )
-    how = Watching(not detach, json_out, plain, no_autostart, progress)
+    # This command started the work: Ctrl+C cancels it unless told to detach.
+    action = on_interrupt or InterruptAction.CANCEL
+    how = Watching(not detach, json_out, plain, no_autostart, progress, notify, action)
     start_and_watch(lambda client: client.start_training(request), "Training", how)
 
 

@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ktrdr.cli.commands.wait import wait
 from ktrdr.cli.options import (
+    InterruptAction,
     JsonOutput,
     NoAutostart,
+    Notify,
+    OnInterrupt,
     OperationId,
     ProgressMode,
     ProgressOutput,
@@ -21,6 +25,8 @@ from ktrdr.records.kinds import OperationStatus, OperationType
 
 if TYPE_CHECKING:
     from ktrdr.client.http import KtrdrClient
+    from ktrdr.contract.deliveries import DeliveriesPublic
+    from ktrdr.contract.operations import OperationPublic
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -78,14 +84,35 @@ def list_ops(
 def show(
     operation_id: OperationId, json_out: JsonOutput = False, no_autostart: NoAutostart = False
 ) -> None:
-    """Show one operation with its progress, metadata, result and children."""
-    op = ask(no_autostart, lambda client: client.get_operation(operation_id))
+    """Show one operation with its progress, metadata, result, children and the webhooks
+    sent about it."""
+
+    def read(client: KtrdrClient) -> tuple[OperationPublic, DeliveriesPublic | None]:
+        op = client.get_operation(operation_id)
+        return op, None if json_out else _deliveries(client, operation_id)
+
+    op, deliveries = ask(no_autostart, read)
     if shown_as_json(op, json_out):
         return
     from ktrdr.cli.views.console import stdout_console
+    from ktrdr.cli.views.deliveries import notifications_section
     from ktrdr.cli.views.tables import operation_details
 
-    stdout_console().print(operation_details(op))
+    section = notifications_section(deliveries) if deliveries is not None else None
+    stdout_console().print(operation_details(op, section))
+
+
+def _deliveries(client: KtrdrClient, operation_id: str) -> DeliveriesPublic | None:
+    """The webhooks sent about the operation; None from a backend without the route."""
+    from ktrdr.client.calls import path_segment
+    from ktrdr.client.errors import ApiError
+    from ktrdr.contract.deliveries import DeliveriesPublic
+
+    try:
+        answer = client.request("GET", f"/operations/{path_segment(operation_id)}/deliveries")
+    except ApiError:
+        return None  # an older backend: the rest of the operation still shows
+    return DeliveriesPublic.model_validate(answer["data"])
 
 
 @app.command("cancel")
@@ -112,13 +139,22 @@ def follow(
     json_out: JsonOutput = False,
     plain: PlainOutput = False,
     progress: ProgressOutput = ProgressMode.AUTO,
+    notify: Notify = False,
+    on_interrupt: OnInterrupt = None,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """Watch any operation live (re-attach to a running cycle, training or backtest)."""
+    """Watch any operation live (re-attach to a running cycle, training or backtest).
+
+    Ctrl+C stops watching and leaves it running (--on-interrupt cancel: cancels it)."""
 
     def known(client: KtrdrClient) -> str:
         client.get_operation(operation_id)  # an unknown id fails here, clearly
         return client.base_url
 
     base_url = ask(no_autostart, known)
-    watch(base_url, operation_id, json_out, plain, progress)
+    action = on_interrupt or InterruptAction.DETACH  # re-attached: looking in is harmless
+    watch(base_url, operation_id, json_out, plain, progress, on_interrupt=action, notify=notify)
+
+
+# `ops wait ID...` lives in its own module (ktrdr.cli.commands.wait).
+app.command("wait")(wait)
