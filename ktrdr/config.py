@@ -156,9 +156,10 @@ class Settings(BaseSettings):
     # The largest request head (request line and headers) in bytes; larger gets 400.
     max_header_bytes: int = Field(default=16 * 1024, ge=4 * 1024, le=1024 * 1024)
     # --- Webhooks (ktrdr.notify): a signed POST when a root operation or a --count batch ends
-    # The receivers, comma-separated (at most 8). A URL may carry a credential: logs, `ops
-    # show` and the page show its scheme://host only, and a refused value is never echoed.
-    webhook_url: str = ""
+    # The receivers, comma-separated (at most 8). A URL may carry a credential, so it is kept
+    # as a secret: logs, `ops show` and the page show its scheme://host only, and a refused
+    # value is never echoed.
+    webhook_url: SecretStr = SecretStr("")
     # The Standard Webhooks signing secret, "whsec_" + base64 of 24 to 64 random bytes;
     # required with webhook_url (declared after it: its check reads it).
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
@@ -170,8 +171,8 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_url")
     @classmethod
-    def _usable_webhook_urls(cls, value: str) -> str:
-        return ",".join(parse_webhook_urls(value))
+    def _usable_webhook_urls(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(",".join(parse_webhook_urls(value.get_secret_value())))
 
     @field_validator("webhook_secret")
     @classmethod
@@ -180,7 +181,8 @@ class Settings(BaseSettings):
     ) -> SecretStr | None:
         text = value.get_secret_value().strip() if value is not None else ""
         if not text:
-            if info.data.get("webhook_url"):
+            urls = info.data.get("webhook_url")
+            if isinstance(urls, SecretStr) and urls.get_secret_value():
                 raise ValueError(
                     f"is required when KTRDR_WEBHOOK_URL is set: it {WEBHOOK_SECRET_RULE}"
                 )
@@ -190,7 +192,7 @@ class Settings(BaseSettings):
 
     @property
     def webhook_urls(self) -> tuple[str, ...]:
-        return tuple(url for url in self.webhook_url.split(",") if url)
+        return tuple(url for url in self.webhook_url.get_secret_value().split(",") if url)
 
     @property
     def webhook_key(self) -> bytes | None:

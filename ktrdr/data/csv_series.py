@@ -3,8 +3,14 @@
 One parser reads every series, bundled or imported (dates in several common forms, columns
 in any order, a bad line reported with its number and the rule it breaks), and
 ``validate_bars`` holds every ``Bars`` to the same rules: timestamps sorted and unique,
-prices positive and finite, high/low enclosing open and close, volume >= 0. ``to_csv``
+prices positive and finite, high/low enclosing open and close, volume >= 0. ``write_csv``
 writes the canonical form imports are stored in (ISO timestamps, round-trip floats).
+
+Parsing streams: text arrives in pieces (``ktrdr.data.text_pieces``), rows are gathered a
+block at a time into numpy arrays and each block is checked as it is made, so a parse holds
+the finished arrays (48 bytes a bar) and one block, never the whole text again nor a Python
+object per number. Errors are what a whole-text parse reports: the first unreadable line
+wins over any rule, and otherwise the first row that breaks a rule.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import IO
 
 import numpy as np
+import numpy.typing as npt
 
-from ktrdr.data.bars import Bars, FloatArray
+from ktrdr.data.bars import Bars
+from ktrdr.data.text_pieces import lines, text_chunks
 from ktrdr.errors import DataValidationError
 
 _DATE_COLUMNS = ("date", "timestamp", "datetime")
@@ -29,6 +38,12 @@ _ISO_DATE = re.compile(
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DATE_FORMATS = "YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], ISO 8601 with 'T', or M/D/YYYY"
+# Rows per block in parsing and checking, and in writing (whose rows cost more as Python
+# text): a block's Python objects (under 1 MB) stay small next to any file worth streaming,
+# and blocks are big enough that the per-block numpy work vanishes.
+BLOCK_ROWS = 2_048
+_WRITE_ROWS = 1_024
+_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
 @dataclass(frozen=True)
@@ -52,8 +67,21 @@ _RULES = (
 )
 
 
-def _first_violation(bars: Bars) -> _Violation | None:
-    """The earliest row that breaks a rule, or None; vectorised so it costs ~nothing."""
+def _first_violation(bars: Bars, block_rows: int = BLOCK_ROWS) -> _Violation | None:
+    """The earliest row that breaks a rule, or None; a block at a time, so that checking a
+    long series needs no temporary arrays the size of the series."""
+    for start in range(0, len(bars), block_rows):
+        # Each block but the first starts one row early, for the step into its first row;
+        # that row itself passed with the block before (else the check had stopped there).
+        before = min(start, 1)
+        found = _block_violation(bars.slice(start - before, start + block_rows))
+        if found is not None:
+            return _Violation(start - before + found.row, found.rule, found.explanation)
+    return None
+
+
+def _block_violation(bars: Bars) -> _Violation | None:
+    """The earliest row of ``bars`` that breaks a rule, or None; vectorised."""
     o, h, lo, c, v = bars.open, bars.high, bars.low, bars.close, bars.volume
     ts = bars.timestamps.astype("datetime64[s]")
     prices = np.vstack([o, h, lo, c])
@@ -183,65 +211,117 @@ def _parse_row(
     return stamp, values
 
 
-def _parse_csv(text: str, source: str, symbol: str, timeframe: str) -> tuple[Bars, list[int]]:
-    """Parse OHLCV CSV text into Bars plus the file line number of every row.
+@dataclass
+class _Gathered:
+    """Rows parsed so far: full blocks as numpy arrays, the block being filled as lists, and
+    the first row that broke a rule (kept, not raised: a later unreadable line still wins)."""
 
-    Errors name ``source`` and the line; OHLCV rule checks are left to the caller so that
-    they can be reported with the line number too.
-    """
-    reader = csv.reader(io.StringIO(text), strict=True)
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
-        raise bad_file(source, 1, "the file is empty (expected a header line)", "empty_file")
-    positions = _column_positions(header, source)
-    number_columns = [name for name in (*_PRICE_COLUMNS, "volume") if name in positions]
+    source: str
+    symbol: str
+    timeframe: str
+    numbered: list[str]  # the number columns the file has, in _COLUMNS order
+    block_rows: int = BLOCK_ROWS
+    rows: int = 0
+    seconds: list[int] = field(default_factory=list)
+    numbers: list[list[float]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    blocks: dict[str, list[npt.NDArray[np.generic]]] = field(default_factory=dict)
+    broken: DataValidationError | None = None
 
-    lines: list[int] = []
-    seconds: list[int] = []
-    numbers: dict[str, list[float]] = {name: [] for name in number_columns}
+    def add(self, stamp: int, values: list[float], line: int) -> None:
+        self.seconds.append(stamp)
+        self.numbers.append(values)
+        self.lines.append(line)
+        if len(self.lines) >= self.block_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """The block being filled becomes arrays, checked against the rules as it joins."""
+        if not self.lines:
+            return
+        block = self._block_bars()
+        if self.broken is None:
+            self._check(block)
+        if self.broken is None:  # once a row is broken no bars are kept, only read on
+            for name, array in zip(("timestamps", *_COLUMNS), _arrays(block), strict=True):
+                self.blocks.setdefault(name, []).append(array)
+        self.rows += len(self.lines)
+        self.seconds, self.numbers, self.lines = [], [], []
+
+    def _block_bars(self) -> Bars:
+        table = np.asarray(self.numbers, dtype=np.float64).reshape(len(self.lines), -1)
+        values = dict(zip(self.numbered, table.T, strict=True))
+        zeros = np.zeros(len(self.lines), dtype=np.float64)  # volume is optional
+        columns = [np.ascontiguousarray(values.get(name, zeros)) for name in _COLUMNS]
+        stamps = np.asarray(self.seconds, dtype=np.int64).astype("datetime64[s]")
+        return Bars(self.symbol, self.timeframe, stamps, *columns)
+
+    def _check(self, block: Bars) -> None:
+        before = 1 if self.blocks else 0  # the last row kept, for the step into this block
+        if before:
+            joined = [
+                np.concatenate([self.blocks[name][-1][-1:], array])
+                for name, array in zip(("timestamps", *_COLUMNS), _arrays(block), strict=True)
+            ]
+            block = Bars(self.symbol, self.timeframe, *joined)
+        found = _block_violation(block)
+        if found is None:
+            return
+        row = found.row - before
+        stamp = str(block.timestamps[found.row])
+        error = bad_file(self.source, self.lines[row], f"{stamp}: {found.explanation}", found.rule)
+        error.details.update(row=self.rows + row, timestamp=stamp)
+        self.broken = error
+
+    def bars(self) -> Bars:
+        """All rows as one Bars: each column joined in turn, its blocks freed as it goes."""
+        self.flush()
+        if self.rows == 0:
+            raise bad_file(self.source, 2, "no data rows after the header", "empty_file")
+        if self.broken is not None:
+            raise self.broken
+        joined = [np.concatenate(self.blocks.pop(name)) for name in ("timestamps", *_COLUMNS)]
+        return _frozen(Bars(self.symbol, self.timeframe, *joined))
+
+
+def _arrays(bars: Bars) -> tuple[npt.NDArray[np.generic], ...]:
+    return (bars.timestamps, bars.open, bars.high, bars.low, bars.close, bars.volume)
+
+
+def parse_chunks(
+    chunks: Iterable[str],
+    source: str,
+    symbol: str,
+    timeframe: str,
+    *,
+    block_rows: int = BLOCK_ROWS,
+) -> Bars:
+    """Parse OHLCV CSV text, given in pieces cut anywhere, into checked, read-only Bars,
+    ``block_rows`` rows at a time.
+
+    Errors name ``source`` and the file line (see the module for which error wins)."""
+    reader = csv.reader(lines(chunks), strict=True)
     try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise bad_file(source, 1, "the file is empty (expected a header line)", "empty_file")
+        positions = _column_positions(header, source)
+        numbered = [name for name in _COLUMNS if name in positions]
+        gathered = _Gathered(source, symbol, timeframe, numbered, block_rows)
         for row in reader:
-            line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue  # blank lines (often a trailing one) carry no bar
-            stamp, values = _parse_row(row, line, source, positions, number_columns)
-            for name, value in zip(number_columns, values, strict=True):
-                numbers[name].append(value)
-            seconds.append(stamp)
-            lines.append(line)
+            line = reader.line_num
+            stamp, values = _parse_row(row, line, source, positions, numbered)
+            gathered.add(stamp, values, line)
     except csv.Error as exc:
         raise bad_file(source, reader.line_num, f"malformed CSV ({exc})", "bad_csv") from None
-    if not lines:
-        raise bad_file(source, 2, "no data rows after the header", "empty_file")
-
-    def column(name: str) -> FloatArray:
-        if name not in numbers:
-            return np.zeros(len(lines), dtype=np.float64)  # volume is optional
-        return np.asarray(numbers[name], dtype=np.float64)
-
-    bars = Bars(
-        symbol=symbol,
-        timeframe=timeframe,
-        timestamps=np.asarray(seconds, dtype=np.int64).astype("datetime64[s]"),
-        open=column("open"),
-        high=column("high"),
-        low=column("low"),
-        close=column("close"),
-        volume=column("volume"),
-    )
-    return bars, lines
+    return gathered.bars()
 
 
 def parse_and_check(text: str, source: str, symbol: str, timeframe: str) -> Bars:
-    """Parse and apply the OHLCV rules, reporting violations by file line."""
-    bars, lines = _parse_csv(text, source, symbol, timeframe)
-    found = _first_violation(bars)
-    if found is not None:
-        stamp = str(bars.timestamps[found.row])
-        error = bad_file(source, lines[found.row], f"{stamp}: {found.explanation}", found.rule)
-        error.details.update(row=found.row, timestamp=stamp)
-        raise error
-    return _frozen(bars)
+    """Parse CSV text held whole (see ``parse_chunks``)."""
+    return parse_chunks(text_chunks(text), source, symbol, timeframe)
 
 
 def _frozen(bars: Bars) -> Bars:
@@ -251,13 +331,25 @@ def _frozen(bars: Bars) -> Bars:
     return bars
 
 
-def to_csv(bars: Bars) -> str:
-    """The stored form: canonical ISO timestamps and shortest round-trip float text."""
-    out = io.StringIO()
+def write_csv(bars: Bars, out: IO[str]) -> None:
+    """The stored form, a block at a time: canonical ISO timestamps and the shortest text that
+    reads back as exactly the same float."""
     out.write("timestamp,open,high,low,close,volume\n")
-    stamps = np.datetime_as_string(bars.timestamps.astype("datetime64[s]"), unit="s").tolist()
-    # tolist() gives Python floats, whose repr is the shortest text that reads back exactly.
-    columns = (bars.open, bars.high, bars.low, bars.close, bars.volume)
-    for stamp, *values in zip(stamps, *(c.tolist() for c in columns), strict=True):
-        out.write(stamp + "," + ",".join(map(repr, values)) + "\n")
+    for start in range(0, len(bars), _WRITE_ROWS):
+        block = bars.slice(start, start + _WRITE_ROWS)
+        stamps = np.datetime_as_string(block.timestamps.astype("datetime64[s]"), unit="s")
+        # tolist() gives Python floats, whose repr is the shortest round-trip text.
+        columns = [array.tolist() for array in _arrays(block)[1:]]
+        out.write(
+            "".join(
+                stamp + "," + ",".join(map(repr, values)) + "\n"
+                for stamp, *values in zip(stamps.tolist(), *columns, strict=True)
+            )
+        )
+
+
+def to_csv(bars: Bars) -> str:
+    """The stored form as one string (see ``write_csv``)."""
+    out = io.StringIO()
+    write_csv(bars, out)
     return out.getvalue()

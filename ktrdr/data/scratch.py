@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 SCRATCH_DIRNAME = "tmp"
 
@@ -60,3 +63,36 @@ def sweep_stale(data_dir: Path) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+def write_atomically(
+    target: Path, content: str | Callable[[IO[str]], None], data_dir: Path
+) -> os.stat_result:
+    """Write ``content`` (text, or a function writing to the open file) to a temp file in
+    this process's scratch folder (the data dir's filesystem), fsync it, then rename it over
+    ``target`` in one step; on any failure the temp file is removed. Returns the written
+    file's stat, taken before the rename: it describes this content even when another
+    writer replaces ``target`` right after."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(
+        "w",
+        encoding="utf-8",
+        dir=scratch_dir(data_dir),
+        prefix=f"{target.name}.",
+        suffix=".tmp",
+        delete=False,
+    )
+    try:
+        with handle:
+            if isinstance(content, str):
+                handle.write(content)
+            else:
+                content(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+            written = os.fstat(handle.fileno())
+        os.replace(handle.name, target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return written

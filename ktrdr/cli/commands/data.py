@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -84,11 +86,9 @@ def import_csv(
     json_out: JsonOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """Import your own OHLCV CSV (validated whole; nothing is half-imported)."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {exc}", EXIT_USAGE)
+    """Import your own OHLCV CSV (validated whole; nothing is half-imported). Only a regular
+    file within the backend's import limit (KTRDR_MAX_IMPORT_BYTES) is read."""
+    text = _read_import(file)
     with friendly_errors():
         from ktrdr.cli.backend import client_for
         from ktrdr.contract.requests import DataImportRequest, checked
@@ -109,3 +109,74 @@ def import_csv(
         f"Imported {info.symbol} {info.timeframe}: {info.bars:,} bars "
         f"({info.first[:10]} to {info.last[:10]})"
     )
+
+
+# --- looking before reading -----------------------------------------------------------------
+
+_KINDS = (
+    (stat.S_ISDIR, "folder"),
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: 2.0 KiB, 50.0 MiB, 10.0 GiB."""
+    if count < 1024:
+        return f"{count} bytes"
+    value = count / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _import_problem(file: Path, info: os.stat_result, limit: int) -> str | None:
+    """Why ``file`` (as ``info`` describes it) cannot be imported, or None."""
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "special file")
+        return f"{file} is not a regular file (it is a {kind}); import a CSV file"
+    if info.st_size > limit:
+        return (
+            f"{file} is {_size(info.st_size)}; the backend takes imports of at most "
+            f"{_size(limit)} (KTRDR_MAX_IMPORT_BYTES)"
+        )
+    return None
+
+
+def _read_import(file: Path) -> str:
+    """The file's text, read only once it is known to be a regular file within the import
+    limit: a FIFO would block the read for ever, /dev/zero never ends, and a file over the
+    limit would be read whole only for the backend to refuse it."""
+    with friendly_errors():
+        from ktrdr.config import load_settings
+
+        limit = load_settings().max_import_bytes
+    text = ""
+    try:
+        problem = _import_problem(file, file.stat(), limit)
+        if problem is None:
+            problem, text = _read_opened(file, limit)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"cannot read {file}: {reason}", EXIT_USAGE)
+    if problem is not None:
+        fail(problem, EXIT_USAGE)
+    return text
+
+
+def _read_opened(file: Path, limit: int) -> tuple[str | None, str]:
+    """(why not, "") or (None, the text): looked at again once open, since the path may
+    have been swapped after the first look; opened without blocking for the same reason."""
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with open(fd, encoding="utf-8") as handle:  # text mode: newlines read as read_text does
+        problem = _import_problem(file, os.fstat(fd), limit)
+        if problem is not None:
+            return problem, ""
+        text = handle.read(limit + 1)  # bounded, should the file grow meanwhile
+    if len(text) > limit:
+        return f"{file} grew past the import limit while it was read", ""
+    return None, text
