@@ -182,7 +182,11 @@ class RequestGuard:
             return
         body = await self._read_body(limit, scope, receive, send)
         if body is not None:
-            await self.app(scope, _replay(body, receive), send)
+            replay = _replay(body, receive)
+            # Only the replay holds the messages now: each is let go once the app took it,
+            # so a large body is not kept whole for the whole request.
+            del body
+            await self.app(scope, replay, send)
 
     def _refusal(self, scope: Scope, headers: Headers) -> ASGIApp | None:
         """The answer to a request refused on its headers alone: a foreign Host (any
