@@ -18,6 +18,10 @@ QUICK = {
     "cluster_scaling": ["--trainings", "4", "--epochs", "20", "--starts", "3"],
     "page_load": ["--loads", "5", "--cycles", "2"],
     "walk_forward": ["--folds", "2", "--candidates", "2", "--epochs", "10", "--seeds", "1"],
+    "imports": ["--megabytes", "10"],
+    "read_throughput": ["--seconds", "1", "--rounds", "1"],
+    "watchers": ["--watchers", "0,500", "--seconds", "3"],
+    "webhook_latency": ["--trainings", "10"],
 }
 
 

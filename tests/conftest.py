@@ -39,6 +39,9 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KTRDR_AUTOSTART", "0")
     monkeypatch.delenv("KTRDR_API_URL", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    # In-process tests must never post to a developer's own webhook receiver.
+    monkeypatch.delenv("KTRDR_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("KTRDR_WEBHOOK_SECRET", raising=False)
 
 
 BackendFactory = Callable[..., LiveBackend]

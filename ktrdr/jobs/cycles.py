@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ktrdr.agents.design.base import StrategyDesigner
 from ktrdr.agents.design.builtin import DEFAULT_SYMBOL, DEFAULT_TIMEFRAME
@@ -94,14 +96,23 @@ class ResearchCycles:
             model=body.model,
             shape=shape,
         )
-        return self.trigger(request, strategy)
+        batch = (
+            {"batch_id": body.batch_id, "batch_size": body.batch_size} if body.batch_id else None
+        )
+        return self.trigger(request, strategy, batch=batch)
 
     def trigger(
-        self, request: CycleRequest | None = None, strategy: StrategyConfig | None = None
+        self,
+        request: CycleRequest | None = None,
+        strategy: StrategyConfig | None = None,
+        *,
+        batch: Mapping[str, Any] | None = None,
     ) -> Operation:
         """Start a cycle. With ``strategy`` (a user's, see ``research_shape.given_strategy``)
         its grid's variants are the candidates instead of a designer's designs; the shape
-        must then have been made from it (``research_shape(..., strategy)``)."""
+        must then have been made from it (``research_shape(..., strategy)``). ``batch``: the
+        ``--count`` batch it belongs to (``batch_id``, ``batch_size``), kept in its
+        parameters for whoever waits for the whole batch (``ktrdr.notify``)."""
         request = request or CycleRequest(seed=new_seed())
         # A bad -m, a missing key or series: refused before anything is created.
         designer = self._designer(request, strategy)
@@ -132,6 +143,7 @@ class ResearchCycles:
                     "designer": designer.name,
                     **({"strategy": strategy.name} if strategy is not None else {}),
                     **shape_parameters(request.shape),
+                    **(batch or {}),
                 },
             )
             worker = AgentResearchWorker(

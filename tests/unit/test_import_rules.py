@@ -186,7 +186,12 @@ RULES: list[ImportRule] = [
         "rich lives in the CLI's rendering modules only",
     ),
     ImportRule("ktrdr", "PIL", ("ktrdr.cli.charts",), "only the CLI's PNG writer draws pixels"),
-    ImportRule("ktrdr", "httpx", ("ktrdr.client",), "the client is the only HTTP caller"),
+    ImportRule(
+        "ktrdr",
+        "httpx",
+        ("ktrdr.client", "ktrdr.notify.http_sender"),
+        "the client is the only HTTP caller of a backend; webhooks' one sender calls receivers",
+    ),
     *(
         ImportRule(domain, edge, (), "the domain knows no edge")
         for domain in (*DOMAIN, *ADAPTERS, "ktrdr.records", "ktrdr.jobs")
@@ -236,6 +241,23 @@ RULES: list[ImportRule] = [
         "ktrdr.executors",
         (),
         "the domain owns the executor's port; the executors implement it",
+    ),
+    # Webhooks listen to the service from beside it: the service never knows them.
+    ImportRule(
+        "ktrdr.operations",
+        "ktrdr.notify",
+        (),
+        "the notifier listens to the service; the service knows no notifier",
+    ),
+    ImportRule(
+        "ktrdr.notify",
+        "ktrdr.storage",
+        (),
+        "the notifier owns the deliveries store's port; ktrdr.storage implements it",
+    ),
+    *(
+        ImportRule("ktrdr.notify", edge, (), "the notifier knows no edge")
+        for edge in ("ktrdr.api", "ktrdr.cli", "ktrdr.client", "ktrdr.jobs")
     ),
 ]
 

@@ -105,13 +105,13 @@ def show(
 def _deliveries(client: KtrdrClient, operation_id: str) -> DeliveriesPublic | None:
     """The webhooks sent about the operation; None from a backend without the route."""
     from ktrdr.client.calls import path_segment
-    from ktrdr.client.errors import ApiError
+    from ktrdr.client.errors import ClientError
     from ktrdr.contract.deliveries import DeliveriesPublic
 
     try:
         answer = client.request("GET", f"/operations/{path_segment(operation_id)}/deliveries")
-    except ApiError:
-        return None  # an older backend: the rest of the operation still shows
+    except ClientError:
+        return None  # an older backend, or gone since: the operation itself still shows
     return DeliveriesPublic.model_validate(answer["data"])
 
 

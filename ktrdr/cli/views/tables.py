@@ -132,7 +132,10 @@ def _key_value_grid() -> Table:
     return grid
 
 
-def operation_details(op: OperationPublic) -> RenderableType:
+def operation_details(
+    op: OperationPublic, notifications: RenderableType | None = None
+) -> RenderableType:
+    """``notifications``: the webhooks section (``views.deliveries``), shown last."""
     grid = _key_value_grid()
     grid.add_row("Operation", op.operation_id)
     grid.add_row("Type", op.operation_type.value)
@@ -168,6 +171,8 @@ def operation_details(op: OperationPublic) -> RenderableType:
                 f"{c.percentage:.0f}%",
             )
         parts.append(kids)
+    if notifications is not None:
+        parts.append(notifications)
     parts.append(Text(f"Everything, as JSON: ktrdr ops show {op.operation_id} --json", style="dim"))
     return Group(*parts)
 
