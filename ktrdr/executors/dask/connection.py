@@ -1,8 +1,10 @@
 """The backend's Dask client: which cluster, how to reach it safely, and what it looks like.
 
 ``KTRDR_DASK_SCHEDULER`` names a running scheduler (``tcp://HOST:PORT``, ``tls://...``) or
-``local`` / ``local:N`` for a ``LocalCluster`` of N single-threaded worker processes
-started inside the backend. Connecting never takes long (``CONNECT_TIMEOUT_SECONDS``): an
+``local`` / ``local:N`` for a cluster of N single-threaded worker processes started inside the
+backend, on loopback TLS that only the backend holds the keys to, with no HTTP server unless
+its dashboard is asked for (``ktrdr.executors.dask.local``); it is shown as ``local:N``, never
+by its port. Connecting never takes long (``CONNECT_TIMEOUT_SECONDS``): an
 unreachable scheduler makes the backend start anyway and each submit try again, so it
 recovers by itself when the scheduler is back. The view of the workers that /health shows
 is a snapshot refreshed by the executor's monitor thread, never fetched by a request.
@@ -16,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, LocalCluster
+from distributed import Client, SpecCluster
 from distributed.security import Security
 
 from ktrdr.errors import ClusterUnavailableError, ConfigurationError
+from ktrdr.executors.dask.local import require_certificates, start_private_cluster
 from ktrdr.logging import get_logger
+from ktrdr.operations.threads import THREADS
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 LOCAL_START_TIMEOUT_SECONDS = 60.0
@@ -93,11 +97,15 @@ class ClusterConnection:
         *,
         default_local_workers: int = 2,
         security: Security | None = None,
+        dashboard: bool = False,
     ) -> None:
         self._scheduler = scheduler
         self._local_workers = local_workers(scheduler, default_local_workers)
+        if self._local_workers is not None:
+            require_certificates()
         self._security = security
-        self._cluster: LocalCluster | None = None
+        self._dashboard = dashboard  # the local cluster's only: a remote one has its own
+        self._cluster: SpecCluster | None = None
         self._client: Client | None = None
         self._lock = threading.Lock()
         self._on_connect: Callable[[Client], None] = lambda _client: None
@@ -109,9 +117,19 @@ class ClusterConnection:
 
     @property
     def address(self) -> str:
-        if self._cluster is not None:
-            return str(self._cluster.scheduler_address)
+        """The scheduler as shown (state, errors): its address, or ``local:N`` for the
+        backend's own cluster, whose port is nobody else's business."""
+        if self._local_workers is not None:
+            return f"local:{self._local_workers}"
         return self._scheduler
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The local cluster's dashboard (``dashboard=True`` only, loopback, no login)."""
+        cluster = self._cluster
+        if not self._dashboard or cluster is None:
+            return None
+        return str(cluster.dashboard_link) or None
 
     def on_connect(self, callback: Callable[[Client], None]) -> None:
         """Called with every new client (e.g. to subscribe to the progress topic)."""
@@ -126,7 +144,7 @@ class ClusterConnection:
             except ClusterUnavailableError as exc:
                 _log.warning("dask cluster unavailable at start", problem=exc.message)
 
-        threading.Thread(target=attempt, name="ktrdr-dask-connect", daemon=True).start()
+        THREADS.thread(attempt, name="ktrdr-dask-connect").start()
 
     def current(self) -> Client | None:
         """The client if it is connected now (never connects)."""
@@ -152,23 +170,27 @@ class ClusterConnection:
             self._client = client
             self._state = ClusterState(self.address, "connected")
             _log.info("dask cluster connected", scheduler=self.address)
+            if self.dashboard_link is not None:
+                _log.warning("dask dashboard open, without login", url=self.dashboard_link)
             self._on_connect(client)
             return client
 
     def _connect(self) -> Client:
         if self._local_workers is not None:
             if self._cluster is None or self._cluster.status.name != "running":
-                self._cluster = LocalCluster(
-                    n_workers=self._local_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    timeout=LOCAL_START_TIMEOUT_SECONDS,
-                    # The engines load as a worker starts, not in its first job.
+                # A new cluster comes with new keys: the old one's are worthless.
+                self._cluster = start_private_cluster(
+                    self._local_workers,
+                    dashboard=self._dashboard,
+                    start_timeout=LOCAL_START_TIMEOUT_SECONDS,
                     preload=["ktrdr.executors.dask.preload"],
                 )
-            return Client(self._cluster, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)
+            return Client(
+                self._cluster,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                security=self._cluster.security,
+                set_as_default=False,
+            )
         return Client(
             self._scheduler,
             timeout=CONNECT_TIMEOUT_SECONDS,

@@ -55,6 +55,7 @@ from ktrdr.operations.execution import (
 )
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
+from ktrdr.operations.threads import THREADS
 
 MONITOR_SLICE_SECONDS = 0.05
 # How often the monitor asks the scheduler which workers are alive.
@@ -93,13 +94,17 @@ class DaskExecutor:
         self._scheduler_id: object = None
         self._stopping = threading.Event()
         connection.on_connect(self._subscribe)
-        self._monitor = threading.Thread(target=self._watch, name="ktrdr-dask", daemon=True)
+        self._monitor = THREADS.thread(self._watch, name="ktrdr-dask")
         self._monitor.start()
         connection.connect_in_background()
 
     @property
     def cluster(self) -> ClusterState:
         return self._connection.state
+
+    @property
+    def connection(self) -> ClusterConnection:
+        return self._connection
 
     # -- submitting ----------------------------------------------------------------------
 
