@@ -12,14 +12,11 @@ from ktrdr.cli.options import (
     InterruptAction,
     JsonOutput,
     NoAutostart,
-    Notify,
-    OnInterrupt,
-    ProgressMode,
-    ProgressOutput,
     checked_operation_id,
 )
 from ktrdr.cli.output import ask, friendly_errors, print_json, shown_as_json
-from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch, watch
+from ktrdr.cli.watch_flags import WatchFlags, watch_flags
+from ktrdr.cli.watching import start_and_watch
 from ktrdr.records.kinds import OperationType
 
 if TYPE_CHECKING:
@@ -134,6 +131,7 @@ CountOpt = Annotated[
 
 
 @app.command("trigger")
+@watch_flags(InterruptAction.CANCEL)  # this command started the work
 def trigger(
     model: DesignerModel = None,
     strategy: StrategySource = None,
@@ -149,36 +147,22 @@ def trigger(
     patience: PatienceOpt = None,
     count: CountOpt = None,
     monitor: MonitorOpt = False,
-    json_out: JsonOutput = False,
-    plain: PlainOutput = False,
-    progress: ProgressOutput = ProgressMode.AUTO,
-    notify: Notify = False,
-    on_interrupt: OnInterrupt = None,
-    no_autostart: NoAutostart = False,
+    *,
+    flags: WatchFlags,
 ) -> None:
     """Start a research cycle (fire and forget unless --monitor/--follow/-f)."""
     from ktrdr.contract.requests import AgentTriggerRequest, checked
 
-    flags = _trigger_payload(
+    payload = _trigger_payload(
         model, seed, symbol, timeframe, epochs, folds, candidates, holdout, purge, rolling, patience
     )
     with friendly_errors():
         source = _strategy_payload(strategy) if strategy is not None else {}
-        request = checked(AgentTriggerRequest, **flags, **source)
-    # This command started the work: Ctrl+C cancels it unless told to detach.
-    action = on_interrupt or InterruptAction.CANCEL
+        request = checked(AgentTriggerRequest, **payload, **source)
     if count is not None:
-        _trigger_many(
-            request,
-            count,
-            monitor=monitor,
-            json_out=json_out,
-            plain=plain,
-            no_autostart=no_autostart,
-            watching=(notify, action),
-        )
+        _trigger_many(request, count, monitor, flags)
         return
-    how = Watching(monitor, json_out, plain, no_autostart, progress, notify, action)
+    how = flags.watching(monitor)
     start_and_watch(lambda client: client.trigger_cycle(request), "Research cycle", how)
 
 
@@ -229,16 +213,10 @@ def _strategy_payload(strategy: str) -> dict[str, Any]:
 
 
 def _trigger_many(
-    request: AgentTriggerRequest,
-    count: int,
-    *,
-    monitor: bool,
-    json_out: bool,
-    plain: bool,
-    no_autostart: bool,
-    watching: tuple[bool, InterruptAction],
+    request: AgentTriggerRequest, count: int, monitor: bool, flags: WatchFlags
 ) -> None:
-    """``watching``: --notify, and what Ctrl+C does to the batch while -f follows it."""
+    """Start ``count`` cycles; with -f, follow them on one board (``flags``: --notify, and
+    what Ctrl+C does to the batch)."""
     import secrets
 
     from ktrdr.cli.backend import client_for
@@ -249,41 +227,36 @@ def _trigger_many(
     first_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     with friendly_errors():
         settings = load_settings()
-        with client_for(no_autostart) as client:
+        with client_for(flags.no_autostart) as client:
             cycles = start_cycles(client, request, first_seed, count)
             base_url = client.base_url
-    announce(cycles, json_out)
+    announce(cycles, flags.json_out)
     if monitor:
-        notify, action = watching
         code = follow_cycles(
             base_url,
             cycles,
             settings,
-            plain=plain or json_out,
-            notify=notify and not json_out,
-            on_interrupt=action,
+            plain=flags.plain or flags.json_out,
+            notify=flags.notify and not flags.json_out,
+            on_interrupt=flags.on_interrupt,
         )
         raise typer.Exit(code)
 
 
 @app.command("status")
+@watch_flags(InterruptAction.DETACH)  # re-attached: looking in must not cancel
 def status(
     follow: ReattachOpt = False,
-    json_out: JsonOutput = False,
-    plain: PlainOutput = False,
-    progress: ProgressOutput = ProgressMode.AUTO,
-    notify: Notify = False,
-    on_interrupt: OnInterrupt = None,
-    no_autostart: NoAutostart = False,
+    *,
+    flags: WatchFlags,
 ) -> None:
     """The running cycle (phase, progress, child) or the last cycle's result."""
-    current, base_url = ask(no_autostart, lambda client: (client.agent_status(), client.base_url))
+    current, base_url = ask(
+        flags.no_autostart, lambda client: (client.agent_status(), client.base_url)
+    )
     if follow and current.cycle is not None:
-        # Re-attached: whoever only looks in must not lose the cycle to a Ctrl+C.
-        action = on_interrupt or InterruptAction.DETACH
-        cycle_id = current.cycle.operation_id
-        watch(base_url, cycle_id, json_out, plain, progress, on_interrupt=action, notify=notify)
-    if shown_as_json(current, json_out):
+        flags.watch(base_url, current.cycle.operation_id)
+    if shown_as_json(current, flags.json_out):
         return
     from ktrdr.cli.views.agent_status import agent_status_view
     from ktrdr.cli.views.console import stdout_console

@@ -14,14 +14,11 @@ from ktrdr.cli.options import (
     InterruptAction,
     JsonOutput,
     NoAutostart,
-    Notify,
-    OnInterrupt,
     OperationId,
-    ProgressMode,
-    ProgressOutput,
 )
 from ktrdr.cli.output import echo, friendly_errors, print_json, terminal_safe
-from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch
+from ktrdr.cli.watch_flags import WatchFlags, watch_flags
+from ktrdr.cli.watching import PlainOutput, start_and_watch
 
 app = typer.Typer(help="Backtest trained models.", no_args_is_help=True)
 
@@ -29,6 +26,7 @@ DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 
 
 @app.command("run")
+@watch_flags(InterruptAction.CANCEL)  # this command started the work
 def run(
     model: Annotated[
         str, typer.Argument(help="A model directory, or a strategy name (its newest model)")
@@ -43,12 +41,8 @@ def run(
     commission: Annotated[float | None, typer.Option(min=0.0)] = None,
     slippage: Annotated[float | None, typer.Option(min=0.0)] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
-    json_out: JsonOutput = False,
-    plain: PlainOutput = False,
-    progress: ProgressOutput = ProgressMode.AUTO,
-    notify: Notify = False,
-    on_interrupt: OnInterrupt = None,
-    no_autostart: NoAutostart = False,
+    *,
+    flags: WatchFlags,
 ) -> None:
     """Run a backtest with live progress; prints the metrics at the end."""
     from ktrdr.contract.requests import BacktestStartRequest, checked
@@ -65,9 +59,7 @@ def run(
             commission=commission,
             slippage=slippage,
         )
-    # This command started the work: Ctrl+C cancels it unless told to detach.
-    action = on_interrupt or InterruptAction.CANCEL
-    how = Watching(not detach, json_out, plain, no_autostart, progress, notify, action)
+    how = flags.watching(not detach)
     start_and_watch(lambda client: client.start_backtest(request), "Backtest", how)
 
 

@@ -12,13 +12,10 @@ from ktrdr.cli.options import (
     InterruptAction,
     JsonOutput,
     NoAutostart,
-    Notify,
-    OnInterrupt,
-    ProgressMode,
-    ProgressOutput,
 )
 from ktrdr.cli.output import ask, echo, friendly_errors, shown_as_json
-from ktrdr.cli.watching import PlainOutput, Watching, start_and_watch
+from ktrdr.cli.watch_flags import WatchFlags, watch_flags
+from ktrdr.cli.watching import start_and_watch
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
 
@@ -26,6 +23,7 @@ DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 
 
 @app.command("train")
+@watch_flags(InterruptAction.CANCEL)  # this command started the work
 def train(
     strategy: Annotated[
         str,
@@ -39,12 +37,8 @@ def train(
     detach: Annotated[
         bool, typer.Option("--detach", help="Start it and return without watching.")
     ] = False,
-    json_out: JsonOutput = False,
-    plain: PlainOutput = False,
-    progress: ProgressOutput = ProgressMode.AUTO,
-    notify: Notify = False,
-    on_interrupt: OnInterrupt = None,
-    no_autostart: NoAutostart = False,
+    *,
+    flags: WatchFlags,
 ) -> None:
     """Train a model with live epoch progress; Ctrl+C cancels it."""
     from ktrdr.contract.requests import TrainingStartRequest, checked
@@ -66,9 +60,7 @@ def train(
             train_start=train_start.date() if train_start else None,
             train_end=train_end.date() if train_end else None,
         )
-    # This command started the work: Ctrl+C cancels it unless told to detach.
-    action = on_interrupt or InterruptAction.CANCEL
-    how = Watching(not detach, json_out, plain, no_autostart, progress, notify, action)
+    how = flags.watching(not detach)
     start_and_watch(lambda client: client.start_training(request), "Training", how)
 
 

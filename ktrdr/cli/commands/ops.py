@@ -12,15 +12,11 @@ from ktrdr.cli.options import (
     InterruptAction,
     JsonOutput,
     NoAutostart,
-    Notify,
-    OnInterrupt,
     OperationId,
-    ProgressMode,
-    ProgressOutput,
     checked_operation_id,
 )
 from ktrdr.cli.output import EXIT_USAGE, ask, echo, fail, friendly_errors, print_json, shown_as_json
-from ktrdr.cli.watching import PlainOutput, watch
+from ktrdr.cli.watch_flags import WatchFlags, watch_flags
 from ktrdr.records.kinds import OperationStatus, OperationType
 
 if TYPE_CHECKING:
@@ -134,14 +130,11 @@ def cancel(
 
 
 @app.command("follow")
+@watch_flags(InterruptAction.DETACH)  # re-attached: looking in is harmless
 def follow(
     operation_id: OperationId,
-    json_out: JsonOutput = False,
-    plain: PlainOutput = False,
-    progress: ProgressOutput = ProgressMode.AUTO,
-    notify: Notify = False,
-    on_interrupt: OnInterrupt = None,
-    no_autostart: NoAutostart = False,
+    *,
+    flags: WatchFlags,
 ) -> None:
     """Watch any operation live (re-attach to a running cycle, training or backtest).
 
@@ -151,9 +144,7 @@ def follow(
         client.get_operation(operation_id)  # an unknown id fails here, clearly
         return client.base_url
 
-    base_url = ask(no_autostart, known)
-    action = on_interrupt or InterruptAction.DETACH  # re-attached: looking in is harmless
-    watch(base_url, operation_id, json_out, plain, progress, on_interrupt=action, notify=notify)
+    flags.watch(ask(flags.no_autostart, known), operation_id)
 
 
 # `ops wait ID...` lives in its own module (ktrdr.cli.commands.wait).
