@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from ktrdr.api.deps import ServiceDep
 from ktrdr.api.tree_hub import TreeHub, Waiter, tree_hub
 from ktrdr.contract.operations import ChangePublic, Envelope, OperationPublic, TreePublic
+from ktrdr.jobs.cycle_eta import CycleEtas
 from ktrdr.operations.changes import OperationTree
 from ktrdr.operations.service import OperationsService
 from ktrdr.operations.summary import summarize
@@ -36,7 +37,7 @@ def etag_of(operation_id: str, version: int) -> str:
     return f'W/"{operation_id}:{version}"'
 
 
-def _public(tree: OperationTree) -> TreePublic:
+def _public(tree: OperationTree, etas: CycleEtas | None = None) -> TreePublic:
     now = utcnow()
     nodes = tree.nodes
     operations = [
@@ -44,7 +45,7 @@ def _public(tree: OperationTree) -> TreePublic:
             op,
             [summarize(c) for c in nodes if c.parent_operation_id == op.operation_id],
             now=now,
-        )
+        ).with_eta(etas.estimate(op, nodes) if etas is not None else None)
         for op in nodes
     ]
     return TreePublic(
@@ -55,21 +56,29 @@ def _public(tree: OperationTree) -> TreePublic:
     )
 
 
-def _rendered(service: OperationsService, operation_id: str, since: int) -> tuple[int, bytes]:
+def _rendered(
+    service: OperationsService, operation_id: str, since: int, etas: CycleEtas | None = None
+) -> tuple[int, bytes]:
     tree = service.tree(operation_id, since)
-    return tree.version, Envelope(data=_public(tree)).model_dump_json().encode()
+    return tree.version, Envelope(data=_public(tree, etas)).model_dump_json().encode()
 
 
 def _answer(
-    hub: TreeHub, service: OperationsService, operation_id: str, since: int, seen: int | None
+    hub: TreeHub,
+    service: OperationsService,
+    operation_id: str,
+    since: int,
+    seen: int | None,
+    etas: CycleEtas | None = None,
 ) -> Response:
     """The tree with its changes after ``since``; shared by every reader of the same
-    version (``seen``: the version the caller saw; None: render afresh)."""
+    version (``seen``: the version the caller saw; None: render afresh). A running
+    cycle's ETA is as of the render: readers of a shared answer count down from it."""
     if seen is None:
-        version, body = _rendered(service, operation_id, since)
+        version, body = _rendered(service, operation_id, since, etas)
     else:
         version, body = hub.shared_answer(
-            (operation_id, since, seen), lambda: _rendered(service, operation_id, since)
+            (operation_id, since, seen), lambda: _rendered(service, operation_id, since, etas)
         )
     return Response(
         body,
@@ -80,6 +89,12 @@ def _answer(
 
 def _not_modified(operation_id: str, version: int) -> Response:
     return Response(status_code=304, headers={"ETag": etag_of(operation_id, version)})
+
+
+def _etas(request: Request) -> CycleEtas | None:
+    """The backend's cycle ETAs (None for an app built without them)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return getattr(runtime, "cycle_etas", None)
 
 
 async def _disconnected(request: Request) -> None:
@@ -111,7 +126,7 @@ async def get_tree(
         if wait <= 0 or significant or version is None:
             if version is not None and if_none_match == etag_of(operation_id, version):
                 return _not_modified(operation_id, version)
-            return _answer(hub, service, operation_id, since, version)
+            return _answer(hub, service, operation_id, since, version, _etas(request))
         # Nothing new, or progress only: hold it (progress at most every coalescing period).
         return await _held(hub, waiter, operation_id, request, service, wait, version != since)
 
@@ -148,13 +163,13 @@ async def _held(
             version, significant = service.tree_status(operation_id, since)
             now = loop.time()
             if version is None or significant:
-                return _answer(hub, service, operation_id, since, version)
+                return _answer(hub, service, operation_id, since, version, _etas(request))
             if version != since:
                 if answer_by is None:
                     answer_by = min(deadline, now + PROGRESS_COALESCE_SECONDS)
                     waiter.holding_progress = True
                 if now >= answer_by:
-                    return _answer(hub, service, operation_id, since, version)
+                    return _answer(hub, service, operation_id, since, version, _etas(request))
             elif now >= deadline:
                 return _not_modified(operation_id, version)
     finally:

@@ -20,6 +20,8 @@ import {
   when,
 } from "./dom.js";
 import { ChildList, CycleGrid, focusChildren, isWalkForward, roleNote } from "./cycle_grid.js";
+import { etaText } from "./eta.js";
+import { DeliveriesSection } from "./deliveries_view.js";
 import { phaseTimeline } from "./timeline.js";
 import { ACTIVE, KIND, STATUS, TERMINAL, kindLabel, kindNoun } from "./vocabulary.js";
 import { walkForwardSection } from "./walk_forward.js";
@@ -189,6 +191,7 @@ class OperationPage {
     this.trainingBox = el("div");
     this.backtestBox = el("div");
     this.resultBox = el("section", { "aria-label": "Result" });
+    this.deliveries = new DeliveriesSection(id); // the webhooks sent once it has ended
     this.problem = el("p", { class: "problem", role: "alert" });
     replace(
       main,
@@ -203,6 +206,7 @@ class OperationPage {
       this.trainingBox,
       this.backtestBox,
       this.resultBox,
+      this.deliveries.box,
     );
     this.changes = [];
     this.journalComplete = true;
@@ -247,7 +251,8 @@ class OperationPage {
     );
     setProgress(this.bar, root.progress.percentage);
     this.step.textContent = `${Math.round(root.progress.percentage)}% ${root.progress.current_step || ""}`;
-    this.times.textContent = `Created ${when(root.created_at)} · elapsed ${duration(root.elapsed_seconds)}`;
+    const eta = etaText(root); // a running cycle's, learned from past cycles
+    this.times.textContent = `Created ${when(root.created_at)} · elapsed ${duration(root.elapsed_seconds)}${eta ? ` · ${eta}` : ""}`;
     // Status and phase changes are announced (not every percentage: too chatty).
     const said = `${root.status} ${params.phase || ""}`;
     if (this.lastStatus !== null && this.lastStatus !== said) {
@@ -345,6 +350,7 @@ export async function operationView(main, id) {
   }
   clearInterval(ticker);
   page.drawTimeline();
+  if (page.root && TERMINAL.has(page.root.status)) page.deliveries.refresh();
 }
 
 function verdictLine(op) {

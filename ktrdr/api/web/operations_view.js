@@ -60,6 +60,10 @@ export function fromOperation(op) {
     strategy: params.strategy_name || result.strategy_name || null,
     cancelRequested: op.cancel_requested,
     version: op.version,
+    // A running cycle's ETA, learned from past cycles (eta.js), and when it came: a listing
+    // row (which has none) keeps both when merged over this.
+    learnedEta: op.eta_seconds,
+    learnedEtaAt: Date.now(),
     receivedAt: Date.now(),
   };
 }
@@ -69,9 +73,13 @@ export function elapsedNow(op) {
   return ACTIVE.has(op.status) ? op.elapsed + (Date.now() - op.receivedAt) / 1000 : op.elapsed;
 }
 
-/** Time left, from the pace so far; only for work counted in epochs or bars (a cycle's
+/** Time left: a cycle's as the backend learned it from its past cycles (counted down since
+ * it came), else from the pace so far, only for work counted in epochs or bars (a cycle's
  * percentage moves in phase steps, which say nothing about time). */
 export function etaSeconds(op) {
+  if (op.type === KIND.AGENT_RESEARCH && ACTIVE.has(op.status) && finite(op.learnedEta)) {
+    return Math.max(0, op.learnedEta - (Date.now() - op.learnedEtaAt) / 1000);
+  }
   const spent = elapsedNow(op);
   const p = op.percentage;
   if (op.type === KIND.AGENT_RESEARCH || op.status !== STATUS.RUNNING || spent === null) return null;

@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ktrdr.cli.views.eta import eta_text
 from ktrdr.cli.views.figures import number, percent
 from ktrdr.contract.operations import AgentStatusPublic, OperationPublic
 from ktrdr.contract.progress import ACTIVE_PHASES, Phase, phase_of, research_cycle_context_of
@@ -31,6 +32,9 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
     )
     if cycle.elapsed_seconds is not None:
         grid.add_row("Elapsed", f"{cycle.elapsed_seconds:.1f}s")
+    eta = eta_text(cycle, interval=True)  # learned from past cycles; None without 3 alike
+    if eta is not None:
+        grid.add_row("ETA", eta)
     params = cycle.metadata.parameters
     for key in ("strategy_name", "designer", "seed", "training_op_id", "backtest_op_id"):
         if params.get(key) is not None:

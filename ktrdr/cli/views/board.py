@@ -8,6 +8,7 @@ cycles were started) and draws them; it keeps no state of its own beyond what it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from rich.console import Console, Group, RenderableType
@@ -18,6 +19,7 @@ from rich.text import Text
 from ktrdr.cli.views import figures
 from ktrdr.cli.views.children import child_rows
 from ktrdr.cli.views.console import live_region
+from ktrdr.cli.views.eta import approx, batch_eta
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.operations.summary import summarize
@@ -57,7 +59,10 @@ def outcome_words(cycle: OperationPublic, child: OperationPublic | None) -> tupl
     return f"✗ failed: {cycle.error_message or 'no reason given'}", "red"
 
 
-def board_view(states: Sequence[ViewState], seeds: Sequence[int | None]) -> RenderableType:
+def board_view(
+    states: Sequence[ViewState], seeds: Sequence[int | None], now: float | None = None
+) -> RenderableType:
+    """``now``: the follower's clock, to count the batch's ETA down between answers."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)  # id and seed
     grid.add_column(no_wrap=True, min_width=14)  # phase or outcome
@@ -80,14 +85,27 @@ def board_view(states: Sequence[ViewState], seeds: Sequence[int | None]) -> Rend
         else:
             grid.add_row(label, Text(words, style=style), Text(""), Text(""))
     done = sum(1 for s in states if s.done)
-    footer = Text(f"{done}/{len(states)} finished", style="dim")
+    footer = Text(f"{done}/{len(states)} finished" + _batch_eta_text(states, now), style="dim")
     return Group(grid, footer)
 
 
+def _batch_eta_text(states: Sequence[ViewState], now: float | None) -> str:
+    """`` · ETA ~2 min``: when the batch's last running cycle should end, if every running
+    cycle has an ETA."""
+    seconds = batch_eta(states, now)
+    return "" if seconds is None else f" · ETA ~{approx(seconds)}"
+
+
 class LiveBoard:
-    def __init__(self, console: Console, seeds: Sequence[int | None]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        seeds: Sequence[int | None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console
         self.seeds = list(seeds)
+        self._clock = clock  # the follower's: the batch's ETA counts down on it
         self._live = live_region(console)
         self._started = False
 
@@ -96,7 +114,7 @@ class LiveBoard:
         self._started = True
 
     def update(self, states: Sequence[ViewState]) -> None:
-        self._live.update(board_view(states, self.seeds), refresh=True)
+        self._live.update(board_view(states, self.seeds, self._clock()), refresh=True)
 
     def note(self, text: str) -> None:
         self.console.print(Text(text, style="yellow"), soft_wrap=True)

@@ -4,11 +4,14 @@ flushed line by line, for CI logs and tools that read a watch as it happens.
 Every object has ``event``, ``operation_id``, ``status``, ``percentage``, ``phase``,
 ``step``, ``child`` (the active child's ``operation_id``, ``operation_type``, ``status``,
 ``percentage``, ``step``, or null), ``children`` (every running child: those keys plus
-``role``, ``fold``, ``candidate``) and ``ts`` (ISO-8601 UTC, when the line was written),
-plus what the event needs: ``result_summary`` on ``completed``, ``error_message`` on
-``failed``, ``stopped`` on ``cancelled``, ``stalled_for`` on ``stalled``, ``change`` and
-``subject`` (the child it is about) on ``child``, and so on. Keys are only ever added.
-The README's "Watching from scripts" section is the schema for users; keep them together.
+``role``, ``fold``, ``candidate``), ``eta_seconds``, ``eta_low``, ``eta_high`` and
+``overdue`` (a running research cycle's ETA as of the backend's last answer, learned from
+its completed cycles; null when it has none) and ``ts`` (ISO-8601 UTC, when the line was
+written), plus what the event needs: ``result_summary`` on ``completed``,
+``error_message`` on ``failed``, ``stopped`` on ``cancelled``, ``stalled_for`` on
+``stalled``, ``change`` and ``subject`` (the child it is about) on ``child``, and so on.
+Keys are only ever added. The README's "Watching from scripts" section is the schema for
+users; keep them together.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ EVENT_NAMES = (
     "lost",
     "gave_up",
 )
+ETA_KEYS = ("eta_seconds", "eta_low", "eta_high", "overdue")
 REQUIRED_KEYS = (
     "event",
     "operation_id",
@@ -49,6 +53,7 @@ REQUIRED_KEYS = (
     "step",
     "child",
     "children",
+    *ETA_KEYS,
     "ts",
 )
 
@@ -91,6 +96,18 @@ def _subject(event: Event, state: ViewState) -> dict[str, Any]:
         return _member(op)
     keys = ("operation_type", "status", "percentage", "step", "role", "fold", "candidate")
     return {"operation_id": event.detail, **dict.fromkeys(keys)}
+
+
+def _eta(parent: OperationPublic | None) -> dict[str, Any]:
+    """The cycle's ETA keys (null when unknown or ended); a new ETA alone writes no line."""
+    if parent is None or parent.is_terminal:
+        return dict.fromkeys(ETA_KEYS)
+    return {
+        "eta_seconds": parent.eta_seconds,
+        "eta_low": parent.eta_low,
+        "eta_high": parent.eta_high,
+        "overdue": parent.overdue,
+    }
 
 
 def _progress_key(state: ViewState) -> tuple[object, ...]:
@@ -137,6 +154,7 @@ class NdjsonRenderer:
             "step": parent.progress.current_step if parent else None,
             "child": _child(state.child),
             "children": [_member(op) for op in state.children.running],
+            **_eta(parent),
             "ts": self._stamp(),
             **extra,
         }

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from ktrdr.cli.views.children import child_name, child_tags, runs_several
+from ktrdr.cli.views.eta import eta_text
 from ktrdr.cli.views.labels import (
     CONNECTION_LOST,
     TITLES,
@@ -121,7 +122,9 @@ class PlainRenderer:
 
     def _phase_line(self, parent: OperationPublic) -> None:
         step = parent.progress.current_step or phase_or_status(parent)
-        self._line(f"Phase: {step} ({parent.progress.percentage:.0f}%)")
+        eta = eta_text(parent)  # as of this answer: a log line is not redrawn
+        suffix = f"  {eta}" if eta is not None else ""
+        self._line(f"Phase: {step} ({parent.progress.percentage:.0f}%){suffix}")
 
     def show_cancelling(self) -> None:
         self.cancelling = True
