@@ -141,6 +141,9 @@ class ResearchCycles:
                     "timeframe": request.timeframe,
                     "epochs": request.epochs,
                     "designer": designer.name,
+                    # Where its children ran: an ETA compares only cycles run alike.
+                    "executor": self._settings.executor,
+                    "workers": self._settings.workers,
                     **({"strategy": strategy.name} if strategy is not None else {}),
                     **shape_parameters(request.shape),
                     **(batch or {}),

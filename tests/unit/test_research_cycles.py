@@ -60,6 +60,8 @@ def test_a_trigger_creates_one_cycle_and_hands_it_to_the_executor(
     params = cycle.metadata.parameters
     assert (params["phase"], params["seed"], params["designer"]) == ("idle", 42, "builtin")
     assert (params["symbol"], params["epochs"], params["model"]) == ("NASDAQ", 3, None)
+    settings = load_settings()  # where its children run: an ETA compares only cycles run alike
+    assert (params["executor"], params["workers"]) == (settings.executor, settings.workers)
     assert [op_id for op_id, _ in executor.orchestrations] == [cycle.operation_id]
     assert executor.jobs == []  # the children come later, from the worker
 
