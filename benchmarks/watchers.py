@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -98,7 +99,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(backend: LiveBackend, watched: str, probed: str, count: int, seconds: float) -> dict:
+def measure(
+    backend: LiveBackend, watched: str, probed: str, count: int, seconds: float
+) -> dict[str, Any]:
     settle = min(5.0, 1.0 + count / 250)  # connect them all before the window opens
     host, port = "127.0.0.1", backend.port
     code = (

@@ -40,6 +40,11 @@ class RetryPolicy:
     ) -> float | None:
         """When to try again after ``attempts`` failures (the latest just now), or None
         when that would be past the delivery's time to give up."""
+        deadline = created_at + self.give_up_after
+        nominal = self.nominal_delay(attempts)
+        if now + nominal * (1.0 - self.jitter) > deadline:
+            return None  # even the soonest retry the jitter allows comes too late
         spread = 1.0 + self.jitter * (2.0 * rng.random() - 1.0)
-        due = now + self.nominal_delay(attempts) * spread
-        return due if due <= created_at + self.give_up_after else None
+        # An unlucky draw past the deadline is the last try, at the deadline: the draw
+        # alone must not decide whether a delivery still gets its last chance.
+        return min(now + nominal * spread, deadline)

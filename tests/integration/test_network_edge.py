@@ -171,8 +171,8 @@ def test_half_sent_requests_neither_starve_health_nor_flood_the_log(
     try:
         for _ in range(1100):
             sock = connect(backend)
+            held.append(sock)  # before sending: a reset must not leak it unclosed
             sock.sendall(partial)  # never the blank line that ends the head
-            held.append(sock)
         opened = time.monotonic()
         # Before the fix the backend ran out of file descriptors: /health timed out and
         # asyncio logged ~100 MB of "out of system resource" tracebacks in 30 s.

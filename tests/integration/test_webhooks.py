@@ -203,8 +203,11 @@ def test_a_hanging_receiver_costs_the_service_nothing(
         service.start(op.operation_id)
         service.complete(op.operation_id)
         slowest = max(slowest, time.perf_counter() - started)
-        receiver.release()
         receiver.behaviour.hang = False
+        receiver.release()
+        # Every end delivered before the close: no send is in flight when the sender's
+        # connections are closed (one left mid-send would leak its socket).
+        assert len(receiver.wait_for(13, timeout=20)) >= 13
     finally:
         closing = time.perf_counter()
         stack.close()
