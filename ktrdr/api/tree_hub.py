@@ -19,6 +19,7 @@ reader to copy and check the whole tree, only to find progress it answers at mos
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -29,6 +30,13 @@ from starlette.datastructures import State
 
 from ktrdr.operations.service import OperationsService
 
+# Progress goes to one reader at most every PROGRESS_COALESCE_SECONDS; with more readers of
+# one tree than this, the period grows with their number, so that a tree's progress answers
+# stay near READERS_AT_FULL_RATE / PROGRESS_COALESCE_SECONDS a second however many watch it
+# (500 readers of one training: a progress answer each about every 1.4 s). Status, phase and
+# children still go to everyone at once.
+PROGRESS_COALESCE_SECONDS = 0.1
+READERS_AT_FULL_RATE = 40
 # A shared answer's elapsed times may be this old (it is otherwise the same bytes).
 SHARED_ANSWER_SECONDS = 0.5
 SHARED_ANSWERS_KEPT = 64
@@ -123,6 +131,15 @@ class TreeHub:
         while len(self._answers) > SHARED_ANSWERS_KEPT:
             self._answers.popitem(last=False)
         return version, body
+
+    def progress_delay(self, operation_id: str) -> float:
+        """How long a reader of ``operation_id`` holds progress back: the coalescing period,
+        longer with many readers, drawn over half a period more so that the readers of one
+        tree answer spread out instead of all in one burst."""
+        room = self._rooms.get(operation_id)
+        readers = len(room.waiters) if room is not None else 1
+        period = PROGRESS_COALESCE_SECONDS * max(1.0, readers / READERS_AT_FULL_RATE)
+        return period * random.uniform(1.0, 1.5)  # noqa: S311 - spreading load, not a secret
 
     def held(self) -> int:
         """How many reads are held now, over every tree."""

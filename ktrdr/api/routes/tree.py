@@ -7,8 +7,9 @@ or for S seconds (then 304). The wait is a watcher on the service's change feed,
 the change itself: no polling, and no thread is held while waiting.
 
 A status, phase, cancel request or new child is answered at once. A change of percentage
-only is held back up to ``PROGRESS_COALESCE_SECONDS`` (a later status change still goes at
-once), so one watcher gets at most ~10 progress answers a second.
+only is held back ``TreeHub.progress_delay`` (0.1 to 0.15 s; longer when many read one tree;
+a later status change still goes at once), so one watcher gets at most 10 progress answers a
+second.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from ktrdr.records.models import utcnow
 router = APIRouter(prefix="/operations", tags=["operations"])
 
 MAX_WAIT_SECONDS = 60.0
-PROGRESS_COALESCE_SECONDS = 0.1
 
 
 def etag_of(operation_id: str, version: int) -> str:
@@ -144,7 +144,8 @@ async def _held(
     since = waiter.since
     deadline = loop.time() + wait
     # Set once progress is seen: answer then, unless something significant comes first.
-    answer_by = min(deadline, loop.time() + PROGRESS_COALESCE_SECONDS) if progressed else None
+    delay = hub.progress_delay(operation_id)
+    answer_by = min(deadline, loop.time() + delay) if progressed else None
     waiter.holding_progress = progressed
     gone = asyncio.ensure_future(_disconnected(request))
     try:
@@ -166,7 +167,7 @@ async def _held(
                 return _answer(hub, service, operation_id, since, version, _etas(request))
             if version != since:
                 if answer_by is None:
-                    answer_by = min(deadline, now + PROGRESS_COALESCE_SECONDS)
+                    answer_by = min(deadline, now + hub.progress_delay(operation_id))
                     waiter.holding_progress = True
                 if now >= answer_by:
                     return _answer(hub, service, operation_id, since, version, _etas(request))
