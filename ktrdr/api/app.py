@@ -75,6 +75,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for module in (health, operations, tree, training, backtests, agent, data, meta, notifications):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)  # the web page, outside the API's prefix
+    _install_guards(app, settings)
+    return app
+
+
+def _install_guards(app: FastAPI, settings: Settings) -> None:
+    """What every request passes before a route: the token, the request guard and the
+    last-resort error catcher."""
     try:
         hosts = HostPolicy.build(settings.host, settings.allowed_hosts)
     except ValueError as exc:
@@ -94,4 +101,3 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if settings.token is not None:
         app.add_middleware(BearerTokenGuard, token=settings.token)
     app.add_middleware(UnexpectedErrorMiddleware)
-    return app
