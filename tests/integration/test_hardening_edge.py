@@ -140,7 +140,7 @@ def test_bodies_over_the_limit_are_413_while_they_arrive(
             http.post("/training/start", json={"strategy": "x" * (2 * MiB)}), 413, "body_too_large"
         )
         assert error["details"]["limit_bytes"] == MiB
-        first = http.get("/health")
+        assert http.get("/health").status_code == 200
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
             yield b'{"strategy": "'
@@ -179,8 +179,11 @@ def test_bodies_over_the_limit_are_413_while_they_arrive(
             413,
         )
         after = http.get("/health")
+        # The backend keeps answering the same client. (The connection that carried the
+        # oversized body usually stays open too, as uvicorn drains the body; a slow run once
+        # saw it closed, so that is not promised: tests/integration/test_drain_after_413.py
+        # checks the drain itself.)
         assert after.status_code == 200
-        assert local_port(after) == local_port(first)  # the 413s kept the connection
 
 
 def test_errors_never_echo_more_than_an_excerpt(backend_factory: BackendFactory) -> None:
