@@ -9,11 +9,13 @@ import typer
 
 from ktrdr import __version__
 from ktrdr.cli.commands import agent, backtest, data, model, ops, server, strategy
+from ktrdr.cli.help_format import TidyHelpGroup
 from ktrdr.cli.output import exit_code_for, reader_went_away, terminal_safe
 from ktrdr.errors import KtrdrError
 
 app = typer.Typer(
     name="ktrdr",
+    cls=TidyHelpGroup,
     help="ktrdr: design, train, backtest and assess trading strategies, and watch it happen.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

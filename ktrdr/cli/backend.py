@@ -22,12 +22,48 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class BackendFiles:
+    """What a detached backend leaves in its data dir: its pid, the address it answers at
+    (so that `server stop` can tell it from a backend the settings point at) and its log."""
+
     pid: Path
     log: Path
+    address: Path
 
     @classmethod
     def for_settings(cls, settings: Settings) -> BackendFiles:
-        return cls(pid=settings.data_dir / "server.pid", log=settings.data_dir / "server.log")
+        return cls(
+            pid=settings.data_dir / "server.pid",
+            log=settings.data_dir / "server.log",
+            address=settings.data_dir / "server.url",
+        )
+
+    def record(self, pid: int, url: str) -> None:
+        self.pid.write_text(f"{pid}\n")
+        self.address.write_text(f"{url}\n")
+
+    def recorded(self) -> tuple[int, str | None] | None:
+        """The pid and address written at start-up; no address from an older ktrdr."""
+        try:
+            pid = int(self.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            return pid, self.address.read_text().strip() or None
+        except OSError:
+            return pid, None
+
+    def forget(self) -> None:
+        self.pid.unlink(missing_ok=True)
+        self.address.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class StoppedBackend:
+    """What `server stop` stopped: the process, where it answered and where its data is."""
+
+    pid: int
+    url: str
+    data: str  # a data dir, or "operations in memory" for an --ephemeral backend
 
 
 def probe(base_url: str, timeout: float = 1.0, token: str | None = None) -> HealthPublic | None:
@@ -90,7 +126,7 @@ def start_detached(settings: Settings) -> HealthPublic:
     while time.monotonic() < deadline:
         health = probe(url, timeout=0.5, token=settings.token)
         if health is not None:
-            files.pid.write_text(f"{health.pid}\n")
+            files.record(health.pid or proc.pid, url)
             return health
         if proc.poll() is not None:
             raise ConfigurationError(
@@ -128,27 +164,54 @@ def connect(settings: Settings, *, autostart: bool, announce: bool = True) -> Kt
     return KtrdrClient(url, token=settings.token)
 
 
-def stop(settings: Settings, timeout: float = 10.0) -> int | None:
-    """Stop the local backend; returns the pid that was stopped, or None if none ran."""
-    files = BackendFiles.for_settings(settings)
-    health = probe(settings.base_url, token=settings.token)
-    pid: int | None = health.pid if health is not None else None
-    if pid is None and files.pid.exists():
-        try:
-            pid = int(files.pid.read_text().strip())
-        except ValueError:
-            pid = None
-    if pid is None or not _alive(pid):
-        files.pid.unlink(missing_ok=True)
+def _data_of(health: HealthPublic, settings: Settings) -> str:
+    store = health.store or ""
+    if store.startswith("sqlite:"):
+        return str(Path(store.removeprefix("sqlite:")).parent)
+    return "operations in memory" if store == "memory" else str(settings.data_dir)
+
+
+def _backend_to_stop(settings: Settings, files: BackendFiles) -> StoppedBackend | None:
+    """The backend the settings point at: the one answering at their address, else the one
+    the data dir's pid file names, but only if it was started at that same address."""
+    url = settings.base_url
+    health = probe(url, token=settings.token)
+    if health is not None and health.pid is not None:
+        return StoppedBackend(health.pid, url, _data_of(health, settings))
+    recorded = files.recorded()
+    if recorded is None or not _alive(recorded[0]):
+        files.forget()
         return None
-    os.kill(pid, signal.SIGTERM)
+    pid, recorded_url = recorded
+    if recorded_url != url:
+        # The pid file is shared by every port using this data dir: killing its pid would
+        # stop a backend the user did not name (the settings' address answers nothing).
+        elsewhere = f"at {recorded_url}" if recorded_url else "at an address it did not record"
+        raise ConfigurationError(
+            f"Not stopping anything: the settings point at {url}, where no ktrdr backend "
+            f"answers, but the backend recorded in {settings.data_dir} (pid {pid}) runs "
+            f"{elsewhere}. Stop that one with its address (e.g. KTRDR_PORT), or `kill {pid}`."
+        )
+    return StoppedBackend(pid, url, str(settings.data_dir))
+
+
+def stop(settings: Settings, timeout: float = 10.0) -> StoppedBackend | None:
+    """Stop the backend the settings point at; what was stopped, or None if none ran.
+    Raises ConfigurationError rather than stop a backend at another address."""
+    files = BackendFiles.for_settings(settings)
+    target = _backend_to_stop(settings, files)
+    if target is None:
+        return None
+    os.kill(target.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and _alive(target.pid):
         time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    files.pid.unlink(missing_ok=True)
-    return pid
+    if _alive(target.pid):
+        os.kill(target.pid, signal.SIGKILL)
+    recorded = files.recorded()
+    if recorded is not None and recorded[0] == target.pid:
+        files.forget()  # another backend's record in this data dir stays
+    return target
 
 
 def _alive(pid: int) -> bool:

@@ -169,7 +169,12 @@ class MonitorSession:
         # Detaching asks for nothing: only a cancel request makes this an interrupted end.
         interrupted = self.interrupts > 0 and self.on_interrupt is InterruptAction.CANCEL
         self.renderer.finish(
-            outcome_lines(self.state, interrupted=interrupted, base_url=self.base_url)
+            outcome_lines(
+                self.state,
+                interrupted=interrupted,
+                base_url=self.base_url,
+                give_up_after=self.give_up_after,
+            )
         )
         if self.state.done and not interrupted:
             # Whoever pressed Ctrl+C is at the terminal: no need to call them back.

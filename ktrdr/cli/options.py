@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
-# What an operation id can look like (the backend makes op_<type>_<date>_<time>_<hex>);
-# loose on purpose, so an unknown id is the backend's "not found", but never a path.
-OPERATION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# What an operation id can look like (the backend makes op_<type>_<date>_<time>_<hex>):
+# the prefix is required, so `bogus` is the user's typo (exit 2, as the README promises);
+# the rest is loose on purpose, so an unknown id is the backend's "not found", but never
+# a path.
+OPERATION_ID_SHAPE = re.compile(r"op_[A-Za-z0-9_-]{1,125}")
 OPERATION_ID_EXAMPLE = "op_training_20250101_120000_1a2b3c4d"
 
 NoAutostart = Annotated[
@@ -51,8 +53,8 @@ def checked_operation_id(value: str | None) -> str | None:
     echoed: it may be long or hold escape sequences."""
     if value is not None and OPERATION_ID_SHAPE.fullmatch(value) is None:
         raise typer.BadParameter(
-            f"not an operation id (ids look like {OPERATION_ID_EXAMPLE}: letters, digits "
-            "and underscores; see `ktrdr ops list`)"
+            f"not an operation id (ids look like {OPERATION_ID_EXAMPLE}: op_ then letters, "
+            "digits and underscores; see `ktrdr ops list`)"
         )
     return value
 

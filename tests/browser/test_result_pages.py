@@ -1,19 +1,15 @@
 """A completed research cycle, the results table and a backtest in a real Chromium: the
-phase timeline, the training chart and the equity curve are drawn (SVG polylines with many
-points), the table sorts, nothing is logged as an error; screenshots of every page in light
+phase timeline, the training chart and the equity curve are drawn (uPlot charts holding
+every point), the table sorts, nothing is logged as an error; screenshots of every page in light
 and dark, wide and phone-narrow, go to the artefacts folder."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Tab, WebBackend, screenshot
-
-
-def _points(line: Locator) -> int:
-    return len((line.get_attribute("points") or "").split())
 
 
 def _child(cycle: dict[str, Any], kind: str) -> str:
@@ -22,9 +18,12 @@ def _child(cycle: dict[str, Any], kind: str) -> str:
 
 def _charted(page: Page, chart: str) -> list[int]:
     """Points in each line of a chart (after it has drawn)."""
-    lines = page.locator(f'figure[data-chart="{chart}"] svg polyline')
-    expect(lines.first).to_be_attached()
-    return [_points(line) for line in lines.all()]
+    figure = page.locator(f'figure[data-chart="{chart}"]')
+    expect(figure.locator("canvas")).to_be_attached()
+    counts: list[int] = figure.evaluate(
+        "f => f.plot.data.slice(1).map(s => s.filter(v => v !== null).length)"
+    )
+    return counts
 
 
 def test_a_completed_cycle_shows_its_phases_training_chart_and_equity_curve(
@@ -55,8 +54,10 @@ def test_a_completed_cycle_shows_its_phases_training_chart_and_equity_curve(
     assert loss == [epochs, epochs] and accuracy == [epochs, epochs], (loss, accuracy, epochs)
     equity = _charted(page, "equity")
     assert len(equity) == 2 and min(equity) > 100, equity  # strategy and buy-and-hold
-    assert page.locator('figure[data-chart="drawdown"] svg path.area').count() == 1
-    label = page.locator('figure[data-chart="equity"] svg').get_attribute("aria-label") or ""
+    drawdown = _charted(page, "drawdown")
+    assert len(drawdown) == 1 and drawdown[0] > 100, drawdown
+    assert page.locator('figure[data-chart="drawdown"]').evaluate("f => !!f.plot.series[1].fill")
+    label = page.locator('figure[data-chart="equity"] .chart-box').get_attribute("aria-label") or ""
     assert "Equity from" in label and "buy-and-hold" in label
     children = page.locator("ul.children li")
     expect(children).to_have_count(2)
@@ -89,15 +90,15 @@ def test_results_sort_by_column_and_link_to_the_backtest_page(web: WebBackend, t
     page.wait_for_url(f"{web.url}/backtests/{backtest_id}")
     equity = _charted(page, "equity")
     assert min(equity) > 100, equity
-    trades = page.locator('figure[data-chart="equity"] svg .markers > *')
-    assert trades.count() >= 2  # each trade's entry and exit
+    shown = page.locator('figure[data-chart="equity"]').get_attribute("data-marks-shown")
+    assert int(shown or "0") >= 2  # each trade's entry and exit
     expect(page.locator("table.metrics")).to_contain_text("Sharpe")
     assert tab.log.errors == [] and tab.log.messages == [], tab.log
 
 
 def test_every_page_is_screenshot_light_and_dark_wide_and_narrow(web: WebBackend, tab: Tab) -> None:
     cycle = web.completed_cycle()
-    equity, loss = 'figure[data-chart="equity"] polyline', 'figure[data-chart="loss"] polyline'
+    equity, loss = 'figure[data-chart="equity"] canvas', 'figure[data-chart="loss"] canvas'
     pages = [
         ("operations", "/", "tbody tr"),
         ("cycle", f"/operations/{cycle['operation_id']}", equity),

@@ -85,9 +85,9 @@ def test_a_completed_cycle_shows_every_child_in_its_cell_of_the_grid(
     expect(grid.locator("tbody tr.chosen th")).to_contain_text("chosen")
     # Charts only for the chosen candidate's final training and its holdout at ×1.
     expect(page.locator('figure[data-chart="equity"]')).to_be_visible(timeout=10000)
-    loss = page.locator('figure[data-chart="loss"] svg polyline').first
-    expect(loss).to_be_attached()
-    assert len((loss.get_attribute("points") or "").split()) == seeded.epochs
+    loss = page.locator('figure[data-chart="loss"]')
+    expect(loss.locator("canvas")).to_be_attached()
+    assert loss.evaluate("f => f.plot.data[1].filter(v => v !== null).length") == seeded.epochs
     expect(page.get_by_role("heading", name="Final training (chosen candidate)")).to_be_visible()
     expect(page.get_by_role("heading", name="Holdout backtest (full page)")).to_be_visible()
     holdout_x1 = seeded.children[child_key("holdout", CHOSEN, False, cost=1)]
@@ -285,7 +285,7 @@ def test_screenshots_of_the_cycle_and_results_light_dark_wide_and_phone(
     seeded: Seeded, tab: Tab
 ) -> None:
     page, folder = tab.page, artifacts_dir()
-    equity = 'figure[data-chart="equity"] polyline'
+    equity = 'figure[data-chart="equity"] canvas'
     pages = [("cycle", f"/operations/{seeded.cycle}", equity), ("results", "/results", "tbody tr")]
     for name, path, ready in pages:
         page.set_viewport_size({"width": 1280, "height": 900})

@@ -2,7 +2,7 @@
 // its trades marked on the curve, and its metrics beside.
 
 import { getData } from "./api.js";
-import { chartFigure, dateTicks, indexAtOrBefore, shortDate } from "./chart.js";
+import { chartFigure, grouped, indexAtOrBefore, shortDate } from "./chart.js";
 import { el, finite, number, operationLink, percent, replace, statusBadge, when } from "./dom.js";
 
 const MAX_POINTS = 2000;
@@ -14,11 +14,10 @@ export function loadSeries(id) {
 }
 
 function money(v) {
-  if (!finite(v)) return "–";
-  return Math.abs(v) >= 10000 ? `${(v / 1000).toFixed(0)}k` : v.toFixed(0);
+  return grouped(v, 0);
 }
 
-/** The equity chart (with buy-and-hold and trade markers) and the drawdown chart. */
+/** The equity chart (with buy-and-hold and a track of trade marks) and the drawdown chart. */
 export function equityFigures(series) {
   const times = series.timestamps.map((t) => Date.parse(t));
   const markers = [];
@@ -28,25 +27,26 @@ export function equityFigures(series) {
     const what = `${trade.direction} ${shortDate(Date.parse(trade.entry_time))} → ${shortDate(
       Date.parse(trade.exit_time),
     )}, ${percent(trade.return)}`;
-    markers.push({ index: entry, value: series.equity[entry], cls: trade.direction, label: `Entry: ${what}` });
-    markers.push({ index: exit, value: series.equity[exit], cls: "exit", label: `Exit: ${what}` });
+    markers.push({ index: entry, cls: trade.direction === "short" ? "short" : "long", label: `Entry: ${what}` });
+    markers.push({ index: exit, cls: "exit", label: `Exit: ${what}` });
   }
+  markers.sort((a, b) => a.index - b.index);
   const first = series.equity[0];
   const last = series.equity[series.equity.length - 1];
   const hold = series.buy_and_hold || [];
   const holdLast = hold.length ? hold[hold.length - 1] : null;
   const span = `${shortDate(times[0])} to ${shortDate(times[times.length - 1])}`;
+  const common = { time: true, x: times, xTitle: "Date", emptyText: "No bars in this backtest." };
   const equity = chartFigure({
+    ...common,
     id: "equity",
     label: "Equity",
     summary:
       `Equity from ${money(first)} to ${money(last)} over ${series.bars ?? times.length} bars, ${span}` +
       (holdLast !== null ? `; buy-and-hold ends at ${money(holdLast)}` : "") +
       `; ${(series.trades || []).length} trades marked.`,
-    x: times,
-    xFormat: shortDate,
-    xTicks: dateTicks,
-    yFormat: money,
+    yTitle: "Equity",
+    format: "money",
     series: [
       { name: "Strategy equity", values: series.equity, cls: "s-equity" },
       ...(hold.length ? [{ name: "Buy and hold", values: hold, cls: "s-hold" }] : []),
@@ -55,15 +55,14 @@ export function equityFigures(series) {
   });
   const worst = Math.min(0, ...series.drawdown.filter(finite));
   const drawdown = chartFigure({
+    ...common,
     id: "drawdown",
     label: "Drawdown",
-    summary: `Drawdown below the running peak of equity; deepest ${percent(worst)}.`,
-    x: times,
-    xFormat: shortDate,
-    xTicks: dateTicks,
-    yFormat: (v) => percent(v, 0),
+    summary: `Drawdown below the running peak of equity; deepest ${percent(worst, 2)}.`,
+    yTitle: "Drawdown",
+    format: "percent",
     area: { name: "Drawdown", values: series.drawdown, cls: "s-drawdown" },
-    height: 130,
+    height: 150,
   });
   return [equity, drawdown];
 }

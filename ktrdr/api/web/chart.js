@@ -1,164 +1,55 @@
-// Line charts drawn as inline SVG: axes with a few round ticks, one polyline per series,
-// an optional filled area (drawdown) and point markers (trades). Each chart is a figure
-// with an accessible name and a text summary, and redraws itself when its width changes.
+// Line charts drawn by uPlot (shipped in the package: uPlot.esm.js, MIT, see uPlot-LICENSE.txt).
+// This module decides what the charts say (axis titles, tick and readout formats, the trade
+// marks' track, the smoothing toggle, the loading and no-data states); uPlot draws them on a
+// canvas and gives the hover readout (its legend), drag-to-zoom and double-click reset.
+// uPlot sets element styles through the CSSOM (never style attributes in markup, never markup
+// parsed from strings), which the page's CSP allows; every text here goes in as textContent.
 
-import { el, finite, replace, svg } from "./dom.js";
+import uPlot from "./uPlot.esm.js";
+import { el, finite, replace } from "./dom.js";
 
 const HEIGHT = 220;
-const PAD = { top: 12, right: 14, bottom: 26, left: 56 };
+const DASH = "–";
+const EMA_ALPHA = 0.25; // weight of the newest epoch in the smoothed curve
+const MARK_GAP_PX = 6; // marks closer than this on one row of the track are thinned
+const TRACK_PX = 26; // room kept under the lowest value for the trade marks' track
+const SCALE_COLOURS = ["--s1", "--s2", "--s3", "--area", "--muted", "--line", "--fg", "--bg", "--ok", "--bad"];
+const MARK_KINDS = [
+  ["long", "▲", "Long entry"],
+  ["short", "▼", "Short entry"],
+  ["exit", "○", "Exit"],
+];
 
-function niceStep(span, count) {
-  const raw = span / Math.max(1, count);
-  const power = 10 ** Math.floor(Math.log10(raw));
-  const unit = raw / power;
-  return (unit >= 5 ? 10 : unit >= 2 ? 5 : unit >= 1 ? 2 : 1) * power;
+const groupedFormats = new Map();
+/** A number with thousands separators and a fixed count of decimals: 25,000 or 0.125. */
+export function grouped(value, digits = 0) {
+  if (!finite(value)) return DASH;
+  if (!groupedFormats.has(digits)) {
+    const options = { minimumFractionDigits: digits, maximumFractionDigits: digits };
+    groupedFormats.set(digits, new Intl.NumberFormat("en-US", options));
+  }
+  const text = groupedFormats.get(digits).format(value);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text; // a rounded zero has no sign
 }
 
-function ticks(lo, hi, count) {
-  if (!(hi > lo)) return [lo];
-  const step = niceStep(hi - lo, count);
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(v);
-  return out;
+/** Decimals that tell ticks ``step`` apart: 25,000 / 0.5 / 0.05. */
+export function stepDigits(step) {
+  return finite(step) && step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
 }
 
-function extent(values, seed) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    if (!finite(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  for (const v of seed || []) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  if (lo === Infinity) return [0, 1];
-  if (lo === hi) return [lo - Math.abs(lo || 1) * 0.05, hi + Math.abs(hi || 1) * 0.05];
-  const margin = (hi - lo) * 0.04;
-  return [lo - margin, hi + margin];
-}
+export const FORMATS = {
+  // Ticks get as many decimals as their spacing needs, the readout a fixed precision.
+  money: { tick: (v, step) => grouped(v, stepDigits(step)), readout: (v) => grouped(v, 2) },
+  percent: {
+    tick: (v, step) => `${grouped(v * 100, stepDigits(step * 100))}%`,
+    readout: (v) => `${grouped(v * 100, 2)}%`,
+  },
+  plain: { tick: (v, step) => grouped(v, stepDigits(step)), readout: (v) => grouped(v, 4) },
+};
 
-/**
- * spec = {
- *   label: accessible name, summary: one sentence of what it shows (read by screen readers),
- *   x: numbers (epochs, or times in ms), xFormat(v) -> text, yFormat(v) -> text,
- *   series: [{name, values, cls}], area: {values, cls} (filled down to 0),
- *   markers: [{index, value, cls, label}], yInclude: [values the y range must include],
- * }
- */
-export function chartFigure(spec) {
-  const holder = el("div", { class: "chart-box" });
-  const legend = el("ul", { class: "legend", "aria-hidden": "true" });
-  const fillLegend = () =>
-    replace(
-      legend,
-      (spec.series || []).concat(spec.area ? [spec.area] : []).map((s) =>
-        el("li", {}, el("span", { class: `swatch ${s.cls}` }), s.name),
-      ),
-    );
-  fillLegend();
-  const figure = el(
-    "figure",
-    { class: "chart", "data-chart": spec.id || "" },
-    el("figcaption", {}, el("strong", { text: spec.label }), legend),
-    holder,
-    el("p", { class: "visually-hidden", text: spec.summary }),
-  );
-  let lastWidth = 0;
-  const draw = () => {
-    const width = Math.max(260, Math.round(holder.clientWidth || 600));
-    if (width === lastWidth) return;
-    lastWidth = width;
-    replace(holder, plot(spec, width));
-  };
-  figure.redraw = (next) => {
-    Object.assign(spec, next);
-    fillLegend();
-    lastWidth = 0;
-    draw();
-    figure.querySelector("figcaption + div + p").textContent = spec.summary;
-  };
-  // Drawn once it is in the document (its width is known), and again on resize.
-  requestAnimationFrame(draw);
-  if (typeof ResizeObserver === "function") new ResizeObserver(() => draw()).observe(holder);
-  return figure;
-}
-
-function plot(spec, width) {
-  const height = spec.height || HEIGHT;
-  const xs = spec.x || [];
-  const innerW = width - PAD.left - PAD.right;
-  const innerH = height - PAD.top - PAD.bottom;
-  const all = [];
-  for (const s of spec.series || []) all.push(...s.values);
-  if (spec.area) all.push(...spec.area.values, 0);
-  const [ylo, yhi] = extent(all, spec.yInclude);
-  const [xlo, xhi] = xs.length > 1 ? [xs[0], xs[xs.length - 1]] : [0, 1];
-  const sx = (v) => PAD.left + ((v - xlo) / (xhi - xlo || 1)) * innerW;
-  const sy = (v) => PAD.top + (1 - (v - ylo) / (yhi - ylo || 1)) * innerH;
-  const root = svg("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    width: String(width),
-    height: String(height),
-    role: "img",
-    "aria-label": `${spec.label}. ${spec.summary}`,
-    class: "plot",
-  });
-  const grid = svg("g", { class: "grid" });
-  for (const t of ticks(ylo, yhi, 4)) {
-    const y = sy(t).toFixed(1);
-    grid.append(
-      svg("line", { x1: PAD.left, x2: width - PAD.right, y1: y, y2: y }),
-      svg("text", { x: PAD.left - 6, y, dy: "0.32em", "text-anchor": "end", text: spec.yFormat(t) }),
-    );
-  }
-  const xTicks = xs.length > 1 ? ticks(xlo, xhi, Math.max(2, Math.floor(innerW / 110))) : [];
-  const shownX = spec.xTicks ? spec.xTicks(xlo, xhi, innerW) : xTicks;
-  shownX.forEach((t, i) => {
-    // The end labels align inward so they are never cut at the edges.
-    const anchor = i === 0 && spec.xTicks ? "start" : i === shownX.length - 1 && spec.xTicks ? "end" : "middle";
-    grid.append(
-      svg("text", { x: sx(t).toFixed(1), y: height - 8, "text-anchor": anchor, text: spec.xFormat(t) }),
-    );
-  });
-  root.append(grid);
-  if (spec.area && xs.length) {
-    const pts = xs.map((x, i) => `${sx(x).toFixed(1)},${sy(spec.area.values[i] ?? 0).toFixed(1)}`);
-    const zero = sy(0).toFixed(1);
-    const d = `M${sx(xs[0]).toFixed(1)},${zero}L${pts.join("L")}L${sx(xs[xs.length - 1]).toFixed(1)},${zero}Z`;
-    root.append(svg("path", { d, class: `area ${spec.area.cls}` }));
-  }
-  for (const s of spec.series || []) {
-    const pts = [];
-    s.values.forEach((v, i) => {
-      if (finite(v) && i < xs.length) pts.push(`${sx(xs[i]).toFixed(1)},${sy(v).toFixed(1)}`);
-    });
-    if (pts.length === 1) {
-      const [cx, cy] = pts[0].split(",");
-      root.append(svg("circle", { cx, cy, r: 3, class: `dot ${s.cls}` }));
-    }
-    root.append(svg("polyline", { points: pts.join(" "), class: `line ${s.cls}` }));
-  }
-  const marks = svg("g", { class: "markers" });
-  for (const m of spec.markers || []) {
-    if (m.index < 0 || m.index >= xs.length || !finite(m.value)) continue;
-    const x = sx(xs[m.index]);
-    const y = sy(m.value);
-    const title = svg("title", { text: m.label });
-    if (m.cls.includes("exit")) {
-      marks.append(svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 3, class: `marker ${m.cls}` }, title));
-      continue;
-    }
-    // A long entry points up from under the curve, a short one down from above it.
-    const d = m.cls.includes("short")
-      ? `M${x.toFixed(1)},${(y - 2).toFixed(1)}l-4,-8h8z`
-      : `M${x.toFixed(1)},${(y + 2).toFixed(1)}l-4,8h8z`;
-    marks.append(svg("path", { d, class: `marker ${m.cls}` }, title));
-  }
-  root.append(marks);
-  return root;
+export function shortDate(ms) {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 10);
 }
 
 /** The index of the last timestamp at or before ``t`` in a sorted list (binary search). */
@@ -174,14 +65,249 @@ export function indexAtOrBefore(times, t) {
   return lo;
 }
 
-export function dateTicks(lo, hi, innerW) {
-  const count = Math.max(2, Math.floor(innerW / 120));
-  const out = [];
-  for (let i = 0; i <= count; i++) out.push(lo + ((hi - lo) * i) / count);
-  return out;
+/** An exponential moving average that steps over missing values (they stay missing). */
+export function ema(values, alpha = EMA_ALPHA) {
+  let level = null;
+  return values.map((v) => {
+    if (!finite(v)) return null;
+    level = level === null ? v : alpha * v + (1 - alpha) * level;
+    return level;
+  });
 }
 
-export function shortDate(ms) {
-  const d = new Date(ms);
-  return Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 10);
+function palette(node) {
+  const style = getComputedStyle(node);
+  return Object.fromEntries(SCALE_COLOURS.map((name) => [name, style.getPropertyValue(name).trim()]));
+}
+
+/**
+ * spec = {
+ *   id, label: accessible name, summary: one sentence of what it shows (screen readers),
+ *   time: x are times in ms (else epochs), x: numbers, xTitle, yTitle,
+ *   format: "money" | "percent" | "plain" (ticks and readout of the y values),
+ *   series: [{name, values, cls, smooth}], area: {name, values, cls} (filled up to 0),
+ *   markers: [{index, cls: "long"|"short"|"exit", label}], smoothing: offer the EMA toggle,
+ *   loading: data not read yet, emptyText: what to say when there is nothing to draw,
+ * }
+ * The figure's ``plot`` is the uPlot instance (null while loading or empty); ``redraw(next)``
+ * merges ``next`` into the spec and draws again.
+ */
+export function chartFigure(spec) {
+  const holder = el("div", { class: "chart-box", role: "img" });
+  const marksNote = el("span", { class: "marks-note" });
+  const smooth = el("input", { type: "checkbox", class: "smooth-toggle" });
+  const figure = el(
+    "figure",
+    { class: "chart", "data-chart": spec.id || "" },
+    el("figcaption", {}, el("strong", { text: spec.label }), el("span", { class: "chart-tools" })),
+    holder,
+    el("p", { class: "visually-hidden" }),
+  );
+  const state = { spec, holder, figure, marksNote, smooth, width: 0, shown: false };
+  smooth.addEventListener("change", () => build(state));
+  figure.plot = null;
+  figure.redraw = (next) => {
+    Object.assign(spec, next);
+    update(state);
+  };
+  const scheme = matchMedia("(prefers-color-scheme: dark)");
+  // Colours come from the page's CSS variables: a new colour scheme draws the chart again
+  // (and a figure taken off the page lets go of the listener).
+  const recolour = () => {
+    if (figure.isConnected) build(state);
+    else if (state.shown) scheme.removeEventListener("change", recolour);
+  };
+  scheme.addEventListener("change", recolour);
+  if (typeof ResizeObserver === "function") new ResizeObserver(() => resize(state)).observe(holder);
+  // Drawn once it is in the document (its width is known).
+  requestAnimationFrame(() => build(state));
+  fillCaption(state);
+  fillTools(state);
+  return figure;
+}
+
+function fillCaption(state) {
+  const { spec, figure } = state;
+  figure.querySelector("figcaption + div + p").textContent = spec.summary || "";
+  state.holder.setAttribute("aria-label", `${spec.label}. ${spec.summary || ""}`);
+}
+
+/** The marks' legend and the smoothing toggle, once (the toggle keeps its focus). */
+function fillTools(state) {
+  const { spec, figure, smooth, marksNote } = state;
+  const tools = figure.querySelector(".chart-tools");
+  const marks = spec.markers && spec.markers.length
+    ? el(
+        "ul",
+        { class: "legend marks-legend", "aria-label": "Trade marks" },
+        MARK_KINDS.map(([cls, glyph, name]) => el("li", {}, el("span", { class: `mark mark-${cls}`, text: glyph }), name)),
+        el("li", {}, marksNote),
+      )
+    : null;
+  const toggle = spec.smoothing ? el("label", { class: "smooth" }, smooth, " Smooth validation (EMA)") : null;
+  replace(tools, marks, toggle);
+}
+
+function hasData(spec) {
+  return (spec.x || []).length > 0;
+}
+
+/** New data: the same series again are handed to the plot (keeping its size), anything else
+ * is built anew. */
+function update(state) {
+  const { spec, figure } = state;
+  fillCaption(state);
+  const plot = figure.plot;
+  if (plot && hasData(spec) && plot.series.length === seriesOf(spec).length + 1) {
+    // A reader who zoomed in keeps that view while a live training adds epochs.
+    const xs = plot.data[0];
+    const { min, max } = plot.scales.x;
+    const zoomed = min > xs[0] || max < xs[xs.length - 1];
+    plot.setData(dataOf(state));
+    if (zoomed) plot.setScale("x", { min, max });
+    return;
+  }
+  build(state);
+}
+
+function build(state) {
+  const { spec, holder, figure } = state;
+  if (figure.plot) figure.plot.destroy();
+  figure.plot = null;
+  if (!holder.isConnected) return;
+  state.shown = true;
+  if (spec.loading || !hasData(spec)) {
+    const text = spec.loading ? "Loading…" : spec.emptyText || "No data yet.";
+    replace(holder, el("p", { class: `chart-state ${spec.loading ? "chart-loading" : "chart-empty"}`, text }));
+    return;
+  }
+  replace(holder);
+  state.width = holder.clientWidth;
+  const options = optionsOf(state, palette(figure), Math.max(240, state.width));
+  figure.plot = new uPlot(options, dataOf(state), holder);
+}
+
+function resize(state) {
+  const { holder, figure, spec } = state;
+  const width = holder.clientWidth;
+  if (!figure.plot) {
+    if (!holder.firstChild) build(state); // it was not in the document on the first frame
+    return;
+  }
+  if (!width || width === state.width) return;
+  state.width = width;
+  figure.plot.setSize({ width: Math.max(240, width), height: spec.height || HEIGHT });
+}
+
+function seriesOf(spec) {
+  return (spec.series || []).concat(spec.area ? [{ ...spec.area, isArea: true }] : []);
+}
+
+function dataOf(state) {
+  const { spec, smooth } = state;
+  const x = spec.time ? spec.x.map((t) => t / 1000) : spec.x.slice();
+  const ys = seriesOf(spec).map((s) => {
+    const values = s.values.map((v) => (finite(v) ? v : null));
+    return smooth.checked && s.smooth ? ema(values) : values;
+  });
+  return [x, ...ys];
+}
+
+function xText(spec, v) {
+  if (!finite(v)) return DASH;
+  return spec.time ? shortDate(v * 1000) : grouped(v, 0);
+}
+
+function optionsOf(state, colours, width) {
+  const { spec, smooth } = state;
+  const fmt = FORMATS[spec.format || "plain"];
+  const axis = { stroke: colours["--muted"], grid: { stroke: colours["--line"], width: 1 }, ticks: { stroke: colours["--line"], width: 1 } };
+  const series = seriesOf(spec).map((s) => ({
+    label: smooth.checked && s.smooth ? `${s.name} (EMA)` : s.name,
+    stroke: colours[s.isArea ? "--s3" : /hold|val/.test(s.cls) ? "--s2" : "--s1"],
+    width: s.isArea ? 1 : 1.6,
+    dash: /hold/.test(s.cls) ? [5, 3] : undefined,
+    fill: s.isArea ? colours["--area"] : undefined,
+    fillTo: s.isArea ? 0 : undefined,
+    spanGaps: true,
+    points: { fill: colours["--bg"] }, // shown when epochs are few: hollow in either scheme
+    value: (u, v) => (finite(v) ? fmt.readout(v) : DASH),
+  }));
+  return {
+    width,
+    height: spec.height || HEIGHT,
+    scales: { x: { time: Boolean(spec.time) }, y: { range: (u, lo, hi) => yRange(u, spec, lo, hi) } },
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    series: [{ label: spec.xTitle || (spec.time ? "Date" : "Epoch"), value: (u, v) => xText(spec, v) }, ...series],
+    axes: [
+      {
+        ...axis,
+        label: spec.xTitle || "",
+        labelSize: 18,
+        size: 34,
+        space: spec.time ? 90 : 50, // px between ticks: a date is ten characters wide
+        values: (u, splits) => splits.map((v) => xText(spec, v)),
+      },
+      {
+        ...axis,
+        label: spec.yTitle || "",
+        labelSize: 20,
+        size: (u, values) => 28 + 7 * Math.max(3, ...(values || []).map((t) => t.length)),
+        values: (u, splits, i, space, step) => splits.map((v) => fmt.tick(v, step)),
+      },
+    ],
+    cursor: { drag: { x: true, y: false } },
+    legend: { live: true },
+    hooks: { draw: [(u) => drawMarks(state, u, colours)] },
+  };
+}
+
+function yRange(u, spec, lo, hi) {
+  if (!finite(lo) || !finite(hi)) return [0, 1];
+  let [min, max] = spec.area ? [Math.min(lo, 0), Math.max(hi, 0)] : [lo, hi];
+  if (min === max) {
+    const half = Math.abs(min) * 0.05 || 0.5;
+    [min, max] = [min - half, max + half];
+  }
+  const span = max - min;
+  // The marks' track sits under the lowest value, so they never cover the line.
+  const plotPx = u.bbox && u.bbox.height > 0 ? u.bbox.height / uPlot.pxRatio : (spec.height || HEIGHT) - 60;
+  const share = spec.markers && spec.markers.length ? Math.min(0.4, TRACK_PX / plotPx) : 0;
+  // ``share`` of the height under the lowest value (and 4% margins), solved for the range.
+  const full = (span * 1.08) / (1 - share);
+  return [max + span * 0.04 - full, max + span * 0.04];
+}
+
+/** Trade marks on a track along the bottom of the plot: entries on the upper row, exits on
+ * the lower one; on each row a mark closer than MARK_GAP_PX to the last one drawn is left
+ * out (the note says how many show at this zoom). */
+function drawMarks(state, u, colours) {
+  const { spec, marksNote } = state;
+  const marks = spec.markers || [];
+  if (!marks.length) return;
+  const ratio = uPlot.pxRatio;
+  const { ctx, bbox } = u;
+  const xs = u.data[0];
+  const rows = { entry: bbox.top + bbox.height - 17 * ratio, exit: bbox.top + bbox.height - 6 * ratio };
+  const last = { entry: -Infinity, exit: -Infinity };
+  let shown = 0;
+  ctx.save();
+  ctx.font = `${Math.round(11 * ratio)}px system-ui, sans-serif`;
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const m of marks) {
+    if (m.index < 0 || m.index >= xs.length) continue;
+    const x = u.valToPos(xs[m.index], "x", true);
+    const row = m.cls === "exit" ? "exit" : "entry";
+    if (x < bbox.left || x > bbox.left + bbox.width || x - last[row] < MARK_GAP_PX * ratio) continue;
+    last[row] = x;
+    shown += 1;
+    const glyph = MARK_KINDS.find(([cls]) => cls === m.cls) || MARK_KINDS[2];
+    ctx.fillStyle = m.cls === "long" ? colours["--ok"] : m.cls === "short" ? colours["--bad"] : colours["--fg"];
+    ctx.fillText(glyph[1], x, rows[row]);
+  }
+  ctx.restore();
+  const trades = marks.filter((m) => m.cls !== "exit").length;
+  marksNote.textContent = `${grouped(trades)} trades; ${grouped(shown)} of ${grouped(marks.length)} marks shown at this zoom`;
+  state.figure.dataset.marksShown = String(shown);
 }

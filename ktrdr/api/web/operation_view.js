@@ -41,6 +41,7 @@ class TrainingHistory {
     this.busy = null;
     this.again = null;
     this.figures = null;
+    this.loaded = false;
     this.ended = false;
     this.lastRead = -Infinity;
   }
@@ -89,6 +90,7 @@ class TrainingHistory {
     for (const row of data.epochs) {
       if (finite(row.epoch) && row.epoch > (this.epochs.at(-1)?.epoch ?? 0)) this.epochs.push(row);
     }
+    this.loaded = true; // from now on no epochs means "none yet", not "not read yet"
     this.draw();
   }
 
@@ -101,27 +103,30 @@ class TrainingHistory {
     const [loss, accuracy] = this.figures;
     loss.redraw({
       x,
+      loading: !this.loaded,
       series: [
         { name: "Training loss", values: pick("train_loss"), cls: "s-train" },
-        { name: "Validation loss", values: pick("val_loss"), cls: "s-val" },
+        { name: "Validation loss", values: pick("val_loss"), cls: "s-val", smooth: true },
       ],
       summary: `Loss per epoch, ${x.length} epochs${of}; latest training loss ${number(lastRow.train_loss, 4)}, validation loss ${number(lastRow.val_loss, 4)}.`,
     });
     accuracy.redraw({
       x,
+      loading: !this.loaded,
       series: [
         { name: "Training accuracy", values: pick("train_accuracy"), cls: "s-train" },
-        { name: "Validation accuracy", values: pick("val_accuracy"), cls: "s-val" },
+        { name: "Validation accuracy", values: pick("val_accuracy"), cls: "s-val", smooth: true },
       ],
       summary: `Accuracy per epoch, ${x.length} epochs${of}; latest validation accuracy ${percent(lastRow.val_accuracy)}.`,
     });
   }
 
   section(title) {
-    const base = { x: [], series: [], xFormat: (v) => String(Math.round(v)), summary: "No epochs yet." };
+    // "Loading…" until the first read answers, then "No epochs yet" until one comes.
+    const base = { x: [], series: [], xTitle: "Epoch", loading: true, smoothing: true, summary: "No epochs yet.", emptyText: "No epochs yet." };
     this.figures = [
-      chartFigure({ ...base, id: "loss", label: "Loss per epoch", yFormat: (v) => v.toFixed(2) }),
-      chartFigure({ ...base, id: "accuracy", label: "Accuracy per epoch", yFormat: (v) => percent(v, 0) }),
+      chartFigure({ ...base, id: "loss", label: "Loss per epoch", yTitle: "Loss", format: "plain" }),
+      chartFigure({ ...base, id: "accuracy", label: "Accuracy per epoch", yTitle: "Accuracy", format: "percent" }),
     ];
     return el("section", { class: "charts", "aria-label": "Training charts" }, el("h2", { text: title }), this.figures);
   }

@@ -24,6 +24,12 @@ Point = tuple[float, float]
 STRATEGY_LABEL = "strategy"
 HOLD_LABEL = "buy & hold"
 DRAWDOWN_LABEL = "drawdown"
+# The trade marks' legend, as the page words it: entries by direction, exits alike.
+LONG_LABEL = "long entry"
+SHORT_LABEL = "short entry"
+EXIT_LABEL = "exit"
+TITLE_BASELINE = 22.0
+LEGEND_BASELINE = 42.0  # a row of its own under the title: a long title never meets it
 
 
 def _seconds(iso: str) -> float:
@@ -139,8 +145,23 @@ def money(value: float) -> str:
     return f"{value:.3g}"
 
 
-def percent_label(value: float) -> str:
-    return f"{value * 100:.0f}%"
+def percent_label(value: float, decimals: int | None = None) -> str:
+    """-0.31 -> "-31%", -0.005 -> "-0.5%": below 10% a decimal, so that a small drawdown
+    does not read "0%" (``decimals`` fixes it, for the ticks of one axis)."""
+    if decimals is None:
+        size = abs(value)
+        decimals = 2 if 0 < size < 0.000995 else 1 if 0 < size < 0.0995 else 0
+    text = f"{value * 100:.{decimals}f}%"
+    return text[1:] if text.startswith("-") and float(text[:-1]) == 0 else text
+
+
+def tick_decimals(ticks: Sequence[float]) -> int:
+    """Decimals enough to tell ``ticks`` (percent fractions) apart: none for steps of 1%
+    or more, one for 0.1%, two below; the same for every tick of an axis."""
+    steps = [abs(b - a) for a, b in zip(ticks, ticks[1:], strict=False) if b != a]
+    if not steps:
+        return 0
+    return max(0, min(2, -math.floor(math.log10(min(steps) * 100) + 1e-9)))
 
 
 def date_label(moment: float, span_seconds: float) -> str:
@@ -222,15 +243,18 @@ class FigurePlan:
     drawdown: list[Point]
     grid: list[tuple[Point, Point]]  # horizontal grid lines of both panels
     labels: list[Label]  # axis values and dates
-    legend: list[tuple[str, str]]  # (series key, text): "equity", "hold", "drawdown"
+    # (key, text): "equity", "hold", "drawdown" (lines), then "long", "short", "exit"
+    # (trade marks, when there are trades); drawn left to right from ``title.x``
+    legend: list[tuple[str, str]]
     entries: list[Marker]
+    exits: list[Marker] = field(default_factory=list)
 
 
 def figure_plan(picture: EquityPicture, width: int, height: int) -> FigurePlan:
     """Lay ``picture`` out on a ``width`` x ``height`` canvas: a title and legend on top,
     equity and buy-and-hold in the upper two thirds, the drawdown under it, dates below."""
     left, right = 72.0, width - 16.0
-    top = 48.0
+    top = LEGEND_BASELINE + 20.0
     bottom = height - 34.0
     split = top + (bottom - top) * 0.68
     start = picture.times[0] if picture.times else 0.0
@@ -246,27 +270,26 @@ def figure_plan(picture: EquityPicture, width: int, height: int) -> FigurePlan:
         y = equity_panel.y(value)
         grid.append(((left, y), (right, y)))
         labels.append(Label(left - 6, y + 4, money(value), "end"))
-    for value in nice_ticks(drawdown_panel.low, 0.0, 3):
+    dd_ticks = nice_ticks(drawdown_panel.low, 0.0, 3)
+    decimals = tick_decimals(dd_ticks)
+    for value in dd_ticks:
         y = drawdown_panel.y(value)
         grid.append(((left, y), (right, y)))
-        labels.append(Label(left - 6, y + 4, percent_label(value), "end"))
+        labels.append(Label(left - 6, y + 4, percent_label(value, decimals), "end"))
     ticks = max(2, min(7, int((right - left) // 140) + 1))
     for moment, text in date_ticks(start, end, ticks):
         anchor = "start" if moment == start else "end" if moment == end else "middle"
         labels.append(Label(equity_panel.x(moment), bottom + 18, text, anchor))
 
-    entries = [
-        Marker(equity_panel.x(t.entry), equity_panel.y(picture.equity_at(t.entry)), t.long)
-        for t in picture.trades
-    ]
-    legend = [("equity", STRATEGY_LABEL)]
-    if picture.buy_and_hold:
-        legend.append(("hold", HOLD_LABEL))
-    legend.append(("drawdown", DRAWDOWN_LABEL))
+    def mark(moment: float, long: bool) -> Marker:
+        return Marker(equity_panel.x(moment), equity_panel.y(picture.equity_at(moment)), long)
+
+    entries = [mark(t.entry, t.long) for t in picture.trades]
+    exits = [mark(t.exit, t.long) for t in picture.trades]
     return FigurePlan(
         width=width,
         height=height,
-        title=Label(left, 22, picture.title, "start"),
+        title=Label(left, TITLE_BASELINE, picture.title, "start"),
         equity_panel=equity_panel,
         drawdown_panel=drawdown_panel,
         equity=equity_panel.points(picture.times, picture.equity),
@@ -274,6 +297,21 @@ def figure_plan(picture: EquityPicture, width: int, height: int) -> FigurePlan:
         drawdown=drawdown_panel.points(picture.times, picture.drawdown),
         grid=grid,
         labels=labels,
-        legend=legend,
+        legend=_legend(picture),
         entries=entries,
+        exits=exits,
     )
+
+
+def _legend(picture: EquityPicture) -> list[tuple[str, str]]:
+    legend = [("equity", STRATEGY_LABEL)]
+    if picture.buy_and_hold:
+        legend.append(("hold", HOLD_LABEL))
+    legend.append(("drawdown", DRAWDOWN_LABEL))
+    if any(t.long for t in picture.trades):
+        legend.append(("long", LONG_LABEL))
+    if any(not t.long for t in picture.trades):
+        legend.append(("short", SHORT_LABEL))
+    if picture.trades:
+        legend.append(("exit", EXIT_LABEL))
+    return legend

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ktrdr.cli.charts.layout import FigurePlan, Label
-from ktrdr.cli.charts.svg import COLOURS
+from ktrdr.cli.charts.layout import LEGEND_BASELINE, FigurePlan, Label
+from ktrdr.cli.charts.svg import COLOURS, EXIT_RADIUS, MARK_KEYS
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -37,12 +37,10 @@ def write_png(plan: FigurePlan, path: Path) -> None:
         draw.line(plan.buy_and_hold, fill=_rgb(COLOURS["hold"]), width=2)
     if len(plan.equity) >= 2:
         draw.line(plan.equity, fill=_rgb(COLOURS["equity"]), width=2, joint="curve")
+    for mark in plan.exits:
+        _exit_mark(draw, mark.x, mark.y)
     for mark in plan.entries:
-        tip = -6.0 if mark.long else 6.0
-        colour = _rgb(COLOURS["long"] if mark.long else COLOURS["short"])
-        draw.polygon(
-            [(mark.x, mark.y + tip), (mark.x - 4, mark.y), (mark.x + 4, mark.y)], fill=colour
-        )
+        _entry_mark(draw, mark.x, mark.y, mark.long)
     text_colour = _rgb(COLOURS["text"])
 
     def label(item: Label) -> None:
@@ -55,9 +53,25 @@ def write_png(plan: FigurePlan, path: Path) -> None:
     label(plan.title)
     for item in plan.labels:
         label(item)
-    x = plan.width - 16.0
-    for key, text in reversed(plan.legend):
-        x -= draw.textlength(text, font=font) + 34.0
-        draw.rectangle([(x, 14), (x + 18, 18)], fill=_rgb(COLOURS[key]))
-        label(Label(x + 24.0, 20.0, text, "start"))
+    x, y = plan.title.x, LEGEND_BASELINE  # the legend's own row, as in the SVG
+    for key, text in plan.legend:
+        if key == "exit":
+            _exit_mark(draw, x + 9.0, y - 5.0)
+        elif key in MARK_KEYS:
+            _entry_mark(draw, x + 9.0, y - 5.0 + (3.0 if key == "long" else -3.0), key == "long")
+        else:
+            draw.rectangle([(x, y - 7.0), (x + 18, y - 3.0)], fill=_rgb(COLOURS[key]))
+        label(Label(x + 24.0, y, text, "start"))
+        x += draw.textlength(text, font=font) + 44.0
     image.save(path, format="PNG")
+
+
+def _entry_mark(draw: ImageDraw.ImageDraw, x: float, y: float, long: bool) -> None:
+    tip = -6.0 if long else 6.0
+    colour = _rgb(COLOURS["long"] if long else COLOURS["short"])
+    draw.polygon([(x, y + tip), (x - 4, y), (x + 4, y)], fill=colour)
+
+
+def _exit_mark(draw: ImageDraw.ImageDraw, x: float, y: float) -> None:
+    box = [(x - EXIT_RADIUS, y - EXIT_RADIUS), (x + EXIT_RADIUS, y + EXIT_RADIUS)]
+    draw.ellipse(box, fill=_rgb(COLOURS["background"]), outline=_rgb(COLOURS["exit"]))

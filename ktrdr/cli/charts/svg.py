@@ -2,6 +2,10 @@
 
 Every piece of text (a strategy name, a symbol) is XML-escaped, so nothing in the data can
 add markup; numbers are rounded to a tenth of a pixel to keep the file small.
+
+Written by hand rather than with matplotlib: the picture is a few hundred lines of markup
+from a layout the terminal chart and the PNG share, and importing matplotlib would take
+longer than the whole command and add a large dependency to a CLI install.
 """
 
 from __future__ import annotations
@@ -9,18 +13,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-from ktrdr.cli.charts.layout import FigurePlan, Label, Point
+from ktrdr.cli.charts.layout import LEGEND_BASELINE, FigurePlan, Label, Point
 
+# The page's light palette (ktrdr/api/web/ktrdr.css): buy-and-hold is its --s2 orange,
+# the drawdown --s3, trade marks --ok / --bad / --fg as on the backtest page. The equity
+# line keeps a lighter blue than --s1 (#0b5cad), which the PNG test tells by its blue.
 COLOURS = {
     "equity": "#1f6feb",
-    "hold": "#8b949e",
-    "drawdown": "#cf222e",
-    "long": "#1a7f37",
-    "short": "#cf222e",
-    "grid": "#d0d7de",
-    "text": "#24292f",
+    "hold": "#c2410c",
+    "drawdown": "#b42318",
+    "long": "#157347",
+    "short": "#b42318",
+    "exit": "#1b1f24",
+    "grid": "#d5dae0",
+    "text": "#1b1f24",
     "background": "#ffffff",
 }
+MARK_KEYS = ("long", "short", "exit")
+EXIT_RADIUS = 3.5
 FONT = "font-family='system-ui, sans-serif' font-size='12'"
 
 
@@ -73,23 +83,52 @@ def equity_svg(plan: FigurePlan, title: str | None = None) -> str:
         f"<polyline fill='none' stroke='{COLOURS['equity']}' stroke-width='2' "
         f"points='{_points(plan.equity)}'/>"
     )
-    for mark in plan.entries:
-        # A small triangle: pointing up for a long entry, down for a short one.
-        tip = -6.0 if mark.long else 6.0
-        colour = COLOURS["long"] if mark.long else COLOURS["short"]
-        parts.append(
-            f"<path d='M{_num(mark.x)},{_num(mark.y + tip)} l-4,{_num(-tip)} h8Z' "
-            f"fill='{colour}' fill-opacity='0.8'/>"
-        )
+    parts.extend(_exit_mark(mark.x, mark.y) for mark in plan.exits)
+    parts.extend(_entry_mark(mark.x, mark.y, mark.long) for mark in plan.entries)
     parts.append(f"<g {FONT} fill='{COLOURS['text']}'>")
     parts.append(_text(plan.title, " font-size='15' font-weight='600'"))
     parts.extend(_text(label) for label in plan.labels)
-    x = plan.width - 16.0
-    for key, text in reversed(plan.legend):
-        x -= 8.0 * len(text) + 34.0
-        parts.append(
-            f"<rect x='{_num(x)}' y='14' width='18' height='4' fill='{COLOURS[key]}'/>"
-            + _text(Label(x + 24.0, 20.0, text, "start"))
-        )
+    parts.extend(_legend(plan))
     parts.append("</g></svg>")
     return "\n".join(parts) + "\n"
+
+
+def _entry_mark(x: float, y: float, long: bool) -> str:
+    """A small triangle: pointing up for a long entry, down for a short one."""
+    tip = -6.0 if long else 6.0
+    colour = COLOURS["long"] if long else COLOURS["short"]
+    return (
+        f"<path class='entry' d='M{_num(x)},{_num(y + tip)} l-4,{_num(-tip)} h8Z' "
+        f"fill='{colour}' fill-opacity='0.85'/>"
+    )
+
+
+def _exit_mark(x: float, y: float) -> str:
+    """A ring (○), drawn under the entries so a trade of one bar still shows its entry."""
+    return (
+        f"<circle class='exit' cx='{_num(x)}' cy='{_num(y)}' r='{EXIT_RADIUS}' "
+        f"fill='{COLOURS['background']}' stroke='{COLOURS['exit']}' stroke-width='1.2'/>"
+    )
+
+
+def _legend(plan: FigurePlan) -> list[str]:
+    """The legend on its own row under the title, left to right; a line's swatch is a bar,
+    a trade mark's is the mark itself."""
+    y = LEGEND_BASELINE
+    x = plan.title.x
+    parts: list[str] = []
+    for key, text in plan.legend:
+        if key == "exit":
+            parts.append(_exit_mark(x + 9.0, y - 4.0))
+        elif key in MARK_KEYS:
+            parts.append(
+                _entry_mark(x + 9.0, y - 4.0 + (3.0 if key == "long" else -3.0), key == "long")
+            )
+        else:
+            parts.append(
+                f"<rect x='{_num(x)}' y='{_num(y - 6.0)}' width='18' height='4' "
+                f"fill='{COLOURS[key]}'/>"
+            )
+        parts.append(_text(Label(x + 24.0, y, text, "start")))
+        x += 7.0 * len(text) + 44.0
+    return parts

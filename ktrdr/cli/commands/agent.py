@@ -65,7 +65,9 @@ StrategySource = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option(min=0, help="Reproduce a cycle's design.")]
 SymbolOpt = Annotated[str | None, typer.Option(help="Market to research (default SP500).")]
-TimeframeOpt = Annotated[str | None, typer.Option()]
+TimeframeOpt = Annotated[
+    str | None, typer.Option(help="Bar size: 1d, 1h, 5m ... (default: the strategy's).")
+]
 EpochsOpt = Annotated[int | None, typer.Option(min=1, help="Override the training epochs.")]
 FoldsOpt = Annotated[
     int | None,
@@ -334,6 +336,7 @@ def strategy(
     from pydantic import ValidationError
 
     from ktrdr.cli.output import fail
+    from ktrdr.cli.views.figures import readable_floats
     from ktrdr.strategies.loader import dump_strategy
     from ktrdr.strategies.models import StrategyConfig
 
@@ -350,7 +353,7 @@ def strategy(
             "(only completed cycles record their design)"
         )
     try:
-        text = dump_strategy(StrategyConfig.model_validate(design))
+        text = dump_strategy(StrategyConfig.model_validate(readable_floats(design)))
     except ValidationError as exc:
         fail(f"the strategy recorded in {cycle_id} is not valid here: {exc.errors()[0]['msg']}")
     if output is None:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,10 +20,31 @@ from ktrdr.cli.options import (
 from ktrdr.cli.output import echo, friendly_errors, print_json, terminal_safe
 from ktrdr.cli.watch_flags import WatchFlags, watch_flags
 from ktrdr.cli.watching import PlainOutput, start_and_watch
+from ktrdr.client.errors import ApiError
+from ktrdr.errors import InvalidRequestError, KtrdrError
+
+if TYPE_CHECKING:
+    from ktrdr.client.http import KtrdrClient
+    from ktrdr.contract.operations import OperationStarted
+
+# A name the CLI can hand to `ktrdr model train` as it stands (no path, no suffix).
+STRATEGY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
 
 app = typer.Typer(help="Backtest trained models.", no_args_is_help=True)
 
-DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+StartOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"], help="First day to test (default: the strategy's test_start)."
+    ),
+]
+EndOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"],
+        help="Last day to test (default: the strategy's test_end, else the last bar).",
+    ),
+]
 
 
 @app.command("run")
@@ -32,14 +54,30 @@ def run(
         str, typer.Argument(help="A model directory, or a strategy name (its newest model)")
     ],
     symbol: Annotated[str | None, typer.Option(help="Default: the model's symbol.")] = None,
-    timeframe: Annotated[str | None, typer.Option()] = None,
-    start: DateOpt = None,
-    end: DateOpt = None,
+    timeframe: Annotated[
+        str | None, typer.Option(help="Bar size: 1d, 1h ... (default: the model's).")
+    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     mode: Annotated[
         str | None, typer.Option(help="long_flat or long_short (default: the strategy's).")
     ] = None,
-    commission: Annotated[float | None, typer.Option(min=0.0)] = None,
-    slippage: Annotated[float | None, typer.Option(min=0.0)] = None,
+    commission: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Commission, a fraction of the value traded: 0.001 is 0.1% "
+            "(default: the strategy's).",
+        ),
+    ] = None,
+    slippage: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Slippage, a fraction of the value traded, added to the commission "
+            "(default: the strategy's).",
+        ),
+    ] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Start and return.")] = False,
     *,
     flags: WatchFlags,
@@ -60,7 +98,28 @@ def run(
             slippage=slippage,
         )
     how = flags.watching(not detach)
-    start_and_watch(lambda client: client.start_backtest(request), "Backtest", how)
+
+    def start_backtest(client: KtrdrClient) -> OperationStarted:
+        try:
+            return client.start_backtest(request)
+        except ApiError as exc:
+            raise _with_training_hint(exc, model) from None
+
+    start_and_watch(start_backtest, "Backtest", how)
+
+
+def _with_training_hint(exc: ApiError, model: str) -> KtrdrError:
+    """No model yet for a strategy name: say how to make one, the step the user missed."""
+    if exc.details.get("field") != "model" or "models" not in exc.details:
+        return exc
+    if not STRATEGY_NAME.fullmatch(model):  # a path: there is no one command to suggest
+        return exc
+    trained = exc.details.get("models")
+    listing = f"`ktrdr model list` shows the {trained} trained" if trained else "none is trained"
+    return InvalidRequestError(
+        f"no model of {model!r} on this backend yet ({listing}); "
+        f"train one first: ktrdr model train {model}"
+    )
 
 
 @app.command("show")

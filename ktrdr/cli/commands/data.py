@@ -34,7 +34,7 @@ def list_series(json_out: JsonOutput = False, no_autostart: NoAutostart = False)
 @app.command("show")
 def show(
     symbol: str,
-    timeframe: Annotated[str, typer.Option()] = "1d",
+    timeframe: Annotated[str, typer.Option(help="Bar size: 1d, 1h, 5m, 1w ...")] = "1d",
     tail: Annotated[int, typer.Option(min=0, max=1000, help="Recent bars to show.")] = 10,
     start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option(help="Last day (inclusive), YYYY-MM-DD.")] = None,

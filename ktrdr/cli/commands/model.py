@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+import re
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,10 +18,26 @@ from ktrdr.cli.options import (
 from ktrdr.cli.output import ask, echo, friendly_errors, shown_as_json
 from ktrdr.cli.watch_flags import WatchFlags, watch_flags
 from ktrdr.cli.watching import start_and_watch
+from ktrdr.client.errors import ApiError
+from ktrdr.errors import InvalidRequestError, KtrdrError
+
+if TYPE_CHECKING:
+    from ktrdr.client.http import KtrdrClient
+    from ktrdr.contract.catalog import ModelPublic
+    from ktrdr.contract.operations import OperationStarted
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
 
-DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+TrainStartOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"], help="First day of training data (default: the strategy's)."
+    ),
+]
+TrainEndOpt = Annotated[
+    datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], help="Last day of training data (default: the strategy's)."),
+]
 
 
 @app.command("train")
@@ -32,8 +50,8 @@ def train(
     symbol: Annotated[str | None, typer.Option(help="Override the strategy's symbol.")] = None,
     timeframe: Annotated[str | None, typer.Option(help="Override the timeframe.")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the epochs.")] = None,
-    train_start: DateOpt = None,
-    train_end: DateOpt = None,
+    train_start: TrainStartOpt = None,
+    train_end: TrainEndOpt = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Start it and return without watching.")
     ] = False,
@@ -61,7 +79,30 @@ def train(
             train_end=train_end.date() if train_end else None,
         )
     how = flags.watching(not detach)
-    start_and_watch(lambda client: client.start_training(request), "Training", how)
+
+    def start(client: KtrdrClient) -> OperationStarted:
+        try:
+            return client.start_training(request)
+        except ApiError as exc:
+            raise _plain_strategy_refusal(exc, strategy) from None
+
+    start_and_watch(start, "Training", how)
+
+
+def _plain_strategy_refusal(exc: ApiError, strategy: str) -> KtrdrError:
+    """The backend's refusal of an unknown strategy name is written for API callers (it
+    offers `strategy_config`); a CLI user gets where strategies come from instead."""
+    if exc.details.get("field") != "strategy" or not exc.message.startswith("no such strategy"):
+        return exc
+    from ktrdr.config import load_settings
+    from ktrdr.strategies.loader import list_examples
+
+    folder = load_settings().data_dir / "strategies"
+    return InvalidRequestError(
+        f"no strategy named {strategy!r}. A strategy is a shipped example "
+        f"({', '.join(list_examples())}; see `ktrdr model examples`), a .yaml file in the "
+        f"backend's strategies folder ({folder} for a local backend), or a path to a .yaml file"
+    )
 
 
 @app.command("list")
@@ -73,8 +114,27 @@ def list_models(json_out: JsonOutput = False, no_autostart: NoAutostart = False)
     if not models:
         typer.echo("No trained models yet. Train one: ktrdr model train rsi_mean_reversion")
         return
-    for m in models:
-        echo(f"{m.name:<40} {m.created_at[:19]}  {m.path}")
+    echo(f"{'STRATEGY':<32} {'#':>4}  {'CREATED':<19}  PATH")
+    for m in oldest_first(models):
+        echo(f"{m.name:<32} {_sequence(m):>4}  {m.created_at[:19]:<19}  {m.path}")
+
+
+def _sequence(model: ModelPublic) -> int:
+    """The model's number within its strategy, from its directory name `<sequence>-<stamp>`
+    (0: a directory from before numbering)."""
+    found = re.match(r"(\d+)-", PurePath(model.path).name)
+    return int(found[1]) if found else 0
+
+
+def oldest_first(models: list[ModelPublic]) -> list[ModelPublic]:
+    """All strategies' models in the order they were made. Within a strategy its sequence
+    decides (a clock set back must not reorder it); across strategies, the creation times
+    interleave the per-strategy sequences."""
+    by_strategy: dict[str, list[ModelPublic]] = {}
+    for model in models:
+        by_strategy.setdefault(model.name, []).append(model)
+    lines = [sorted(group, key=_sequence) for group in by_strategy.values()]
+    return list(heapq.merge(*lines, key=lambda m: m.created_at))
 
 
 @app.command("examples")

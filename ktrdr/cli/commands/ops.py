@@ -22,7 +22,7 @@ from ktrdr.records.kinds import OperationStatus, OperationType
 if TYPE_CHECKING:
     from ktrdr.client.http import KtrdrClient
     from ktrdr.contract.deliveries import DeliveriesPublic
-    from ktrdr.contract.operations import OperationPublic
+    from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 
 app = typer.Typer(help="List, inspect, follow and cancel operations.", no_args_is_help=True)
 
@@ -45,8 +45,10 @@ def list_ops(
         str | None,
         typer.Option(help="Only children of this operation.", callback=checked_operation_id),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows per page.")] = 20,
+    offset: Annotated[
+        int, typer.Option(min=0, help="Skip this many rows (the next page: --offset 20).")
+    ] = 0,
     json_out: JsonOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
@@ -64,16 +66,48 @@ def list_ops(
                 limit=limit,
                 offset=offset,
             )
+            elsewhere = [] if json_out else _parents_elsewhere(client, ops)
     if shown_as_json(ops, json_out):
         return
-    from ktrdr.cli.views.console import stdout_console
+    from ktrdr.cli.views.console import listing_console
     from ktrdr.cli.views.tables import operations_listing
 
-    console = stdout_console()
+    console = listing_console()
     if not ops:
         console.print("No operations.")
         return
-    console.print(operations_listing(ops, total, offset, console.width))
+    console.print(operations_listing(ops, total, offset, console.width, elsewhere))
+
+
+MAX_PARENTS_FETCHED = 20  # a page of children of many parents: the rest stay unparented
+
+
+def _parents_elsewhere(
+    client: KtrdrClient, ops: list[OperationSummaryPublic]
+) -> list[OperationSummaryPublic]:
+    """The parents of this page's children that are not on it (another page, or filtered
+    out), read one by one, so that the tree never shows a child without its parent."""
+    from ktrdr.client.errors import NotFoundApiError
+    from ktrdr.contract.operations import OperationSummaryPublic
+    from ktrdr.operations.summary import summarize
+
+    present = {op.operation_id for op in ops}
+    missing = list(
+        dict.fromkeys(
+            op.parent_operation_id
+            for op in ops
+            if op.parent_operation_id and op.parent_operation_id not in present
+        )
+    )
+    found: list[OperationSummaryPublic] = []
+    for parent_id in missing[:MAX_PARENTS_FETCHED]:
+        try:
+            parent = client.get_operation(parent_id)
+        except NotFoundApiError:
+            continue  # gone (or never known): the child stays at the top level
+        row = summarize(parent).model_dump()
+        found.append(OperationSummaryPublic(**row, elapsed_seconds=parent.elapsed_seconds))
+    return found
 
 
 @app.command("show")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ktrdr.cli.options import JsonOutput
 from ktrdr.cli.output import friendly_errors, print_json, terminal_safe
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def start(
 
 
 @app.command("status")
-def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(json_out: JsonOutput = False) -> None:
     """Say whether a backend answers, and where (with its API token, what it runs)."""
     from ktrdr.cli.backend import probe
     from ktrdr.config import load_settings
@@ -115,8 +116,18 @@ def stop() -> None:
     if settings.api_url:
         sys.stderr.write("Error: KTRDR_API_URL points at a remote backend; not stopping it\n")
         raise typer.Exit(2)
-    pid = stop_backend(settings)
-    if pid is None:
-        sys.stdout.write("No local ktrdr backend was running\n")
+    with friendly_errors():
+        stopped = stop_backend(settings)
+    if stopped is None:
+        sys.stdout.write(
+            f"No local ktrdr backend was running at {settings.base_url} "
+            f"(data dir {settings.data_dir})\n"
+        )
     else:
-        sys.stdout.write(f"Stopped the ktrdr backend (pid {pid})\n")
+        sys.stdout.write(
+            terminal_safe(
+                f"Stopped the ktrdr backend at {stopped.url} (pid {stopped.pid}, "
+                f"data {stopped.data})"
+            )
+            + "\n"
+        )

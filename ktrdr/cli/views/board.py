@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ktrdr.cli.views import figures
-from ktrdr.cli.views.children import child_rows
+from ktrdr.cli.views.children import child_name, child_rows
 from ktrdr.cli.views.console import live_region
 from ktrdr.cli.views.eta import approx, batch_eta
 from ktrdr.client.follow import ViewState, describe_stop
@@ -26,6 +26,8 @@ from ktrdr.operations.summary import summarize
 from ktrdr.records.models import OperationStatus
 
 BAR_WIDTH = 24
+NAME_WIDTH = 22  # a designed strategy's name; a longer one ends in "…" (the results say it all)
+STATUS_WIDTH = 11  # the longest phase, "backtesting"
 
 
 def short_id(operation_id: str) -> str:
@@ -59,31 +61,68 @@ def outcome_words(cycle: OperationPublic, child: OperationPublic | None) -> tupl
     return f"✗ failed: {cycle.error_message or 'no reason given'}", "red"
 
 
+def _status_cells(state: ViewState) -> tuple[str, str, str]:
+    """(a short status for the fixed-width column, its style, the words after the bar):
+    the verdict goes after the bar, so that it never widens a column and moves the bars."""
+    cycle = state.parent
+    if state.lost:
+        return "lost", "red", "the backend no longer knows it"
+    if state.gave_up:
+        return "gave up", "red", "backend unreachable"
+    if cycle is None:
+        if state.connection.ok:
+            return "connecting", "dim", ""
+        return "retrying", "yellow", "connection lost"
+    if cycle.status is OperationStatus.COMPLETED:
+        return "done", "green", outcome_words(cycle, state.child)[0]
+    if cycle.status is OperationStatus.CANCELLED:
+        return "cancelled", "magenta", describe_stop(cycle, state.child)
+    if cycle.is_terminal:
+        return "failed", "red", f"✗ {cycle.error_message or 'no reason given'}"
+    return state.phase or "starting", "cyan", ""
+
+
+def _strategy_name(state: ViewState) -> str:
+    """The designed strategy's name: recorded in the cycle's parameters once designed."""
+    cycle = state.parent
+    name = cycle.metadata.parameters.get("strategy_name") if cycle is not None else None
+    return name if isinstance(name, str) and name else figures.MISSING
+
+
+def _child_cells(state: ViewState) -> tuple[ProgressBar | Text, Text] | None:
+    """The active child's bar and its step; a child that has not reported a step yet (a
+    backtest loading its bars) pulses and says it is starting, instead of a bare 0%."""
+    rows = child_rows(state)
+    if not rows or (state.parent is not None and state.parent.is_terminal):
+        return None
+    child, pct = rows[0], rows[0].progress.percentage
+    others = f" (+{len(rows) - 1})" if len(rows) > 1 else ""
+    if not child.progress.current_step and pct <= 0:
+        bar = ProgressBar(total=None, width=BAR_WIDTH)
+        return bar, Text(f"{child_name(child, 'Child')} starting{others}", style="dim")
+    step = f"{pct:3.0f}% {child.progress.current_step or ''}".rstrip()
+    return ProgressBar(total=100.0, completed=pct, width=BAR_WIDTH), Text(step + others, "dim")
+
+
 def board_view(
     states: Sequence[ViewState], seeds: Sequence[int | None], now: float | None = None
 ) -> RenderableType:
-    """``now``: the follower's clock, to count the batch's ETA down between answers."""
+    """``now``: the follower's clock, to count the batch's ETA down between answers. Every
+    column but the last has a fixed width, so a row reaching its verdict moves no bar."""
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)  # id and seed
-    grid.add_column(no_wrap=True, min_width=14)  # phase or outcome
+    seed_width = max((len(str(seed)) for seed in seeds if seed is not None), default=1)
+    grid.add_column(no_wrap=True)  # id and seed (the same width on every row)
+    grid.add_column(width=NAME_WIDTH, no_wrap=True, overflow="ellipsis")  # strategy
+    grid.add_column(width=STATUS_WIDTH, no_wrap=True, overflow="ellipsis")  # phase/status
     grid.add_column(width=BAR_WIDTH, no_wrap=True)  # the child's bar
-    grid.add_column(no_wrap=True)  # the child's percentage and step
+    grid.add_column(no_wrap=True)  # the child's step, or the outcome
     for state, seed in zip(states, seeds, strict=True):
-        words, style = cycle_words(state)
-        label = Text(f"{short_id(state.operation_id)} seed {seed if seed is not None else '-'}")
-        rows = child_rows(state)
-        if rows and not (state.parent and state.parent.is_terminal):
-            child, pct = rows[0], rows[0].progress.percentage
-            others = f" (+{len(rows) - 1})" if len(rows) > 1 else ""
-            step = f"{pct:3.0f}% {child.progress.current_step or ''}".rstrip()
-            grid.add_row(
-                label,
-                Text(words, style=style),
-                ProgressBar(total=100.0, completed=pct, width=BAR_WIDTH),
-                Text(step + others, style="dim"),
-            )
-        else:
-            grid.add_row(label, Text(words, style=style), Text(""), Text(""))
+        shown_seed = "-" if seed is None else str(seed)
+        label = Text(f"{short_id(state.operation_id)} seed {shown_seed:<{seed_width}}")
+        status, style, words = _status_cells(state)
+        cells = _child_cells(state)
+        bar, detail = cells if cells is not None else (Text(""), Text(words, style=style))
+        grid.add_row(label, Text(_strategy_name(state)), Text(status, style), bar, detail)
     done = sum(1 for s in states if s.done)
     footer = Text(f"{done}/{len(states)} finished" + _batch_eta_text(states, now), style="dim")
     return Group(grid, footer)

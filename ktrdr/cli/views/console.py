@@ -38,6 +38,19 @@ def stdout_console() -> Console:
     return TerminalSafeConsole(file=sys.stdout, highlight=False)
 
 
+PIPED_WIDTH = 250  # columns for a table written into a pipe or a file
+
+
+def listing_console() -> Console:
+    """Standard output for a table: a terminal's own width; into a pipe or a file, wide
+    enough that a row stays one line (rich would assume 80 columns and wrap it, and a
+    reader of a file, or grep, wants one line per row)."""
+    console = stdout_console()
+    if not console.is_terminal:
+        console.width = PIPED_WIDTH
+    return console
+
+
 def live_suits(console: Console, no_color: str) -> bool:
     """Whether live bars suit this console: a real terminal, and no NO_COLOR set."""
     return console.is_terminal and not no_color

@@ -90,11 +90,17 @@ def _child_label(child: OperationPublic, named: bool) -> str:
     return f"{name} · {step}" if step else name
 
 
-def _child_bar(child: OperationPublic, received_at: float, now: float, named: bool) -> _Bar:
+def _child_bar(
+    child: OperationPublic, received_at: float, now: float, named: bool, eta_now: float
+) -> _Bar:
+    """``eta_now``: the time the ETA is worked out at; the last answer's while the
+    connection is lost, since without new progress the estimate only grows (by 9 s a
+    second at 10%): a figure that cannot be updated stays as it was last known."""
     label = _child_label(child, named)
     pct = child.progress.percentage
     elapsed = _elapsed(child, received_at, now)
-    eta = elapsed * (100.0 - pct) / pct if elapsed is not None and pct > 0 else None
+    known = _elapsed(child, received_at, eta_now)
+    eta = known * (100.0 - pct) / pct if known is not None and pct > 0 else None
     return _bar(label, pct, elapsed, eta, "   └─ ")
 
 
@@ -137,11 +143,15 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     title = TITLES.get(parent.operation_type, parent.operation_type.value)
     elapsed = _elapsed(parent, state.received_at, now)
     top = _bar(title, parent.progress.percentage, elapsed, None, "")
-    bars = [_with_cycle_eta(top, parent, state.received_at, now)]
+    eta_now = now if state.connection.ok else state.received_at  # frozen while lost
+    bars = [_with_cycle_eta(top, parent, state.received_at, eta_now)]
     research = is_research(parent)
     rows = child_rows(state)[:MAX_CHILD_LINES] if research else []
     several = runs_several(state)
-    bars += [_child_bar(op, state.received_at, now, several or bool(child_tags(op))) for op in rows]
+    bars += [
+        _child_bar(op, state.received_at, now, several or bool(child_tags(op)), eta_now)
+        for op in rows
+    ]
     width = max(LABEL_MIN_WIDTH, *(bar.label.cell_len for bar in bars))
     timing_width = max(len(bar.timing) for bar in bars)
     parts: list[RenderableType] = [_bar_row(bars[0], width, timing_width)]

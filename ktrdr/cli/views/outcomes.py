@@ -211,11 +211,18 @@ def lost_lines() -> list[OutcomeLine]:
     return [("Operation not found — may have been lost due to restart", "red")]
 
 
-def gave_up_lines(state: ViewState, base_url: str) -> list[OutcomeLine]:
+def gave_up_lines(
+    state: ViewState, base_url: str, give_up_after: float | None = None
+) -> list[OutcomeLine]:
+    """``give_up_after``: the give-up time; the last try ends a little after it, but the
+    user set the time, so that is the figure they read (25 s, not 29 s)."""
+    down_for = state.connection.down_for
+    if give_up_after is not None:
+        down_for = min(down_for, give_up_after)
     return [
         (
             f"✗ Gave up: the backend at {base_url or 'the configured URL'} has not answered "
-            f"for {state.connection.down_for:.0f}s. The operation may still be running; "
+            f"for {down_for:.0f} s. The operation may still be running; "
             f"re-attach with: ktrdr ops follow {state.operation_id}",
             "red",
         )
@@ -223,14 +230,18 @@ def gave_up_lines(state: ViewState, base_url: str) -> list[OutcomeLine]:
 
 
 def outcome_lines(
-    state: ViewState, *, interrupted: bool = False, base_url: str = ""
+    state: ViewState,
+    *,
+    interrupted: bool = False,
+    base_url: str = "",
+    give_up_after: float | None = None,
 ) -> list[OutcomeLine]:
     """The closing lines for every way a follow can end."""
     parent = state.parent
     if state.lost:
         return lost_lines()
     if state.gave_up or parent is None:
-        return gave_up_lines(state, base_url)
+        return gave_up_lines(state, base_url, give_up_after)
     if parent.status is OperationStatus.COMPLETED:
         return [*completed_lines(parent), *view_line(base_url, parent)]
     if parent.status is OperationStatus.FAILED:

@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.cli.views.figures import MISSING, number
+from ktrdr.cli.views.figures import MISSING, number, percent
 from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.contract.results import Headline, headline
 from ktrdr.records.models import OperationStatus
@@ -59,42 +59,77 @@ def tree_order(
     return ordered
 
 
-def operations_table(ops: list[OperationSummaryPublic], width: int = 160) -> Table:
+def with_parents(
+    ops: Sequence[OperationSummaryPublic], parents: Sequence[OperationSummaryPublic]
+) -> list[OperationSummaryPublic]:
+    """``ops`` with each of ``parents`` (read from another page) placed right before its
+    newest child, so that the tree draws the family where the page has it."""
+    waiting = {parent.operation_id: parent for parent in parents}
+    merged: list[OperationSummaryPublic] = []
+    for op in ops:
+        parent = waiting.pop(op.parent_operation_id or "", None)
+        if parent is not None:
+            merged.append(parent)
+        merged.append(op)
+    return merged
+
+
+def _started(op: OperationSummaryPublic) -> str:
+    """When it started: a time of day beside its creation day, the date too if another."""
+    if op.started_at is None:
+        return "-"
+    same_day = op.started_at.date() == op.created_at.date()
+    return op.started_at.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S")
+
+
+def operations_table(
+    ops: list[OperationSummaryPublic],
+    width: int = 160,
+    elsewhere: Sequence[OperationSummaryPublic] = (),
+) -> Table:
     """The operations as a parent/child tree. IDs are what people copy, so they are never
-    wrapped or cut; on a narrow terminal (``width``) the type and creation time columns go,
-    since every ID already spells both (``op_<type>_<YYYYmmdd_HHMMSS>_<hex>``)."""
+    wrapped or cut; on a narrow terminal (``width``) the type and time columns go, since
+    every ID already spells both (``op_<type>_<YYYYmmdd_HHMMSS>_<hex>``). ``elsewhere``:
+    parents of children on this page that are not on it, drawn dim and marked."""
+    context = {parent.operation_id for parent in elsewhere}
     rows = [
         (("   " * (depth - 1) + "└─ " if depth else "") + op.operation_id, op)
-        for depth, op in tree_order(ops)
+        for depth, op in tree_order(with_parents(ops, elsewhere))
     ]
     id_width = max((len(label) for label, _ in rows), default=2)
-    full = width >= id_width + 95
+    full = width >= id_width + 105
     table = Table(show_edge=False, header_style="bold")
     table.add_column("ID", no_wrap=True, min_width=id_width)
     columns = (
-        ["Type", "Status", "Progress", "Step", "Created (UTC)"]
+        ["Type", "Status", "Progress", "Step", "Created (UTC)", "Started"]
         if full
         else ["Status", "Progress", "Step"]
     )
     for col in columns:
-        table.add_column(col, no_wrap=col in ("Status", "Progress"))
+        table.add_column(col, no_wrap=col in ("Status", "Progress", "Started"))
     for label, op in rows:
         cells: dict[str, Text | str] = {
             "Type": op.operation_type.value,
             "Status": status_text(op.status),
             "Progress": f"{op.percentage:.0f}%",
-            "Step": op.current_step or "",
+            "Step": "(on another page)" if op.operation_id in context else op.current_step or "",
             "Created (UTC)": _when(op.created_at),
+            "Started": _started(op),
         }
-        table.add_row(label, *(cells[col] for col in columns))
+        style = "dim" if op.operation_id in context else ""
+        table.add_row(label, *(cells[col] for col in columns), style=style)
     return table
 
 
 def operations_listing(
-    ops: list[OperationSummaryPublic], total: int, offset: int, width: int
+    ops: list[OperationSummaryPublic],
+    total: int,
+    offset: int,
+    width: int,
+    elsewhere: Sequence[OperationSummaryPublic] = (),
 ) -> RenderableType:
     """The table, and a line saying how to page when the backend holds more."""
-    parts: list[RenderableType] = [operations_table(ops, width)]
+    parts: list[RenderableType] = [operations_table(ops, width, elsewhere)]
     if total > offset + len(ops):
         parts.append(Text(f"{len(ops)} of {total} shown; use --offset/--limit for more", "dim"))
     return Group(*parts)
@@ -257,8 +292,8 @@ def results_table(cycles: list[OperationSummaryPublic]) -> Table:
             _verdict_text(row),
             number(figures.sharpe_ratio, "+.2f"),
             number(figures.benchmark_sharpe_ratio, "+.2f"),
-            number(figures.total_return, "+.0%"),
-            number(figures.max_drawdown, ".0%"),
+            percent(figures.total_return, sign="+"),
+            percent(figures.max_drawdown),
             number(figures.trades, ".0f"),
             number(figures.deflated_sharpe, ".2f"),
             _trials_text(figures),
@@ -296,8 +331,8 @@ def results_lines(cycles: list[OperationSummaryPublic]) -> RenderableType:
             Text(
                 f"  Sharpe {number(figures.sharpe_ratio, '+.2f')}"
                 f" (B&H {number(figures.benchmark_sharpe_ratio, '+.2f')})"
-                f"  Return {number(figures.total_return, '+.0%')}"
-                f"  Max DD {number(figures.max_drawdown, '.0%')}"
+                f"  Return {percent(figures.total_return, sign='+')}"
+                f"  Max DD {percent(figures.max_drawdown)}"
                 f"  {number(figures.trades, '.0f')} trades"
             )
         )
