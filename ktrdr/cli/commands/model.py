@@ -18,8 +18,7 @@ from ktrdr.cli.options import (
 from ktrdr.cli.output import ask, echo, friendly_errors, shown_as_json
 from ktrdr.cli.watch_flags import WatchFlags, watch_flags
 from ktrdr.cli.watching import start_and_watch
-from ktrdr.client.errors import ApiError
-from ktrdr.errors import InvalidRequestError, KtrdrError
+from ktrdr.errors import ApiError, InvalidRequestError, KtrdrError
 
 if TYPE_CHECKING:
     from ktrdr.client.http import KtrdrClient
