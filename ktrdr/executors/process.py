@@ -37,18 +37,8 @@ from ktrdr.errors import KtrdrError
 from ktrdr.executors.job_threads import cap_job_threads
 from ktrdr.executors.thread import LocalExecutor
 from ktrdr.logging import configure_logging
+from ktrdr.operations import execution as ex
 from ktrdr.operations.cancellation import CancellationRequested, CancellationToken
-from ktrdr.operations.execution import (
-    ORCHESTRATION_THREADS,
-    Completed,
-    Failed,
-    Job,
-    JobHandle,
-    JobOutcome,
-    Stopped,
-    record_outcome,
-    start_queued,
-)
 from ktrdr.operations.progress import ProgressUpdate
 from ktrdr.operations.reporting import OperationProgressReporter
 from ktrdr.operations.service import OperationsService
@@ -62,7 +52,7 @@ TERMINATE_AFTER_SECONDS = 1.0
 ORPHAN_CHECK_SECONDS = 0.5
 
 # What a job process sends: progress reports, then exactly one outcome.
-_Message = ProgressUpdate | JobOutcome
+_Message = ProgressUpdate | ex.JobOutcome
 
 
 class _SharedToken(CancellationToken):
@@ -114,7 +104,7 @@ def _exit_when_backend_dies(backend_pid: int) -> None:
 
 
 def _job_main(
-    job: Job,
+    job: ex.Job,
     messages: Queue[_Message],
     stop: Event,
     log_format: str,
@@ -125,18 +115,18 @@ def _job_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the backend's, not the job's
     threading.Thread(target=_exit_when_backend_dies, args=(backend_pid,), daemon=True).start()
     configure_logging(log_format)
-    outcome: JobOutcome
+    outcome: ex.JobOutcome
     try:
         # The fork server preloaded numpy and scikit-learn, so their pools are resized here
         # rather than through OMP_NUM_THREADS and friends (read only when a library loads).
         cap_job_threads(job_threads)
-        outcome = Completed(dict(job(_QueueReporter(messages), _SharedToken(stop))))
+        outcome = ex.Completed(dict(job(_QueueReporter(messages), _SharedToken(stop))))
     except CancellationRequested as exc:
-        outcome = Stopped(exc.where)
+        outcome = ex.Stopped(exc.where)
     except KtrdrError as exc:
-        outcome = Failed(exc.message)
+        outcome = ex.Failed(exc.message)
     except BaseException as exc:  # noqa: BLE001 - everything must come back as an outcome
-        outcome = Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        outcome = ex.Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
     messages.put(outcome)
     messages.close()
     messages.join_thread()  # the outcome is in the pipe before the process exits
@@ -168,7 +158,7 @@ class ProcessExecutor:
         max_workers: int = 2,
         log_format: str = "console",
         job_threads: int | None = None,
-        orchestrations: int = ORCHESTRATION_THREADS,
+        orchestrations: int = ex.ORCHESTRATION_THREADS,
         preload: Sequence[str] = (),
     ) -> None:
         self._service = service
@@ -189,16 +179,16 @@ class ProcessExecutor:
     def ensure_available(self) -> None:
         return None  # worker processes are started on demand, here
 
-    def submit(self, operation_id: str, job: Job) -> JobHandle:
+    def submit(self, operation_id: str, job: ex.Job) -> ex.JobHandle:
         """Queue ``job``; its operation stays pending until a process slot takes it."""
         self._service.get(operation_id)  # an unknown id fails here, not in a thread
         # Guarded: a supervisor that crashes leaves its operation open, so /health says so.
         future = self._supervisors.submit(
             THREADS.guarded("ktrdr-proc", self._supervise), operation_id, job
         )
-        return JobHandle(operation_id, future, self._service)
+        return ex.JobHandle(operation_id, future, self._service)
 
-    def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> JobHandle:
+    def submit_orchestration(self, operation_id: str, work: Callable[[], None]) -> ex.JobHandle:
         # A research cycle designs before it trains: start the fork server meanwhile (its
         # preload takes seconds) so the cycle's training does not wait for it.
         self._warm_fork_server()
@@ -215,8 +205,8 @@ class ProcessExecutor:
 
         THREADS.thread(forkserver.ensure_running, name="ktrdr-forkserver-warm").start()
 
-    def _supervise(self, operation_id: str, job: Job) -> None:
-        if not start_queued(self._service, operation_id):
+    def _supervise(self, operation_id: str, job: ex.Job) -> None:
+        if not ex.start_queued(self._service, operation_id):
             return  # cancelled while it waited for a slot: already recorded as such
         token = self._service.token(operation_id)
         messages: Queue[_Message] = self._ctx.Queue()
@@ -230,17 +220,17 @@ class ProcessExecutor:
             )
             process.start()
         except Exception as exc:  # e.g. the job cannot be pickled: a bug, but say so
-            record_outcome(
+            ex.record_outcome(
                 self._service,
                 operation_id,
-                Failed(f"Could not start the job process: {type(exc).__name__}: {exc}"),
+                ex.Failed(f"Could not start the job process: {type(exc).__name__}: {exc}"),
             )
             return
         with self._lock:
             self._processes.add(process)
         try:
             # Recorded before the process is reaped: a slow exit never delays the outcome.
-            record_outcome(
+            ex.record_outcome(
                 self._service,
                 operation_id,
                 self._relay(operation_id, process, messages, stop, token),
@@ -261,7 +251,7 @@ class ProcessExecutor:
         messages: Queue[_Message],
         stop: Event,
         token: CancellationToken,
-    ) -> JobOutcome:
+    ) -> ex.JobOutcome:
         """Pass progress on until the outcome arrives or the process dies without one."""
         reporter = OperationProgressReporter(self._service, operation_id)
         ended_at: float | None = None
@@ -275,7 +265,7 @@ class ProcessExecutor:
                     try:  # the last messages may land just after the exit is seen
                         message = messages.get(timeout=0.5)
                     except queue.Empty:
-                        return Failed(_death_message(process.exitcode))
+                        return ex.Failed(_death_message(process.exitcode))
                 else:
                     if self._service.get(operation_id).is_terminal:
                         # A forced cancel ended the operation and the job ignores its token.
@@ -286,8 +276,8 @@ class ProcessExecutor:
             if isinstance(message, ProgressUpdate):
                 reporter.report(message)
                 continue
-            if isinstance(message, Stopped) and token.reason:
-                return Stopped(message.where, token.reason)
+            if isinstance(message, ex.Stopped) and token.reason:
+                return ex.Stopped(message.where, token.reason)
             return message
 
     def shutdown(self) -> None:
