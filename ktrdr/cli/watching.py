@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ktrdr.cli.views import Output
     from ktrdr.client.http import KtrdrClient
     from ktrdr.contract.operations import OperationStarted
+    from ktrdr.errors import ApiError, KtrdrError
 
     # One typed start call of the client, e.g. ``lambda c: c.start_training(request)``.
     StartCall = Callable[[KtrdrClient], OperationStarted]
@@ -84,9 +85,15 @@ class Watching:
     on_interrupt: InterruptAction = InterruptAction.CANCEL
 
 
-def start_and_watch(start: StartCall, what: str, how: Watching) -> None:
+def start_and_watch(
+    start: StartCall,
+    what: str,
+    how: Watching,
+    reword: Callable[[ApiError], KtrdrError] | None = None,
+) -> None:
     """Send a start request (``start``, with a model the command built), then watch the
-    operation or say how to."""
+    operation or say how to. ``reword`` may turn the backend's refusal, written for API
+    callers, into the words a CLI user needs (it returns the error itself otherwise)."""
     from ktrdr.cli.backend import client_for
     from ktrdr.client.errors import ApiError
 
@@ -95,12 +102,14 @@ def start_and_watch(start: StartCall, what: str, how: Watching) -> None:
             started = start(client)
         except ApiError as exc:
             active = exc.details.get("active_operation_id")
-            if exc.code != "cycle_already_active" or not active:
+            if exc.code == "cycle_already_active" and active:
+                fail(
+                    f"{exc.message}. Watch it: ktrdr agent status -f; "
+                    f"stop it: ktrdr ops cancel {active}"
+                )
+            if reword is None:
                 raise
-            fail(
-                f"{exc.message}. Watch it: ktrdr agent status -f; "
-                f"stop it: ktrdr ops cancel {active}"
-            )
+            raise reword(exc) from None
         base_url = client.base_url
     if how.watch_it:
         watch(

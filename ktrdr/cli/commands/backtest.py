@@ -23,8 +23,7 @@ from ktrdr.cli.watching import PlainOutput, start_and_watch
 from ktrdr.errors import ApiError, InvalidRequestError, KtrdrError
 
 if TYPE_CHECKING:
-    from ktrdr.client.http import KtrdrClient
-    from ktrdr.contract.operations import OperationStarted
+    pass
 
 # A name the CLI can hand to `ktrdr model train` as it stands (no path, no suffix).
 STRATEGY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
@@ -98,13 +97,12 @@ def run(
         )
     how = flags.watching(not detach)
 
-    def start_backtest(client: KtrdrClient) -> OperationStarted:
-        try:
-            return client.start_backtest(request)
-        except ApiError as exc:
-            raise _with_training_hint(exc, model) from None
-
-    start_and_watch(start_backtest, "Backtest", how)
+    start_and_watch(
+        lambda client: client.start_backtest(request),
+        "Backtest",
+        how,
+        reword=lambda exc: _with_training_hint(exc, model),
+    )
 
 
 def _with_training_hint(exc: ApiError, model: str) -> KtrdrError:

@@ -21,9 +21,7 @@ from ktrdr.cli.watching import start_and_watch
 from ktrdr.errors import ApiError, InvalidRequestError, KtrdrError
 
 if TYPE_CHECKING:
-    from ktrdr.client.http import KtrdrClient
     from ktrdr.contract.catalog import ModelPublic
-    from ktrdr.contract.operations import OperationStarted
 
 app = typer.Typer(help="Train models and list trained models.", no_args_is_help=True)
 
@@ -79,13 +77,12 @@ def train(
         )
     how = flags.watching(not detach)
 
-    def start(client: KtrdrClient) -> OperationStarted:
-        try:
-            return client.start_training(request)
-        except ApiError as exc:
-            raise _plain_strategy_refusal(exc, strategy) from None
-
-    start_and_watch(start, "Training", how)
+    start_and_watch(
+        lambda client: client.start_training(request),
+        "Training",
+        how,
+        reword=lambda exc: _plain_strategy_refusal(exc, strategy),
+    )
 
 
 def _plain_strategy_refusal(exc: ApiError, strategy: str) -> KtrdrError:
