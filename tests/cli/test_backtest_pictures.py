@@ -24,9 +24,9 @@ from ktrdr.cli.charts.terminal import BRAILLE_BASE, HOLD_GLYPH, equity_chart
 from ktrdr.cli.views import PlainRenderer
 from ktrdr.cli.views.outcomes import outcome_lines
 from ktrdr.client.follow import ViewState
-from ktrdr.contract.pictures import BacktestSeriesPublic, TradePublic
-from ktrdr.records.results import BenchmarkFigures, TradingMetrics
+from ktrdr.contract.pictures import BacktestSeriesPublic
 from tests.support.live_backend import LiveBackend, run_ktrdr
+from tests.support.pictures import daily_series
 from tests.support.snapshots import snapshot
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)> & co"
@@ -37,39 +37,15 @@ def series(points: int = 600, name: str = "rsi_mean_reversion") -> BacktestSerie
     rng = np.random.default_rng(3)
     equity = 100_000 * np.exp(np.cumsum(rng.normal(0.0002, 0.01, points)))
     held = 100_000 * np.exp(np.cumsum(rng.normal(0.0004, 0.012, points)))
-    stamps = (np.datetime64("2014-01-02") + np.arange(points)).astype("datetime64[s]")
-    times = [str(t) for t in stamps]
-    trades = [
-        TradePublic.model_validate(
-            {
-                "direction": "long" if i % 2 else "short",
-                "entry_time": times[i],
-                "exit_time": times[i + 5],
-                "entry_price": 100.0,
-                "exit_price": 101.0,
-                "return": 0.01,
-                "bars_held": 5,
-            }
-        )
-        for i in range(10, points - 10, 50)
-    ]
-    return BacktestSeriesPublic(
-        operation_id="op_backtesting_20240101_000000_abcdef12",
-        status="completed",
-        symbol="SP500",
-        timeframe="1d",
-        bars=points,
-        points=points,
-        downsampled=False,
-        initial_capital=100_000.0,
-        timestamps=times,
-        equity=equity.tolist(),
-        buy_and_hold=held.tolist(),
-        drawdown=drawdown(equity, 100_000.0).tolist(),
-        trades=trades,
-        metrics=TradingMetrics(sharpe_ratio=0.5),
-        benchmark=BenchmarkFigures(sharpe_ratio=0.7),
-        strategy_name=name,
+    return daily_series(
+        equity,
+        held,
+        drawdown(equity, 100_000.0),
+        entries=range(10, points - 10, 50),
+        bars_held=5,
+        is_long=lambda i: bool(i % 2),
+        benchmark_sharpe=0.7,
+        name=name,
     )
 
 

@@ -15,8 +15,8 @@ from ktrdr.cli.charts.layout import EquityPicture, figure_plan
 from ktrdr.cli.charts.png import write_png
 from ktrdr.cli.charts.show import PNG_SIZE, SVG_SIZE
 from ktrdr.cli.charts.svg import equity_svg
-from ktrdr.contract.pictures import BacktestSeriesPublic, TradePublic
-from ktrdr.records.results import BenchmarkFigures, TradingMetrics
+from ktrdr.contract.pictures import BacktestSeriesPublic
+from tests.support.pictures import daily_series
 
 SVG = "{http://www.w3.org/2000/svg}"
 LONG_TITLE = "a_strategy_with_a_name_long_enough_to_reach_the_right_edge_of_any_legend" * 2
@@ -31,40 +31,16 @@ def page_palette() -> dict[str, str]:
 
 def series(name: str = "s", dip: float = 0.3) -> BacktestSeriesPublic:
     points = 300
-    stamps = (np.datetime64("2014-01-02") + np.arange(points)).astype("datetime64[s]")
-    times = [str(t) for t in stamps]
     equity = 100_000 * (1 + 0.2 * np.sin(np.linspace(0, 6, points)))
-    trades = [
-        TradePublic.model_validate(
-            {
-                "direction": "long" if i % 100 else "short",
-                "entry_time": times[i],
-                "exit_time": times[i + 7],
-                "entry_price": 100.0,
-                "exit_price": 101.0,
-                "return": 0.01,
-                "bars_held": 7,
-            }
-        )
-        for i in range(20, 280, 40)
-    ]
-    return BacktestSeriesPublic(
-        operation_id="op_backtesting_20240101_000000_abcdef12",
-        status="completed",
-        symbol="SP500",
-        timeframe="1d",
-        bars=points,
-        points=points,
-        downsampled=False,
-        initial_capital=100_000.0,
-        timestamps=times,
-        equity=equity.tolist(),
-        buy_and_hold=(equity * 0.9).tolist(),
-        drawdown=(-dip * np.abs(np.sin(np.linspace(0, 9, points)))).tolist(),
-        trades=trades,
-        metrics=TradingMetrics(sharpe_ratio=0.5),
-        benchmark=BenchmarkFigures(sharpe_ratio=0.4),
-        strategy_name=name,
+    return daily_series(
+        equity,
+        equity * 0.9,
+        -dip * np.abs(np.sin(np.linspace(0, 9, points))),
+        entries=range(20, 280, 40),
+        bars_held=7,
+        is_long=lambda i: bool(i % 100),
+        benchmark_sharpe=0.4,
+        name=name,
     )
 
 
