@@ -41,11 +41,11 @@ from typing import Any
 from benchmarks.common import RESULTS, percentile, save, table
 from ktrdr.agents.cycle_timeline import (
     ChildTimes,
+    completed_cycle,
     cycle_key,
     cycle_series,
     cycle_size,
     live_cycle,
-    past_cycle,
 )
 from ktrdr.bootstrap import build_runtime
 from ktrdr.config import Settings
@@ -190,15 +190,9 @@ class Replay:
         return self._bars[series]
 
     def past(self, recorded: Recorded) -> PastCycle | None:
-        cycle = recorded.cycle
-        if cycle.status is not OperationStatus.COMPLETED or cycle.completed_at is None:
-            return None  # failed and cancelled cycles never enter the history
-        params = cycle.metadata.parameters
-        children = [ChildTimes.of(op) for op in recorded.children]
-        key = cycle_key(params, self.executor, self.workers)
-        size = cycle_size(params, children, self.bars(recorded))
-        started = cycle.started_at or cycle.created_at
-        return past_cycle(key, size, started, cycle.completed_at, children)
+        """The cycle as the backend's own ETA keeps it (``CycleEtas``)."""
+        bars = self.bars(recorded)
+        return completed_cycle(recorded.cycle, recorded.children, self.executor, self.workers, bars)
 
     def predict(self, recorded: Recorded, history: list[PastCycle], at: float) -> Eta | None:
         """The estimate at epoch time ``at``, from what the timeline showed then."""

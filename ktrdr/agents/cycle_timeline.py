@@ -132,6 +132,22 @@ def past_cycle(
     return PastCycle(key, size, (designing, training, backtesting, assessing), curves)
 
 
+def completed_cycle(
+    cycle: Operation, children: Sequence[Operation], executor: str, workers: int, bars: int | None
+) -> PastCycle | None:
+    """A research cycle as history for the ETA: None unless it completed (failed and
+    cancelled cycles never count) and its children tell its phases. ``executor`` and
+    ``workers`` stand in where the cycle did not record its own; ``bars``: its series'."""
+    if cycle.status is not OperationStatus.COMPLETED or cycle.completed_at is None:
+        return None
+    params = cycle.metadata.parameters
+    times = [ChildTimes.of(op) for op in children]
+    key = cycle_key(params, executor, workers)
+    size = cycle_size(params, times, bars)
+    started = cycle.started_at or cycle.created_at
+    return past_cycle(key, size, started, cycle.completed_at, times)
+
+
 def work_curve(children: Sequence[ChildTimes], start: datetime, end: datetime) -> Curve:
     """How ``children``'s work (their mean share done, each child's growing evenly from its
     start to its end) went between ``start`` and ``end``: the knots where it bends."""

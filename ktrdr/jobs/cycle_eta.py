@@ -23,11 +23,11 @@ from datetime import datetime
 
 from ktrdr.agents.cycle_timeline import (
     ChildTimes,
+    completed_cycle,
     cycle_key,
     cycle_series,
     cycle_size,
     live_cycle,
-    past_cycle,
 )
 from ktrdr.errors import KtrdrError
 from ktrdr.logging import get_logger
@@ -208,15 +208,9 @@ class CycleEtas:
     def _timed(self, operation_id: str) -> _Ended | None:
         tree = self._service.tree(operation_id)
         cycle = tree.root
-        if cycle.status is not OperationStatus.COMPLETED or cycle.completed_at is None:
-            return None
-        children = [ChildTimes.of(op) for op in tree.nodes[1:]]
-        params = cycle.metadata.parameters
-        key = cycle_key(params, self._executor, self._workers)
-        size = cycle_size(params, children, self._series_bars(params))
-        started = cycle.started_at or cycle.created_at
-        past = past_cycle(key, size, started, cycle.completed_at, children)
-        if past is None:
+        bars = self._series_bars(cycle.metadata.parameters)
+        past = completed_cycle(cycle, tree.nodes[1:], self._executor, self._workers, bars)
+        if past is None or cycle.completed_at is None:
             return None
         return _Ended(cycle.completed_at.timestamp(), operation_id, past)
 
