@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from starlette.datastructures import State
 
-from ktrdr.contract.operations import Envelope, OperationPublic
+from ktrdr.contract.operations import Envelope, EtaFigures, OperationPublic
 from ktrdr.operations.service import OperationsService
-from ktrdr.records.models import utcnow
+from ktrdr.records.models import Operation, utcnow
 
 # A single read lists this many of the newest children (a cycle has a few dozen at most).
 CHILDREN_SHOWN = 20
@@ -61,13 +62,18 @@ def ended_documents(state: State) -> EndedDocuments:
     return documents
 
 
-def render_operation(service: OperationsService, operation_id: str) -> tuple[bytes, bool]:
+def render_operation(
+    service: OperationsService,
+    operation_id: str,
+    eta: Callable[[Operation], EtaFigures | None] | None = None,
+) -> tuple[bytes, bool]:
     """The operation's answer as JSON bytes, and whether it can never change again (it and
-    every child shown have ended). Non-finite figures go out as null, as everywhere."""
+    every child shown have ended). ``eta``: open work's ETA, where it has one (ended work
+    has none, so the cached answers never hold one). Non-finite figures go out as null."""
     op = service.peek(operation_id)  # read only: no copy of a large result
     children = service.children(operation_id, limit=CHILDREN_SHOWN)
-    envelope: Envelope[OperationPublic] = Envelope(
-        data=OperationPublic.from_domain(op, children, now=utcnow())
-    )
+    public = OperationPublic.from_domain(op, children, now=utcnow())
+    if eta is not None and not op.is_terminal:
+        public = public.with_eta(eta(op))
     ended = op.is_terminal and all(child.status.is_terminal for child in children)
-    return envelope.model_dump_json().encode(), ended
+    return Envelope(data=public).model_dump_json().encode(), ended

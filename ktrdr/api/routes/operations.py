@@ -7,7 +7,6 @@ from starlette.concurrency import run_in_threadpool
 
 from ktrdr.api.deps import RuntimeDep, ServiceDep
 from ktrdr.api.documents import CHILDREN_SHOWN, ended_documents, render_operation
-from ktrdr.bootstrap import Runtime
 from ktrdr.contract.cancelling import NOT_DURABLE_WARNING, CancelPublic
 from ktrdr.contract.operations import (
     Envelope,
@@ -63,22 +62,12 @@ async def get_operation(operation_id: str, request: Request, runtime: RuntimeDep
     cached = documents.get(operation_id)
     if cached is not None:
         return Response(cached, media_type="application/json")
-    body, ended = await run_in_threadpool(_render_with_eta, runtime, operation_id)
+    etas = runtime.cycle_etas
+    estimate = etas.estimate if etas is not None else None
+    body, ended = await run_in_threadpool(render_operation, runtime.service, operation_id, estimate)
     if ended:
         documents.put(operation_id, body)
     return Response(body, media_type="application/json")
-
-
-def _render_with_eta(runtime: Runtime, operation_id: str) -> tuple[bytes, bool]:
-    """``render_operation``; a running research cycle's answer also has its ETA (an ended
-    one has none, so the cached answers of ended operations never hold one)."""
-    service, etas = runtime.service, runtime.cycle_etas
-    op = service.peek(operation_id)
-    if etas is None or op.operation_type is not OperationType.AGENT_RESEARCH or op.is_terminal:
-        return render_operation(service, operation_id)
-    children = service.children(operation_id, limit=CHILDREN_SHOWN)
-    public = OperationPublic.from_domain(op, children, now=utcnow()).with_eta(etas.estimate(op))
-    return Envelope(data=public).model_dump_json().encode(), False
 
 
 @router.delete("/{operation_id}")
