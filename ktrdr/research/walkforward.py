@@ -48,16 +48,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from ktrdr.errors import StrategyValidationError
 
+if TYPE_CHECKING:  # numpy is imported where dates are computed: the CLI reads the spec only
+    import numpy as np
+
+    from ktrdr.data.bars import TimeArray
+
 WalkForwardMode = Literal["rolling", "anchored"]
-TimeArray = npt.NDArray[np.datetime64]
 
 
 class WalkForwardSpec(BaseModel):
@@ -346,6 +348,8 @@ def _whole_days(window: Window, days: TimeArray) -> DateWindow:
     so a partial day at either end would pull in bars of the neighbouring window."""
     if window.bars == 0 or window.stop > len(days):
         raise ValueError(f"[{window.start}, {window.stop}) is not a window of {len(days)} bars")
+    import numpy as np
+
     start, stop = window.start, window.stop
     if start > 0 and days[start - 1] == days[start]:
         start = int(np.searchsorted(days, days[start], side="right"))

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ktrdr.data.bars import TimeArray
 from ktrdr.data.market import MarketData
 from ktrdr.errors import StrategyValidationError
 from ktrdr.research.walkforward import (
     FoldWindow,
-    TimeArray,
     WalkForwardPlan,
     WalkForwardSpec,
     Window,
