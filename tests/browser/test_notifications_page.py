@@ -34,7 +34,7 @@ def test_the_page_shows_each_attempt_and_the_delivery_once_it_succeeds(
         {
             "KTRDR_WEBHOOK_URL": receiver.url,
             "KTRDR_WEBHOOK_SECRET": SECRET,
-            "KTRDR_WEBHOOK_RETRY_FIRST_SECONDS": "10",
+            "KTRDR_WEBHOOK_RETRY_FIRST_SECONDS": "5",
         }
     )
     backend.start()
@@ -50,7 +50,7 @@ def test_the_page_shows_each_attempt_and_the_delivery_once_it_succeeds(
     expect(section).to_contain_text("operation.cancelled")
     expect(section).to_contain_text("HTTP 500")
     expect(section).to_contain_text("retrying")
-    # The retry is due 8 to 12 s after the first attempt; the page reads again every 5 s.
+    # The retry is due 4 to 6 s after the first attempt; the page reads again every 5 s.
     expect(section).to_contain_text("delivered", timeout=30000)
     expect(section).to_contain_text("HTTP 204")
     assert URL_SECRET_PART not in page.content()
