@@ -8,6 +8,11 @@ libraries for the thread cap, before its job's first line ran.
 
 from __future__ import annotations
 
+# The training modules import scikit-learn where they use it (the backend itself starts
+# without it); a job process must find it loaded, so it is imported here.
+import sklearn.neural_network  # noqa: F401
+import sklearn.preprocessing  # noqa: F401
+
 import ktrdr.backtesting.job  # noqa: F401
 import ktrdr.executors.process  # noqa: F401
 import ktrdr.logging  # noqa: F401

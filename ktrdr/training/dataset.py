@@ -10,15 +10,18 @@ Rules that keep the validation score honest:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.preprocessing import StandardScaler
 
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import JobFailedError
 from ktrdr.indicators import compute_features
 from ktrdr.strategies.models import StrategyConfig
+
+if TYPE_CHECKING:  # scikit-learn loads at the first dataset built, not with the backend
+    from sklearn.preprocessing import StandardScaler
 
 LabelArray = npt.NDArray[np.int64]
 
@@ -86,6 +89,8 @@ def build_dataset(strategy: StrategyConfig, bars: Bars) -> Dataset:
                 "warm_up_bars": first,
             },
         )
+
+    from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler()
     x_train = scaler.fit_transform(features.values[first:train_stop])

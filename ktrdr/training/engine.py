@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
-from sklearn.neural_network import MLPClassifier
 
 from ktrdr.data.bars import Bars, FloatArray
 from ktrdr.errors import JobFailedError
@@ -34,6 +32,9 @@ from ktrdr.records.results import EpochFigures, TrainingSummary
 from ktrdr.strategies.models import ModelSpec, StrategyConfig
 from ktrdr.training.dataset import CLASSES, Dataset, LabelArray, build_dataset
 from ktrdr.training.model_store import save_model
+
+if TYPE_CHECKING:  # scikit-learn (about a second to import) loads at the first training
+    from sklearn.neural_network import MLPClassifier
 
 # Rows per partial_fit call: large enough to keep the Python overhead small, small enough
 # that a block of even a wide network finishes well within the cancellation budget.
@@ -157,7 +158,7 @@ def _run_epochs(
     best = _BestEpoch(spec.patience, spec.min_delta)
     history: list[EpochFigures] = []
     for epoch in range(1, epochs + 1):
-        where = f"Epoch {epoch - 1}/{epochs}"
+        where = f"Epoch {epoch - 1:,}/{epochs:,}"
         token.raise_if_cancelled(where=where)
         order = rng.permutation(train_count)
         for block in np.array_split(order, block_count):
@@ -167,9 +168,9 @@ def _run_epochs(
         history.append(figures)
         best.update(classifier, epoch, val_loss)
         stopping = epoch < epochs and best.out_of_patience(epoch)
-        step = f"Epoch {epoch}/{epochs}"
+        step = f"Epoch {epoch:,}/{epochs:,}"
         if stopping:
-            step = f"Stopped early at epoch {epoch}/{epochs} (best {best.epoch})"
+            step = f"Stopped early at epoch {epoch:,}/{epochs:,} (best {best.epoch:,})"
         reporter.report(_epoch_update(figures, epoch, epochs, step))
         if stopping:
             break
@@ -219,6 +220,8 @@ def _model_meta(summary: TrainingSummary) -> dict[str, Any]:
 
 def new_classifier(spec: ModelSpec, train_count: int) -> MLPClassifier:
     """The untrained network for ``spec``, fed ``train_count`` rows an epoch."""
+    from sklearn.neural_network import MLPClassifier
+
     return MLPClassifier(
         hidden_layer_sizes=tuple(spec.hidden_layers),
         learning_rate_init=spec.learning_rate,
@@ -267,6 +270,8 @@ def _evaluate(classifier: MLPClassifier, x: FloatArray, y: LabelArray) -> tuple[
     the epoch's ``partial_fit`` costs (which runs forward and backward per mini-batch). The
     rows were validated when they were fitted, so sklearn's finiteness scan is skipped.
     """
+    import sklearn
+
     with sklearn.config_context(assume_finite=True):
         proba = np.asarray(classifier.predict_proba(x), dtype=np.float64)
     # Probabilities are at most 1, so their sum is finite exactly when every one is.

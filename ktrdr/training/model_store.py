@@ -22,19 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
 import numpy.typing as npt
-from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from ktrdr.data.bars import Bars
 from ktrdr.errors import InvalidRequestError, JobFailedError
 from ktrdr.indicators import compute_features
 from ktrdr.strategies.loader import dump_strategy, parse_strategy
 from ktrdr.strategies.models import StrategyConfig
+
+if TYPE_CHECKING:  # scikit-learn loads when a model is trained or read, not with the backend
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
 from ktrdr.training.dataset import BUY, SELL
 
 MODEL_FILE = "model.joblib"
@@ -200,6 +202,9 @@ def load_model(path_or_name: str | Path, models_dir: Path) -> TrainedModel:
     payload = joblib.load(path / MODEL_FILE)
     classifier = payload.get("classifier") if isinstance(payload, dict) else None
     scaler = payload.get("scaler") if isinstance(payload, dict) else None
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
     if not isinstance(classifier, MLPClassifier) or not isinstance(scaler, StandardScaler):
         raise JobFailedError(
             f"{path / MODEL_FILE} is not a ktrdr model", details={"path": str(path)}

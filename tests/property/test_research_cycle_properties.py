@@ -127,7 +127,7 @@ TestResearchCycles = ResearchCycles.TestCase
 # profile's steps per example (6 by default, 13 under "thorough") keeps hundreds of distinct
 # cycles per run at a third of the cost.
 TestResearchCycles.settings = settings(
-    stateful_step_count=max(6, settings.default.stateful_step_count // 3)
+    stateful_step_count=max(6, settings().stateful_step_count // 3)
 )
 
 
