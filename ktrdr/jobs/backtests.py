@@ -1,13 +1,13 @@
 """Starting a backtest: check a request against the trained model and the data, then run it.
 
-``start_backtest`` is the whole path for a request; ``resolve_backtest``,
-``create_backtest`` and ``submit_backtest`` are its steps, apart so a research cycle can
-record the child's id before the child runs.
+``start_backtest`` is the whole path for a request; ``resolve_backtest``, creating the
+operation (``JobDependencies.create_operation`` with ``ResolvedBacktest.parameters()``) and
+``submit_backtest`` are its steps, apart so a research cycle can record the child's id
+before the child runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -143,22 +143,6 @@ def _no_such_model(deps: JobDependencies, wanted: str) -> InvalidRequestError:
     )
 
 
-def create_backtest(
-    deps: JobDependencies,
-    resolved: ResolvedBacktest,
-    parent_operation_id: str | None = None,
-    parameters: Mapping[str, object] | None = None,
-) -> str:
-    """Create the (pending) backtest operation; submit it with ``submit_backtest``.
-    ``parameters`` (e.g. a research cycle's role, fold and candidate) join its metadata."""
-    op = deps.service.create(
-        OperationType.BACKTESTING,
-        parent_operation_id=parent_operation_id,
-        parameters={**resolved.parameters(), **(parameters or {})},
-    )
-    return op.operation_id
-
-
 def submit_backtest(deps: JobDependencies, operation_id: str, resolved: ResolvedBacktest) -> None:
     job = BacktestJob(
         operation_id=operation_id,
@@ -181,6 +165,6 @@ def start_backtest(deps: JobDependencies, request: BacktestStartRequest) -> Oper
     except NotFoundError as exc:
         raise InvalidRequestError(exc.message, details={"field": "symbol"}) from None
     deps.executor.ensure_available()
-    operation_id = create_backtest(deps, resolved)
+    operation_id = deps.create_operation(OperationType.BACKTESTING, resolved.parameters())
     submit_backtest(deps, operation_id, resolved)
     return deps.service.get(operation_id)

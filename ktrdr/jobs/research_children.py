@@ -19,13 +19,12 @@ from ktrdr.data.bars import TimeArray
 from ktrdr.errors import JobFailedError
 from ktrdr.jobs.backtests import (
     ResolvedBacktest,
-    create_backtest,
     resolve_backtest,
     submit_backtest,
 )
 from ktrdr.jobs.dependencies import JobDependencies
 from ktrdr.jobs.pictures import DetailFiles
-from ktrdr.jobs.training import create_training, submit_training
+from ktrdr.jobs.training import submit_training, training_parameters
 from ktrdr.records.models import Operation, OperationStatus, OperationType
 from ktrdr.records.results import (
     TrainingSummary,
@@ -99,7 +98,10 @@ class ResearchLauncher:
         parent_operation_id: str,
         parameters: Mapping[str, object] | None = None,
     ) -> str:
-        return create_training(self.jobs, strategy, parent_operation_id, parameters)
+        recorded = training_parameters(strategy)
+        return self.jobs.create_operation(
+            OperationType.TRAINING, recorded, parent_operation_id, parameters
+        )
 
     def submit_training(self, operation_id: str, strategy: StrategyConfig) -> None:
         submit_training(self.jobs, operation_id, strategy)
@@ -145,6 +147,8 @@ class ResearchLauncher:
         resolved = resolve_backtest(self.jobs, BacktestStartRequest(model=trained.model_path))
         if cost_multiplier != 1.0:
             resolved = resolved.with_costs(cost_multiplier)
-        operation_id = create_backtest(self.jobs, resolved, parent_operation_id, parameters)
+        operation_id = self.jobs.create_operation(
+            OperationType.BACKTESTING, resolved.parameters(), parent_operation_id, parameters
+        )
         self._backtests[operation_id] = resolved
         return operation_id

@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ktrdr.agents.workers.walk_forward import (
-    MIN_FOLD_TEST_BARS,
-    MIN_FOLD_TRAIN_BARS,
-    ResearchShape,
-)
+from ktrdr.agents.workers.walk_forward import ResearchShape
 from ktrdr.config import Settings
 from ktrdr.contract.requests import AgentTriggerRequest, TrainingStartRequest
 from ktrdr.errors import InvalidRequestError
 from ktrdr.jobs.training import build_strategy
-from ktrdr.research.walkforward import WalkForwardMode, WalkForwardSpec, plan_walk_forward
+from ktrdr.research.walkforward import WalkForwardMode, WalkForwardSpec
 from ktrdr.strategies.grid import grid_size
 from ktrdr.strategies.models import MAX_STRATEGY_NAME_LENGTH, StrategyConfig
 
@@ -152,14 +148,7 @@ def _check_fold_names(strategy: StrategyConfig, folds: int) -> None:
 def check_plan(shape: ResearchShape, bars: int, horizon: int = PLANNING_PURGE_BARS) -> None:
     """Refuse a shape the series cannot hold (``StrategyValidationError``, a 422).
     ``horizon``: the longest label horizon of the designs, when they are known already."""
-    spec = shape.walk_forward
-    plan_walk_forward(
-        bars,
-        spec,
-        purge_bars=spec.purge_for(horizon),
-        min_train_bars=MIN_FOLD_TRAIN_BARS,
-        min_test_bars=MIN_FOLD_TEST_BARS,
-    )
+    shape.plan(bars, horizon)
 
 
 def shape_parameters(shape: ResearchShape | None) -> dict[str, Any]:

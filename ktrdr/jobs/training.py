@@ -1,8 +1,9 @@
 """Starting a training: which strategy a request means, and the operation that trains it.
 
-``start_training`` is the whole path for a request; ``create_training`` and
-``submit_training`` are its two halves, apart so a research cycle can record the child's
-id before the child runs.
+``start_training`` is the whole path for a request; creating the operation
+(``JobDependencies.create_operation`` with ``training_parameters``) and ``submit_training``
+are its two halves, apart so a research cycle can record the child's id before the child
+runs.
 """
 
 from __future__ import annotations
@@ -107,22 +108,6 @@ def training_parameters(strategy: StrategyConfig) -> dict[str, Any]:
     }
 
 
-def create_training(
-    deps: JobDependencies,
-    strategy: StrategyConfig,
-    parent_operation_id: str | None = None,
-    parameters: Mapping[str, object] | None = None,
-) -> str:
-    """Create the (pending) training operation; submit it with ``submit_training``.
-    ``parameters`` (e.g. a research cycle's role, fold and candidate) join its metadata."""
-    op = deps.service.create(
-        OperationType.TRAINING,
-        parent_operation_id=parent_operation_id,
-        parameters={**training_parameters(strategy), **(parameters or {})},
-    )
-    return op.operation_id
-
-
 def submit_training(deps: JobDependencies, operation_id: str, strategy: StrategyConfig) -> None:
     deps.executor.submit(operation_id, TrainingJob(strategy, deps.market, deps.models_dir))
 
@@ -142,6 +127,6 @@ def start_training(deps: JobDependencies, request: TrainingStartRequest) -> Oper
         raise InvalidRequestError(exc.message, details={"field": "symbol"}) from None
     check_training_size(strategy, len(bars))  # epochs x rows, known only now
     deps.executor.ensure_available()  # e.g. a Dask scheduler that is down: 503, nothing made
-    operation_id = create_training(deps, strategy)
+    operation_id = deps.create_operation(OperationType.TRAINING, training_parameters(strategy))
     submit_training(deps, operation_id, strategy)
     return deps.service.get(operation_id)

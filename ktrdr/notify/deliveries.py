@@ -74,15 +74,20 @@ class BatchMember:
 WhenFull = Callable[[Sequence[BatchMember]], Sequence[NewDelivery]]
 
 
+@dataclass(frozen=True)
+class BatchJoin:
+    """A cycle joining its batch: the member to keep, and what makes the batch's own
+    deliveries when that member is the last to end."""
+
+    member: BatchMember
+    when_full: WhenFull
+
+
 class DeliveryStore(Protocol):
-    def add(
-        self,
-        deliveries: Sequence[NewDelivery],
-        member: BatchMember | None = None,
-        when_full: WhenFull | None = None,
-    ) -> int:
-        """Keep ``deliveries`` (due now) and ``member`` in one transaction; when that member
-        completes its batch, the deliveries ``when_full`` makes of the batch's members too.
+    def add(self, deliveries: Sequence[NewDelivery], join: BatchJoin | None = None) -> int:
+        """Keep ``deliveries`` (due now) and ``join.member`` in one transaction; when that
+        member completes its batch, the deliveries ``join.when_full`` makes of the batch's
+        members too.
         A delivery for a (subject, event, url) already kept is ignored. Returns how many
         deliveries were added."""
         ...
@@ -125,23 +130,19 @@ class InMemoryDeliveryStore:
         self._keys: set[tuple[str, str, str]] = set()
         self._members: dict[str, dict[str, BatchMember]] = {}
 
-    def add(
-        self,
-        deliveries: Sequence[NewDelivery],
-        member: BatchMember | None = None,
-        when_full: WhenFull | None = None,
-    ) -> int:
+    def add(self, deliveries: Sequence[NewDelivery], join: BatchJoin | None = None) -> int:
         with self._lock:
             added = self._add(deliveries)
-            if member is None:
+            if join is None:
                 return added
+            member = join.member
             batch = self._members.setdefault(member.batch_id, {})
             if member.operation_id in batch:
                 return added
             batch[member.operation_id] = member
             members = list(batch.values())
-            if when_full is not None and full_batch(members, member):
-                added += self._add(when_full(members))
+            if full_batch(members, member):
+                added += self._add(join.when_full(members))
             return added
 
     def _add(self, deliveries: Sequence[NewDelivery]) -> int:

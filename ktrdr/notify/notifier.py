@@ -27,13 +27,13 @@ from urllib.parse import quote
 from ktrdr.logging import get_logger
 from ktrdr.notify.deliveries import (
     Attempt,
+    BatchJoin,
     BatchMember,
     Delivery,
     DeliveryRecord,
     DeliveryState,
     DeliveryStore,
     NewDelivery,
-    WhenFull,
 )
 from ktrdr.notify.endpoints import origin_of
 from ktrdr.notify.payloads import (
@@ -232,8 +232,7 @@ class Notifier:
             items = [OperationEnded.model_validate_json(m.item) for m in members]
             return self._to_endpoints(batch_id, batch_message(batch_id, size, items), now)
 
-        full: WhenFull = when_full
-        self._store.add(deliveries, member, full)
+        self._store.add(deliveries, BatchJoin(member, when_full))
 
     def _to_endpoints(
         self, subject_id: str, message: WebhookMessage, now: float

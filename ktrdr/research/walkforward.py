@@ -104,6 +104,30 @@ class FoldWindow:
 
 
 @dataclass(frozen=True)
+class FoldSizes:
+    """The bar counts a plan is made with: ``purge_bars`` before every test window (usually
+    ``spec.purge_for(horizon)``), ``warmup_bars`` in no window, and the least bars a train
+    and a test window may have. They come from code, not from a user's spec: a wrong one is
+    a caller's bug (``ValueError``)."""
+
+    purge_bars: int
+    warmup_bars: int = 0
+    min_train_bars: int = 250
+    min_test_bars: int = 60
+
+    def __post_init__(self) -> None:
+        if self.warmup_bars < 0 or self.purge_bars < 0:
+            raise ValueError(
+                f"warmup_bars ({self.warmup_bars}) and purge_bars ({self.purge_bars}) must be >= 0"
+            )
+        if self.min_train_bars < 1 or self.min_test_bars < 1:
+            raise ValueError(
+                f"min_train_bars ({self.min_train_bars}) and min_test_bars "
+                f"({self.min_test_bars}) must be >= 1"
+            )
+
+
+@dataclass(frozen=True)
 class WalkForwardPlan:
     """The windows of one walk-forward evaluation over ``n_bars`` bars."""
 
@@ -133,17 +157,11 @@ def _fits(n_bars: int, spec: WalkForwardSpec, body: int, min_test_bars: int) -> 
     return holdout >= min_test_bars and n_bars - holdout >= body
 
 
-def minimum_bars(
-    spec: WalkForwardSpec,
-    *,
-    warmup_bars: int = 0,
-    purge_bars: int,
-    min_train_bars: int = 250,
-    min_test_bars: int = 60,
-) -> int:
+def minimum_bars(spec: WalkForwardSpec, sizes: FoldSizes) -> int:
     """The fewest bars that hold ``spec``'s plan (see ``plan_walk_forward``)."""
-    _check_sizes(warmup_bars, purge_bars, min_train_bars, min_test_bars)
-    body = warmup_bars + min_train_bars + 2 * purge_bars + spec.folds * min_test_bars
+    min_test_bars = sizes.min_test_bars
+    body = sizes.warmup_bars + sizes.min_train_bars + 2 * sizes.purge_bars
+    body += spec.folds * min_test_bars
     # Both the holdout and what precedes it grow by at most one bar per added bar, so the
     # plans that fit are exactly n >= some minimum: a binary search finds it. A tiny holdout
     # fraction can ask for more bars than floats count exactly; such a plan is never made.
@@ -159,31 +177,14 @@ def minimum_bars(
     return low
 
 
-def plan_walk_forward(
-    n_bars: int,
-    spec: WalkForwardSpec,
-    *,
-    warmup_bars: int = 0,
-    purge_bars: int,
-    min_train_bars: int = 250,
-    min_test_bars: int = 60,
-) -> WalkForwardPlan:
+def plan_walk_forward(n_bars: int, spec: WalkForwardSpec, sizes: FoldSizes) -> WalkForwardPlan:
     """The folds and holdout of ``spec`` over ``n_bars`` bars (the rules: module docstring).
-
-    ``purge_bars`` is the gap before every test window, usually ``spec.purge_for(horizon)``.
-    Raises ``StrategyValidationError`` when the bars cannot hold the plan.
-    """
-    needed = minimum_bars(
-        spec,
-        warmup_bars=warmup_bars,
-        purge_bars=purge_bars,
-        min_train_bars=min_train_bars,
-        min_test_bars=min_test_bars,
-    )
+    Raises ``StrategyValidationError`` when the bars cannot hold the plan."""
+    needed = minimum_bars(spec, sizes)
     if n_bars < needed:
-        raise _too_few_bars(
-            n_bars, needed, spec, warmup_bars, purge_bars, min_train_bars, min_test_bars
-        )
+        raise _too_few_bars(n_bars, needed, spec, sizes)
+    warmup_bars, purge_bars = sizes.warmup_bars, sizes.purge_bars
+    min_train_bars, min_test_bars = sizes.min_train_bars, sizes.min_test_bars
     holdout = Window(n_bars - _holdout_bars(n_bars, spec), n_bars)
     # The first train window and the K test windows share the bars between the warmup and
     # the holdout's purge gap, less the first fold's own purge gap.
@@ -212,28 +213,12 @@ def plan_walk_forward(
     )
 
 
-def _check_sizes(
-    warmup_bars: int, purge_bars: int, min_train_bars: int, min_test_bars: int
-) -> None:
-    # These come from code, not from a user's spec: a wrong one is a caller's bug.
-    if warmup_bars < 0 or purge_bars < 0:
-        raise ValueError(f"warmup_bars ({warmup_bars}) and purge_bars ({purge_bars}) must be >= 0")
-    if min_train_bars < 1 or min_test_bars < 1:
-        raise ValueError(
-            f"min_train_bars ({min_train_bars}) and min_test_bars ({min_test_bars}) must be >= 1"
-        )
-
-
 def _too_few_bars(
-    n_bars: int,
-    needed: int,
-    spec: WalkForwardSpec,
-    warmup_bars: int,
-    purge_bars: int,
-    min_train_bars: int,
-    min_test_bars: int,
+    n_bars: int, needed: int, spec: WalkForwardSpec, sizes: FoldSizes
 ) -> StrategyValidationError:
     k = spec.folds
+    warmup_bars, purge_bars = sizes.warmup_bars, sizes.purge_bars
+    min_train_bars, min_test_bars = sizes.min_train_bars, sizes.min_test_bars
     parts = [f"{warmup_bars:,} warmup"] if warmup_bars else []
     parts += [
         f"{min_train_bars:,} to train",

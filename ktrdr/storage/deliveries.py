@@ -14,16 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ktrdr.errors import ConfigurationError
-from ktrdr.notify.deliveries import (
-    Attempt,
-    BatchMember,
-    Delivery,
-    DeliveryRecord,
-    DeliveryState,
-    NewDelivery,
-    WhenFull,
-    full_batch,
-)
+from ktrdr.notify import deliveries as port
+from ktrdr.storage.sqlite_store import own_exclusively
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -87,11 +79,7 @@ class SqliteDeliveryStore:
                 details={"path": str(path)},
             ) from None
         try:
-            # As the operations database: this backend alone uses the file, and a full disk
-            # fails a write instead of faulting on a memory-mapped WAL index.
-            self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            own_exclusively(self._conn)  # as the operations database
             self._migrate()
         except sqlite3.Error as exc:
             self._conn.close()
@@ -110,24 +98,21 @@ class SqliteDeliveryStore:
 
     # ------------------------------------------------------------------ writes
     def add(
-        self,
-        deliveries: Sequence[NewDelivery],
-        member: BatchMember | None = None,
-        when_full: WhenFull | None = None,
+        self, deliveries: Sequence[port.NewDelivery], join: port.BatchJoin | None = None
     ) -> int:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 added = self._insert(deliveries)
-                if member is not None:
-                    added += self._insert_member(member, when_full)
+                if join is not None:
+                    added += self._insert_member(join)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
         return added
 
-    def _insert(self, deliveries: Sequence[NewDelivery]) -> int:
+    def _insert(self, deliveries: Sequence[port.NewDelivery]) -> int:
         added = 0
         for new in deliveries:
             cursor = self._conn.execute(
@@ -140,31 +125,32 @@ class SqliteDeliveryStore:
                     new.url,
                     new.body,
                     new.created_at,
-                    DeliveryState.DUE.value,
+                    port.DeliveryState.DUE.value,
                     new.created_at,
                 ),
             )
             added += cursor.rowcount
         return added
 
-    def _insert_member(self, member: BatchMember, when_full: WhenFull | None) -> int:
+    def _insert_member(self, join: port.BatchJoin) -> int:
+        member = join.member
         cursor = self._conn.execute(
             "INSERT OR IGNORE INTO batch_members (batch_id, operation_id, size, item) "
             "VALUES (?, ?, ?, ?)",
             (member.batch_id, member.operation_id, member.size, member.item),
         )
-        if cursor.rowcount == 0 or when_full is None:
+        if cursor.rowcount == 0:
             return 0  # already a member: its batch was judged then
         rows = self._conn.execute(
             "SELECT batch_id, size, operation_id, item FROM batch_members WHERE batch_id = ?",
             (member.batch_id,),
         ).fetchall()
-        members = [BatchMember(b, int(s), o, i) for b, s, o, i in rows]
-        return self._insert(when_full(members)) if full_batch(members, member) else 0
+        members = [port.BatchMember(b, int(s), o, i) for b, s, o, i in rows]
+        return self._insert(join.when_full(members)) if port.full_batch(members, member) else 0
 
     def claim_due(
         self, now: float, lease_until: float, limit: int, exclude: Iterable[int] = ()
-    ) -> list[Delivery]:
+    ) -> list[port.Delivery]:
         skipped = set(exclude)
         with self._lock:
             rows = self._conn.execute(
@@ -182,8 +168,10 @@ class SqliteDeliveryStore:
                 self._conn.execute("COMMIT")
         return claimed
 
-    def record_attempt(self, delivery_id: int, attempt: Attempt, state: DeliveryState) -> None:
-        due = attempt.next_attempt_at if state is DeliveryState.DUE else None
+    def record_attempt(
+        self, delivery_id: int, attempt: port.Attempt, state: port.DeliveryState
+    ) -> None:
+        due = attempt.next_attempt_at if state is port.DeliveryState.DUE else None
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -218,7 +206,7 @@ class SqliteDeliveryStore:
             ).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
-    def for_operation(self, operation_id: str) -> list[DeliveryRecord]:
+    def for_operation(self, operation_id: str) -> list[port.DeliveryRecord]:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE subject_id = ? OR subject_id IN "
@@ -227,7 +215,7 @@ class SqliteDeliveryStore:
                 (operation_id, operation_id),
             ).fetchall()
             deliveries = [_delivery(row) for row in rows]
-            attempts: dict[int, list[Attempt]] = {d.delivery_id: [] for d in deliveries}
+            attempts: dict[int, list[port.Attempt]] = {d.delivery_id: [] for d in deliveries}
             if deliveries:
                 marks = ",".join("?" * len(deliveries))
                 for row in self._conn.execute(
@@ -236,17 +224,17 @@ class SqliteDeliveryStore:
                     "ORDER BY delivery_id, number",
                     [d.delivery_id for d in deliveries],
                 ):
-                    attempts[int(row[0])].append(Attempt(*row[1:]))
-        return [DeliveryRecord(d, tuple(attempts[d.delivery_id])) for d in deliveries]
+                    attempts[int(row[0])].append(port.Attempt(*row[1:]))
+        return [port.DeliveryRecord(d, tuple(attempts[d.delivery_id])) for d in deliveries]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
 
-def _delivery(row: tuple[Any, ...]) -> Delivery:
+def _delivery(row: tuple[Any, ...]) -> port.Delivery:
     message_id, subject_id, event_type, url, body, created_at, did, state, due, tries = row
-    return Delivery(
+    return port.Delivery(
         message_id=str(message_id),
         subject_id=str(subject_id),
         event_type=str(event_type),
@@ -254,7 +242,7 @@ def _delivery(row: tuple[Any, ...]) -> Delivery:
         body=bytes(body),
         created_at=float(created_at),
         delivery_id=int(did),
-        state=DeliveryState(state),
+        state=port.DeliveryState(state),
         due_at=float(due) if due is not None else None,
         attempts=int(tries),
     )

@@ -73,6 +73,17 @@ _MIGRATION_BATCH = 2000
 _HELD_ELSEWHERE = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+def own_exclusively(conn: sqlite3.Connection) -> None:
+    """Put a file this backend alone uses (the operations database, the webhook deliveries)
+    in exclusive WAL mode. One backend owns the file, so SQLite may too: in exclusive mode
+    the WAL index lives in this process's heap instead of a memory-mapped -shm file, so a
+    full or unwritable filesystem fails a write with an error instead of killing the
+    process with SIGBUS on a page fault."""
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+
+
 class SqliteOperationStore:
     """The store owns its file exclusively while open (see ``OwnerLock``): a second store on
     the same file raises ``StoreInUseError`` before reading or writing anything."""
@@ -91,13 +102,7 @@ class SqliteOperationStore:
         self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            # One backend owns the file (OwnerLock), so SQLite may too. In exclusive mode
-            # the WAL index lives in this process's heap instead of a memory-mapped -shm
-            # file: a full or unwritable filesystem then fails a write with an error
-            # instead of killing the process with SIGBUS on a page fault.
-            self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            own_exclusively(self._conn)  # the file is this backend's alone (OwnerLock)
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._migrate()
         except sqlite3.Error as exc:

@@ -69,7 +69,7 @@ def test_cancelling_a_training_stops_within_a_second_and_records_the_epoch(
         assert op["status"] == "cancelled"
         assert elapsed < 1.0
         assert op["result_summary"]["stopped_at"].startswith("Epoch ")
-        assert op["result_summary"]["stopped_at"].endswith("/20000")
+        assert op["result_summary"]["stopped_at"].endswith("/20,000")
         again = http.delete(f"/operations/{train_id}")
         assert again.status_code == 200  # idempotent on a cancelled operation
 

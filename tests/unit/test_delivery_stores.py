@@ -5,13 +5,16 @@ and SQLite keeping all of it across a reopen."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from ktrdr.notify.deliveries import (
     Attempt,
+    BatchJoin,
     BatchMember,
     DeliveryState,
     DeliveryStore,
@@ -92,15 +95,15 @@ def test_a_batch_gets_its_deliveries_once_when_its_last_member_ends(store: Deliv
         made.append(len(members))
         return [NewDelivery("msg_b", "batch_1", "batch.ended", "http://a.example/x", b"{}", 1.0)]
 
-    def member(op: str) -> BatchMember:
-        return BatchMember("batch_1", 3, op, "{}")
+    def join(op: str) -> BatchJoin:
+        return BatchJoin(BatchMember("batch_1", 3, op, "{}"), when_full)
 
     for op in ("op_1", "op_2"):
-        assert store.add([new(op)], member(op), when_full) == 1
+        assert store.add([new(op)], join(op)) == 1
     assert made == []
-    assert store.add([new("op_2")], member("op_2"), when_full) == 0  # a repeat changes nothing
+    assert store.add([new("op_2")], join("op_2")) == 0  # a repeat changes nothing
     assert made == []
-    assert store.add([new("op_3")], member("op_3"), when_full) == 2
+    assert store.add([new("op_3")], join("op_3")) == 2
     assert made == [3]
     # Each member's read shows its own delivery and the batch's.
     events = [r.delivery.event_type for r in store.for_operation("op_1")]
@@ -124,3 +127,17 @@ def test_sqlite_keeps_deliveries_and_attempts_across_a_reopen(tmp_path: Path) ->
         assert [d.message_id for d in reopened.claim_due(110.0, 140.0, 1)] == ["msg_op_1"]
     finally:
         reopened.close()
+
+
+def test_sqlite_holds_its_file_as_the_operations_database_does(tmp_path: Path) -> None:
+    """Exclusive WAL: no memory-mapped -shm file, no foreign reader while open."""
+    path = tmp_path / "d.webhooks.db"
+    store = SqliteDeliveryStore(path)
+    store.add([new("op_1")])
+    assert not path.with_name(path.name + "-shm").exists()
+    locked_out = pytest.raises(sqlite3.OperationalError, match="locked")
+    with closing(sqlite3.connect(path, timeout=0)) as other, locked_out:
+        other.execute("SELECT COUNT(*) FROM deliveries").fetchall()
+    store.close()
+    with closing(sqlite3.connect(path)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchall() == [("wal",)]

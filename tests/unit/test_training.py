@@ -225,7 +225,7 @@ def test_cancel_in_the_middle_of_long_epochs_takes_effect_fast(tmp_path: Path) -
     stopped_after = time.monotonic() - cancelled_at[0]
     timer.join()
     assert stopped.value.where.startswith("Epoch ")
-    assert stopped.value.where.endswith("/1000")
+    assert stopped.value.where.endswith("/1,000")
     assert stopped_after < 1.0
 
 

@@ -16,6 +16,7 @@ from ktrdr.data.bars import TimeArray
 from ktrdr.data.market import MarketData
 from ktrdr.errors import StrategyValidationError
 from ktrdr.research.walkforward import (
+    FoldSizes,
     FoldWindow,
     WalkForwardPlan,
     WalkForwardSpec,
@@ -51,7 +52,7 @@ def test_anchored_folds_over_1000_bars() -> None:
     # holdout round(1000 x 0.15) = 150 bars; the tests end 5 bars (purge) before it, at 845.
     # The first train window and 3 tests share 845 - 5 = 840 bars: 4 equal chunks of 210 would
     # leave the first train window short of 250, so each test gets (840 - 250) // 3 = 196.
-    plan = plan_walk_forward(1000, WalkForwardSpec(), purge_bars=5)
+    plan = plan_walk_forward(1000, WalkForwardSpec(), FoldSizes(purge_bars=5))
     assert spans(plan) == [
         ((0, 252), (257, 453)),
         ((0, 448), (453, 649)),
@@ -64,7 +65,7 @@ def test_anchored_folds_over_1000_bars() -> None:
 
 
 def test_rolling_folds_slide_a_train_window_of_fixed_length() -> None:
-    plan = plan_walk_forward(1000, WalkForwardSpec(mode="rolling"), purge_bars=5)
+    plan = plan_walk_forward(1000, WalkForwardSpec(mode="rolling"), FoldSizes(purge_bars=5))
     assert spans(plan) == [
         ((0, 252), (257, 453)),
         ((196, 448), (453, 649)),
@@ -78,7 +79,7 @@ def test_equal_chunks_after_the_warmup() -> None:
     # the first train window and 4 tests; 5 chunks of 77 (the remainder, 1, goes to training).
     spec = WalkForwardSpec(folds=4, holdout_fraction=0.2)
     plan = plan_walk_forward(
-        500, spec, warmup_bars=10, purge_bars=2, min_train_bars=50, min_test_bars=20
+        500, spec, FoldSizes(warmup_bars=10, purge_bars=2, min_train_bars=50, min_test_bars=20)
     )
     assert spans(plan) == [
         ((10, 88), (90, 167)),
@@ -92,7 +93,7 @@ def test_equal_chunks_after_the_warmup() -> None:
 def test_a_test_window_may_outgrow_the_first_train_window_to_reach_min_test_bars() -> None:
     # 300 bars before the holdout, 3 folds: chunks of 75, but each test needs 90.
     spec = WalkForwardSpec(holdout_fraction=0.25)
-    plan = plan_walk_forward(400, spec, purge_bars=0, min_train_bars=5, min_test_bars=90)
+    plan = plan_walk_forward(400, spec, FoldSizes(purge_bars=0, min_train_bars=5, min_test_bars=90))
     assert spans(plan) == [
         ((0, 30), (30, 120)),
         ((0, 120), (120, 210)),
@@ -108,11 +109,13 @@ def test_the_purge_defaults_to_the_label_horizon() -> None:
 
 
 def test_describe_names_folds_purge_and_holdout() -> None:
-    plan = plan_walk_forward(1000, WalkForwardSpec(), purge_bars=5)
+    plan = plan_walk_forward(1000, WalkForwardSpec(), FoldSizes(purge_bars=5))
     assert describe(plan) == (
         "3 anchored folds of 196 test bars, purge 5 bars, holdout bars 850…999 (150 bars)"
     )
-    one = plan_walk_forward(400, WalkForwardSpec(folds=1), purge_bars=1, min_train_bars=100)
+    one = plan_walk_forward(
+        400, WalkForwardSpec(folds=1), FoldSizes(purge_bars=1, min_train_bars=100)
+    )
     assert describe(one).startswith("1 anchored fold of ")
     assert ", purge 1 bar, " in describe(one)
 
@@ -124,10 +127,10 @@ def test_too_few_bars_are_refused_naming_the_numbers() -> None:
     # 250 train + 5 purge + 5 x 60 test + 5 purge = 560 bars before the holdout; at 659 bars
     # the holdout is round(98.85) = 99 and 659 - 99 = 560; at 658, 658 - 99 = 559.
     spec = WalkForwardSpec(folds=5)
-    assert minimum_bars(spec, purge_bars=5) == 659
-    plan_walk_forward(659, spec, purge_bars=5)
+    assert minimum_bars(spec, FoldSizes(purge_bars=5)) == 659
+    plan_walk_forward(659, spec, FoldSizes(purge_bars=5))
     with pytest.raises(StrategyValidationError) as caught:
-        plan_walk_forward(658, spec, purge_bars=5)
+        plan_walk_forward(658, spec, FoldSizes(purge_bars=5))
     assert caught.value.message == (
         "5 anchored folds need at least 659 bars (250 to train + 5 purge + 5 x 60 test + "
         "5 purge + a 15% holdout of at least 60); the series has 658"
@@ -139,9 +142,9 @@ def test_too_few_bars_are_refused_naming_the_numbers() -> None:
 def test_a_holdout_shorter_than_a_test_window_is_refused() -> None:
     # 1,000 bars would hold the folds, but a 5% holdout of them is 50 bars (< 60).
     spec = WalkForwardSpec(folds=1, holdout_fraction=0.05)
-    assert minimum_bars(spec, purge_bars=0) == 1190  # round(1190 x 0.05) = 59.5 -> 60
+    assert minimum_bars(spec, FoldSizes(purge_bars=0)) == 1190  # round(1190 x 0.05) = 59.5 -> 60
     with pytest.raises(StrategyValidationError, match="a 5% holdout of at least 60"):
-        plan_walk_forward(1000, spec, purge_bars=0)
+        plan_walk_forward(1000, spec, FoldSizes(purge_bars=0))
 
 
 @pytest.mark.parametrize(
@@ -167,9 +170,9 @@ def test_invalid_specs_are_refused(fields: dict[str, object], field: str, proble
 
 def test_negative_sizes_are_a_callers_bug() -> None:
     with pytest.raises(ValueError, match=r"purge_bars \(-1\)"):
-        plan_walk_forward(1000, WalkForwardSpec(), purge_bars=-1)
+        plan_walk_forward(1000, WalkForwardSpec(), FoldSizes(purge_bars=-1))
     with pytest.raises(ValueError, match=r"min_test_bars \(0\)"):
-        plan_walk_forward(1000, WalkForwardSpec(), purge_bars=1, min_test_bars=0)
+        plan_walk_forward(1000, WalkForwardSpec(), FoldSizes(purge_bars=1, min_test_bars=0))
 
 
 # --- the rules, for any spec -----------------------------------------------------------------
@@ -199,12 +202,12 @@ def test_every_plan_keeps_the_rules(
         "min_train_bars": min_train,
         "min_test_bars": min_test,
     }
-    needed = minimum_bars(spec, **sizes)
+    needed = minimum_bars(spec, FoldSizes(**sizes))
     n_bars = needed + extra
-    plan = plan_walk_forward(n_bars, spec, **sizes)
+    plan = plan_walk_forward(n_bars, spec, FoldSizes(**sizes))
     if needed > 1:  # the minimum is sharp: one bar fewer does not fit
         with pytest.raises(StrategyValidationError, match=f"need at least {needed:,} bars"):
-            plan_walk_forward(needed - 1, spec, **sizes)
+            plan_walk_forward(needed - 1, spec, FoldSizes(**sizes))
 
     tests = [fold.test for fold in plan.folds]
     assert [fold.index for fold in plan.folds] == list(range(spec.folds))
@@ -240,9 +243,9 @@ def test_too_few_bars_always_raise(
     spec: WalkForwardSpec, purge: int, min_train: int, min_test: int, short_by: int
 ) -> None:
     sizes = {"purge_bars": purge, "min_train_bars": min_train, "min_test_bars": min_test}
-    n_bars = max(0, minimum_bars(spec, **sizes) - short_by)
+    n_bars = max(0, minimum_bars(spec, FoldSizes(**sizes)) - short_by)
     with pytest.raises(StrategyValidationError, match=f"the series has {n_bars:,}$"):
-        plan_walk_forward(n_bars, spec, **sizes)
+        plan_walk_forward(n_bars, spec, FoldSizes(**sizes))
 
 
 # --- dates -----------------------------------------------------------------------------------
@@ -261,7 +264,9 @@ def test_hourly_windows_keep_their_whole_days() -> None:
     # train [0, 30) (days 0-2), test [40, 70) (days 4-6), holdout [80, 100) (days 8-9).
     stamps = hourly(100, per_day=10)
     spec = WalkForwardSpec(folds=1, holdout_fraction=0.25)
-    plan = plan_walk_forward(100, spec, purge_bars=3, min_train_bars=20, min_test_bars=10)
+    plan = plan_walk_forward(
+        100, spec, FoldSizes(purge_bars=3, min_train_bars=20, min_test_bars=10)
+    )
     assert spans(plan) == [((0, 35), (38, 72)), ((0, 72), (75, 100))]
     dated = windows_as_dates(plan, stamps)
     (fold,) = dated.folds
@@ -293,9 +298,9 @@ def test_hourly_dates_select_only_their_windows_bars(
 ) -> None:
     # Test windows of at least three days always keep a whole day after trimming.
     sizes = {"purge_bars": purge, "min_train_bars": 3 * per_day, "min_test_bars": 3 * per_day}
-    n_bars = minimum_bars(spec, **sizes) + extra
+    n_bars = minimum_bars(spec, FoldSizes(**sizes)) + extra
     stamps = hourly(n_bars, per_day)
-    plan = plan_walk_forward(n_bars, spec, **sizes)
+    plan = plan_walk_forward(n_bars, spec, FoldSizes(**sizes))
     for fold in (*plan.folds, plan.final):
         dates = fold_dates(plan, fold, stamps)
         DataSpec(
@@ -312,7 +317,9 @@ def test_hourly_dates_select_only_their_windows_bars(
 def test_a_window_inside_one_day_cannot_be_given_as_dates() -> None:
     # 60 bars a day: every window of this plan starts and ends mid-day.
     spec = WalkForwardSpec(folds=3, holdout_fraction=0.2)
-    plan = plan_walk_forward(200, spec, purge_bars=1, min_train_bars=20, min_test_bars=20)
+    plan = plan_walk_forward(
+        200, spec, FoldSizes(purge_bars=1, min_train_bars=20, min_test_bars=20)
+    )
     stamps = np.datetime64("2022-03-01T00:00:00", "s") + np.arange(200) * np.timedelta64(24, "m")
     with pytest.raises(StrategyValidationError, match="hold no whole day"):
         windows_as_dates(plan, stamps)
@@ -330,7 +337,7 @@ def test_plans_over_the_bundled_sp500_series(tmp_path: Path, folds: int, mode: s
     bars = market.load("SP500")
     spec = WalkForwardSpec.model_validate({"folds": folds, "mode": mode})
     purge = spec.purge_for(LabelSpec().horizon)
-    plan = plan_walk_forward(len(bars), spec, purge_bars=purge)
+    plan = plan_walk_forward(len(bars), spec, FoldSizes(purge_bars=purge))
     dated = windows_as_dates(plan, bars.timestamps)
     for fold, window in zip((*dated.folds, dated.final), (*plan.folds, plan.final), strict=True):
         dates = fold.data_dates()

@@ -42,6 +42,8 @@ from ktrdr.research.evaluation import CandidateScore, PeriodReturns, choose
 from ktrdr.research.walkforward import (
     DatedFold,
     DatedPlan,
+    FoldSizes,
+    WalkForwardPlan,
     WalkForwardSpec,
     describe,
     plan_walk_forward,
@@ -62,6 +64,13 @@ class ResearchShape:
     candidates: int
     walk_forward: WalkForwardSpec
     patience: int | None
+
+    def plan(self, n_bars: int, horizon: int) -> WalkForwardPlan:
+        """The folds and holdout over ``n_bars`` bars for labels that look ``horizon`` bars
+        ahead (``StrategyValidationError`` when the bars cannot hold them)."""
+        spec = self.walk_forward
+        sizes = FoldSizes(spec.purge_for(horizon), 0, MIN_FOLD_TRAIN_BARS, MIN_FOLD_TEST_BARS)
+        return plan_walk_forward(n_bars, spec, sizes)
 
 
 @dataclass
@@ -170,14 +179,7 @@ class WalkForwardCycle:
         data = self._candidates[0].design.data
         times = self._w.bar_times(data.symbol, data.timeframe)
         horizon = max(c.design.labels.horizon for c in self._candidates)
-        spec = self._shape.walk_forward
-        plan = plan_walk_forward(
-            len(times),
-            spec,
-            purge_bars=spec.purge_for(horizon),
-            min_train_bars=MIN_FOLD_TRAIN_BARS,
-            min_test_bars=MIN_FOLD_TEST_BARS,
-        )
+        plan = self._shape.plan(len(times), horizon)
         dated = windows_as_dates(plan, times)
         self._purge = plan.purge_bars
         self._w.service.update_parameters(
