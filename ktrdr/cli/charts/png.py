@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ktrdr.cli.charts.layout import LEGEND_BASELINE, FigurePlan, Label
+from ktrdr.cli.charts.layout import LEGEND_BASELINE, FigurePlan, Label, Point
 from ktrdr.cli.charts.svg import COLOURS, EXIT_RADIUS, MARK_KEYS
+
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont | ImageFont.TransposedFont
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -21,12 +24,28 @@ def _blend(hex_colour: str, opacity: float) -> tuple[int, int, int]:
     return red, green, blue
 
 
-def write_png(plan: FigurePlan, path: Path) -> None:
-    image = Image.new("RGB", (plan.width, plan.height), _rgb(COLOURS["background"]))
+def canvas(
+    width: int, height: int, grid: Sequence[tuple[Point, Point]]
+) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A blank picture with its grid lines drawn."""
+    image = Image.new("RGB", (width, height), _rgb(COLOURS["background"]))
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    for a, b in plan.grid:
+    for a, b in grid:
         draw.line([a, b], fill=_rgb(COLOURS["grid"]), width=1)
+    return image, draw
+
+
+def draw_label(draw: ImageDraw.ImageDraw, font: Font, item: Label) -> None:
+    # The built-in font has no arrow; everything else in a label is ASCII or a digit.
+    text = item.text.replace("→", "-")
+    width = draw.textlength(text, font=font)
+    shift = {"start": 0.0, "middle": width / 2, "end": width}[item.anchor]
+    draw.text((item.x - shift, item.y - 10), text, fill=_rgb(COLOURS["text"]), font=font)
+
+
+def write_png(plan: FigurePlan, path: Path) -> None:
+    image, draw = canvas(plan.width, plan.height, plan.grid)
+    font = ImageFont.load_default()
     if plan.drawdown:
         zero = plan.drawdown_panel.y(0.0)
         area = [(plan.drawdown[0][0], zero), *plan.drawdown, (plan.drawdown[-1][0], zero)]
@@ -41,18 +60,8 @@ def write_png(plan: FigurePlan, path: Path) -> None:
         _exit_mark(draw, mark.x, mark.y)
     for mark in plan.entries:
         _entry_mark(draw, mark.x, mark.y, mark.long)
-    text_colour = _rgb(COLOURS["text"])
-
-    def label(item: Label) -> None:
-        # The built-in font has no arrow; everything else in a label is ASCII or a digit.
-        text = item.text.replace("→", "-")
-        width = draw.textlength(text, font=font)
-        shift = {"start": 0.0, "middle": width / 2, "end": width}[item.anchor]
-        draw.text((item.x - shift, item.y - 10), text, fill=text_colour, font=font)
-
-    label(plan.title)
-    for item in plan.labels:
-        label(item)
+    for item in [plan.title, *plan.labels]:
+        draw_label(draw, font, item)
     x, y = plan.title.x, LEGEND_BASELINE  # the legend's own row, as in the SVG
     for key, text in plan.legend:
         if key == "exit":
@@ -61,7 +70,7 @@ def write_png(plan: FigurePlan, path: Path) -> None:
             _entry_mark(draw, x + 9.0, y - 5.0 + (3.0 if key == "long" else -3.0), key == "long")
         else:
             draw.rectangle([(x, y - 7.0), (x + 18, y - 3.0)], fill=_rgb(COLOURS[key]))
-        label(Label(x + 24.0, y, text, "start"))
+        draw_label(draw, font, Label(x + 24.0, y, text, "start"))
         x += draw.textlength(text, font=font) + 44.0
     image.save(path, format="PNG")
 

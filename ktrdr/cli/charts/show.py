@@ -3,6 +3,7 @@ terminal and, when asked, as SVG and PNG files."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -57,15 +58,30 @@ def write_picture(series: BacktestSeriesPublic, svg: Path | None, png: Path | No
     """Write the picture where asked; returns the files written. An unwritable path is a
     ``KtrdrError`` with the reason (the caller turns it into one line and an exit code)."""
     picture = EquityPicture.of(series)
+
+    def draw_png(path: Path) -> None:
+        from ktrdr.cli.charts.png import write_png
+
+        write_png(figure_plan(picture, *PNG_SIZE), path)
+
+    return write_files(svg, png, lambda: equity_svg(figure_plan(picture, *SVG_SIZE)), draw_png)
+
+
+def write_files(
+    svg: Path | None,
+    png: Path | None,
+    svg_text: Callable[[], str],
+    draw_png: Callable[[Path], None],
+) -> list[Path]:
+    """Write ``svg_text()`` to ``svg`` and ``draw_png`` to ``png``, each when asked; returns
+    the files written, an unwritable path being a ``KtrdrError`` with the reason."""
     written: list[Path] = []
     try:
         if svg is not None:
-            svg.write_text(equity_svg(figure_plan(picture, *SVG_SIZE)), encoding="utf-8")
+            svg.write_text(svg_text(), encoding="utf-8")
             written.append(svg)
         if png is not None:
-            from ktrdr.cli.charts.png import write_png
-
-            write_png(figure_plan(picture, *PNG_SIZE), png)
+            draw_png(png)
             written.append(png)
     except (OSError, ValueError) as exc:
         raise KtrdrError(f"cannot write the picture: {exc}", code="picture_not_written") from None

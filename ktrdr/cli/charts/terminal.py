@@ -158,8 +158,10 @@ def _glyph(
         bits = canvas.cell(name, column, row)
         if not bits:
             continue
-        if not color and name == "hold":
+        if not color and name.startswith("hold"):
             return HOLD_GLYPH, ""
+        if not color and name.isdigit():  # a compared cycle's number (compare_chart.py)
+            return name, ""
         return chr(BRAILLE_BASE + bits), style if color else ""
     return " ", ""
 

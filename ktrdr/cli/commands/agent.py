@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ktrdr.cli.commands.compare import compare
 from ktrdr.cli.options import (
     InterruptAction,
     JsonOutput,
@@ -279,8 +280,11 @@ def results(
     json_out: JsonOutput = False,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """Past research cycles side by side: strategy, verdict, Sharpe vs buy-and-hold, and the
-    statistics that count every try (deflated Sharpe, PBO, the holdout's excess return)."""
+    """Past research cycles ranked, one under the other (to compare a few side by side:
+    ktrdr agent compare).
+
+    Each shows its strategy, verdict, Sharpe vs buy-and-hold, and the statistics that count
+    every try (deflated Sharpe, PBO, the holdout's excess return)."""
     from ktrdr.cli.views.tables import RESULT_SORTS
 
     if sort not in RESULT_SORTS:
@@ -318,6 +322,9 @@ def results(
         console.print("No research cycles yet. Start one: ktrdr agent trigger --monitor")
         return
     console.print(results_listing(ordered, total, console.width))
+
+
+app.command("compare")(compare)  # its body and options: commands/compare.py
 
 
 @app.command("strategy")
