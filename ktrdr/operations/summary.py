@@ -55,22 +55,22 @@ def headline_of(op: Operation) -> dict[str, Scalar]:
     stopped = (
         result.stopped_at if result is not None and op.status is OperationStatus.CANCELLED else None
     )
+    # Every kind's row names its strategy and where a cancel stopped it.
+    common: dict[str, Any] = {"strategy_name": name, "stopped_at": stopped}
     if isinstance(result, TrainingSummary):
         row = Headline(
-            strategy_name=name,
+            **common,
             val_accuracy=_finite(result.val_accuracy),
             val_loss=_finite(result.val_loss),
             epochs_completed=result.epochs_completed,
-            stopped_at=stopped,
         )
     elif isinstance(result, BacktestSummary):
         metrics = result.metrics or TradingMetrics()
         row = Headline(
-            strategy_name=name,
+            **common,
             sharpe_ratio=_finite(metrics.sharpe_ratio),
             total_return=_finite(metrics.total_return),
             num_trades=metrics.num_trades,
-            stopped_at=stopped,
         )
     elif op.operation_type is OperationType.AGENT_RESEARCH:
         cycle = result if isinstance(result, ResearchCycleSummary) else ResearchCycleSummary()
@@ -79,7 +79,7 @@ def headline_of(op: Operation) -> dict[str, Scalar]:
         deflated = stats.deflated_sharpe or DeflatedSharpeRecord()
         excess = stats.holdout_excess or IntervalRecord()
         row = Headline(
-            strategy_name=name,
+            **common,
             sharpe_ratio=_finite(cycle.sharpe_ratio),
             total_return=_finite(cycle.total_return),
             max_drawdown=_finite(cycle.max_drawdown),
@@ -99,10 +99,9 @@ def headline_of(op: Operation) -> dict[str, Scalar]:
             excess_high=_finite(excess.high),
             folds=len(cycle.walk_forward.folds) if cycle.walk_forward else None,
             candidates=len(cycle.candidates) or None,
-            stopped_at=stopped,
         )
     else:
-        row = Headline(strategy_name=name, stopped_at=stopped)
+        row = Headline(**common)
     return row.model_dump(mode="json", exclude_none=True)
 
 
