@@ -172,6 +172,8 @@ class ResearchCycleSummary(OperationResult):
     profit_factor: float | None = None
     exposure: float | None = None
     reasons: tuple[str, ...] = ()
+    # One per reason: failed | caution | passed | recap (older results have none).
+    reason_outcomes: tuple[str, ...] = ()
     benchmark: BenchmarkFigures | None = None
     training: CycleTraining | None = None
     backtest: CycleBacktest | None = None

@@ -82,3 +82,22 @@ def test_completed_lines_read_each_kind_and_never_print_none() -> None:
     lines = [text for text, _ in completed_lines(research)]
     assert lines[1:3] == ["Strategy: s", "Verdict: -"]
     assert not any("None" in line for line in lines)
+
+
+def test_agent_status_marks_each_reason_with_the_outcome_the_backend_recorded() -> None:
+    reasons = ["Sharpe 0.10 < 0.25", "caution: PBO 0.62", "24 trades ≥ 10", "total return +1.0%"]
+    summary = {"verdict": "poor", "reasons": reasons}
+    done = cycle(
+        "completed",
+        9,
+        status="completed",
+        summary={**summary, "reason_outcomes": ["failed", "caution", "passed", "recap"]},
+    )
+    lines = render(agent_status_view(AgentStatusPublic(active=False, cycle=done))).splitlines()
+    assert "  ✗ Sharpe 0.10 < 0.25" in lines
+    assert "  ! caution: PBO 0.62" in lines
+    assert "  ✓ 24 trades ≥ 10" in lines
+    assert "  • total return +1.0%" in lines
+    old = cycle("completed", 9, status="completed", summary=summary)  # saved before outcomes
+    lines = render(agent_status_view(AgentStatusPublic(active=False, cycle=old))).splitlines()
+    assert "  • Sharpe 0.10 < 0.25" in lines

@@ -41,7 +41,7 @@ def test_a_solid_backtest_is_promising_and_says_why() -> None:
         "24 trades ≥ 10",
         "profit factor 1.60 ≥ 1.2",
         "validation accuracy 55.0% beats the 50.0% majority-class baseline",
-        "total return +42.0%, win rate 58%",
+        "total return +42.0%, win rate 58.0%",
     ):
         assert mentions(result, needle), (needle, result.reasons)
 
@@ -188,3 +188,33 @@ def test_promising_also_needs_to_beat_buy_and_hold_on_the_same_bars() -> None:
     assert tie.verdict == "neutral"  # equal is not better
     assert judged(benchmark_sharpe=None).verdict == "promising"  # unknown: not held against it
     assert judged(benchmark_sharpe=math.nan).verdict == "poor"  # broken numbers are never fine
+
+
+@given(
+    sharpe=st.floats(-3, 3),
+    drawdown=st.floats(0, 0.8),
+    trades=st.integers(0, 60),
+    exposure=st.floats(0, 1),
+)
+def test_each_reason_carries_its_outcome_and_the_verdict_follows_them(
+    sharpe: float, drawdown: float, trades: int, exposure: float
+) -> None:
+    """The page and the CLI mark each reason ✓/✗ from ``outcomes``, never from its wording:
+    one outcome per reason, the recap last, and the verdict agrees with the failures."""
+    result = judged(
+        sharpe_ratio=sharpe, max_drawdown=drawdown, num_trades=trades, exposure=exposure
+    )
+    assert len(result.outcomes) == len(result.reasons)
+    assert result.outcomes[-1] == "recap" and "recap" not in result.outcomes[:-1]
+    failed = [r for r, o in zip(result.reasons, result.outcomes, strict=True) if o == "failed"]
+    assert (result.verdict == "promising") == (not failed)
+    if sharpe < 0.25:
+        assert any(r.startswith("Sharpe") for r in failed), result.reasons
+
+
+def test_a_tiny_share_of_time_in_the_market_does_not_read_zero() -> None:
+    recap = judged(exposure=0.004, win_rate=0.5).reasons[-1]
+    assert "in the market 0.4% of the time" in recap, recap
+    recap = judged(exposure=0.0002).reasons[-1]
+    assert "in the market 0.02% of the time" in recap, recap
+    assert "in the market 0.0% of the time" in judged(exposure=0.0).reasons[-1]

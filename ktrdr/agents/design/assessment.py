@@ -29,6 +29,9 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 Verdict = Literal["promising", "neutral", "poor"]
+# What each reason says of its test: failed (a hard limit or a shortfall), a caution, passed,
+# or the closing recap of the figures (no test).
+ReasonOutcome = Literal["failed", "caution", "passed", "recap"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Assessment:
     verdict: Verdict
     reasons: list[str] = field(default_factory=list)
     score: float = 0.0
+    outcomes: list[ReasonOutcome] = field(default_factory=list)  # one per reason
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,15 @@ def _pct(x: float) -> str:
     return f"{x:.0%}" if whole else f"{x:.1%}"
 
 
+def _share(x: float) -> str:
+    """A share of bars or trades as the page writes it: one decimal, and two significant
+    digits when that would read 0.0 % for a share that is not zero (0.042 %)."""
+    percent = x * 100
+    if percent != 0 and abs(percent) < 0.05:
+        return f"{percent:.2g}%"
+    return f"{percent:.1f}%"
+
+
 def _clamp(x: float) -> float:
     return max(0.0, min(1.0, x))
 
@@ -294,6 +307,7 @@ def assess(inp: AssessmentInput, thresholds: Thresholds = DEFAULT_THRESHOLDS) ->
             "poor",
             [f"the backtest produced non-finite metrics ({'; '.join(broken)}): cannot judge it"],
             0.0,
+            ["failed"],
         )
     # Drawdown is a positive fraction by convention; a signed one (-0.12) means the same.
     drawdown = abs(inp.max_drawdown)
@@ -309,8 +323,17 @@ def assess(inp: AssessmentInput, thresholds: Thresholds = DEFAULT_THRESHOLDS) ->
 
     verdict: Verdict = "poor" if findings.fatal else "neutral" if findings.short else "promising"
     summary = (
-        f"total return {inp.total_return:+.1%}, win rate {inp.win_rate:.0%}, "
-        f"in the market {inp.exposure:.0%} of the time"
+        f"total return {inp.total_return:+.1%}, win rate {_share(inp.win_rate)}, "
+        f"in the market {_share(inp.exposure)} of the time"
     )
     reasons = findings.fatal + findings.short + findings.caution + findings.good
-    return Assessment(verdict, [*reasons, summary], _score(inp, drawdown))
+    failed: list[ReasonOutcome] = ["failed"]
+    caution: list[ReasonOutcome] = ["caution"]
+    passed: list[ReasonOutcome] = ["passed"]
+    outcomes: list[ReasonOutcome] = [
+        *failed * (len(findings.fatal) + len(findings.short)),
+        *caution * len(findings.caution),
+        *passed * len(findings.good),
+        "recap",
+    ]
+    return Assessment(verdict, [*reasons, summary], _score(inp, drawdown), outcomes)

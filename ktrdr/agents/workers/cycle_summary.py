@@ -89,6 +89,7 @@ def cycle_summary(
         profit_factor=inputs.profit_factor,
         exposure=inputs.exposure,
         reasons=tuple(assessment.reasons),
+        reason_outcomes=tuple(assessment.outcomes),
         benchmark=BenchmarkFigures(
             name="buy and hold, same bars and costs",
             sharpe_ratio=inputs.benchmark_sharpe,

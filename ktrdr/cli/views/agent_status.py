@@ -58,13 +58,29 @@ def agent_status_view(current: AgentStatusPublic) -> RenderableType:
                 f"{percent(summary.max_drawdown)}"
             )
         )
-        for reason in summary.reasons:
-            parts.append(Text(f"  • {reason}"))
+        parts.extend(_reason_lines(summary.reasons, summary.reason_outcomes))
     elif cycle.status is OperationStatus.FAILED:
         parts.append(Text(f"Failed: {cycle.error_message}", style="red"))
     elif cycle.status is OperationStatus.CANCELLED:
         parts.append(Text(f"Cancelled: {summary.stopped_at or ''}", style="magenta"))
     return Group(*parts)
+
+
+# How each outcome of the assessment's tests is marked (older results have no outcomes).
+_MARKS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "caution": ("!", "yellow")}
+
+
+def _reason_lines(reasons: tuple[str, ...], outcomes: tuple[str, ...]) -> list[Text]:
+    if len(outcomes) != len(reasons):
+        return [Text(f"  • {reason}") for reason in reasons]
+    lines = []
+    for reason, outcome in zip(reasons, outcomes, strict=True):
+        mark, style = _MARKS.get(outcome, ("•", ""))
+        line = Text("  ")
+        line.append(mark, style=style)
+        line.append(f" {reason}")
+        lines.append(line)
+    return lines
 
 
 def phase_trail(cycle: OperationPublic) -> str | None:
