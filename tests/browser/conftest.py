@@ -52,7 +52,12 @@ except ImportError:
 collect_ignore = (
     []
     if HAVE_PLAYWRIGHT
-    else ["test_operations_page.py", "test_result_pages.py", "test_page_safety.py"]
+    else [
+        "test_operations_page.py",
+        "test_result_pages.py",
+        "test_page_safety.py",
+        "test_compare_page.py",
+    ]
 )
 
 
@@ -218,8 +223,8 @@ def tab(browser: Browser) -> Iterator[Tab]:
         context.close()
 
 
-def screenshot(page: Page, url: str, name: str, ready: str) -> list[Path]:
-    """The page at ``url`` in light and dark, wide and 375 px narrow, into the artefacts
+def screenshot(page: Page, url: str, name: str, ready: str, narrow: int = 375) -> list[Path]:
+    """The page at ``url`` in light and dark, wide and ``narrow`` px, into the artefacts
     folder; ``ready`` is a selector that shows the page has drawn its data."""
     written: list[Path] = []
     folder = artifacts_dir()
@@ -227,7 +232,7 @@ def screenshot(page: Page, url: str, name: str, ready: str) -> list[Path]:
     page.wait_for_selector(ready)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
-        for label, width in (("wide", 1280), ("narrow", 375)):
+        for label, width in (("wide", 1280), ("narrow", narrow)):
             page.set_viewport_size({"width": width, "height": 900})
             page.wait_for_timeout(120)  # charts redraw for the new width on the next frame
             path = folder / f"{name}-{scheme}-{label}.png"

@@ -12,8 +12,8 @@ from tests.browser.conftest import Tab, WebBackend
 
 
 def _epoch(step_text: str) -> int:
-    found = re.search(r"Epoch (\d+)/", step_text)
-    return int(found.group(1)) if found else 0
+    found = re.search(r"Epoch ([\d,]+)/", step_text)  # "Epoch 1,234/20,000"
+    return int(found.group(1).replace(",", "")) if found else 0
 
 
 def test_a_running_training_advances_live_and_cancel_shows_cancelled_within_a_second(

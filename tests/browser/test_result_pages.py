@@ -105,11 +105,13 @@ def test_every_page_is_screenshot_light_and_dark_wide_and_narrow(web: WebBackend
         ("training", f"/operations/{_child(cycle, 'training')}", loss),
         ("results", "/results", "tbody tr"),
         ("backtest", f"/backtests/{_child(cycle, 'backtest')}", equity),
+        # Beside it, the seeded cycle whose name is markup (shown as text, no curves).
+        ("compare", f"/compare?ids={cycle['operation_id']},{web.seeded.markup_cycle}", "table"),
     ]
     written = []
     for name, path, ready in pages:
         written += screenshot(tab.page, f"{web.url}{path}", name, ready)
-    assert len(written) == 20
+    assert len(written) == 24
     assert all(p.stat().st_size > 5000 for p in written)
 
     # At 375 px nothing but the tables' own scroll areas may scroll sideways.

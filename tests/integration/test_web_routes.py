@@ -17,7 +17,7 @@ from ktrdr.api.routes.pages import CONTENT_SECURITY_POLICY
 from tests.support.live_backend import LiveBackend
 
 WEB = Path(__file__).resolve().parents[2] / "ktrdr" / "api" / "web"
-PAGES = ("/", "/results", "/operations/op_training_x", "/backtests/op_backtesting_x")
+PAGES = ("/", "/results", "/compare", "/operations/op_training_x", "/backtests/op_backtesting_x")
 EXPECTED_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

@@ -67,7 +67,13 @@ def static_names() -> frozenset[str]:
 # The page addresses: each answers the same shell, and the script reads which page (and, on
 # an operation's or a backtest's page, the id) from the address, then asks the API (an
 # unknown id shows the API's "not found" message).
-PAGE_PATHS = ("/", "/results", "/operations/{operation_id}", "/backtests/{operation_id}")
+PAGE_PATHS = (
+    "/",
+    "/results",
+    "/compare",
+    "/operations/{operation_id}",
+    "/backtests/{operation_id}",
+)
 
 
 async def _shell() -> Response:

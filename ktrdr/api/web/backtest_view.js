@@ -3,7 +3,8 @@
 
 import { getData } from "./api.js";
 import { chartFigure, grouped, indexAtOrBefore, shortDate } from "./chart.js";
-import { el, finite, number, operationLink, percent, replace, statusBadge, when } from "./dom.js";
+import { el, finite, operationLink, replace, statusBadge, when } from "./dom.js";
+import { pct, ratio } from "./figures.js";
 
 const MAX_POINTS = 2000;
 
@@ -26,7 +27,7 @@ export function equityFigures(series) {
     const exit = indexAtOrBefore(times, Date.parse(trade.exit_time));
     const what = `${trade.direction} ${shortDate(Date.parse(trade.entry_time))} → ${shortDate(
       Date.parse(trade.exit_time),
-    )}, ${percent(trade.return)}`;
+    )}, ${pct(trade.return)}`;
     markers.push({ index: entry, cls: trade.direction === "short" ? "short" : "long", label: `Entry: ${what}` });
     markers.push({ index: exit, cls: "exit", label: `Exit: ${what}` });
   }
@@ -58,7 +59,7 @@ export function equityFigures(series) {
     ...common,
     id: "drawdown",
     label: "Drawdown",
-    summary: `Drawdown below the running peak of equity; deepest ${percent(worst, 2)}.`,
+    summary: `Drawdown below the running peak of equity; deepest ${pct(worst)}.`,
     yTitle: "Drawdown",
     format: "percent",
     area: { name: "Drawdown", values: series.drawdown, cls: "s-drawdown" },
@@ -68,22 +69,24 @@ export function equityFigures(series) {
 }
 
 const METRICS = [
-  ["total_return", "Return", percent],
-  ["annualised_return", "Annualised return", percent],
-  ["sharpe_ratio", "Sharpe", number],
-  ["sortino_ratio", "Sortino", number],
-  ["max_drawdown", "Max drawdown", percent],
-  ["win_rate", "Win rate", percent],
+  ["total_return", "Return", pct],
+  ["annualised_return", "Annualised return", pct],
+  ["sharpe_ratio", "Sharpe", ratio],
+  ["sortino_ratio", "Sortino", ratio],
+  ["max_drawdown", "Max drawdown", pct],
+  ["win_rate", "Win rate", pct],
   ["num_trades", "Trades", (v) => (finite(v) ? String(v) : "–")],
-  ["profit_factor", "Profit factor", number],
-  ["exposure", "Exposure", percent],
+  ["profit_factor", "Profit factor", ratio],
+  ["exposure", "In the market (exposure)", pct],
 ];
 
-export function metricsTable(metrics, benchmark, caption) {
+/** The metrics beside buy-and-hold's (a column only when it has figures); ``cls`` adds a
+ * class to the table. */
+export function metricsTable(metrics, benchmark, caption, cls) {
   const hasBench = benchmark && Object.keys(benchmark).length > 0;
   return el(
     "table",
-    { class: "metrics" },
+    { class: cls ? `metrics ${cls}` : "metrics" },
     el("caption", { text: caption }),
     el(
       "thead",

@@ -1,11 +1,11 @@
-// Line charts drawn by uPlot (shipped in the package: uPlot.esm.js, MIT, see uPlot-LICENSE.txt).
+// Line charts drawn by uPlot (shipped in the package: uPlot.iife.min.js, MIT, see uPlot-LICENSE.txt).
 // This module decides what the charts say (axis titles, tick and readout formats, the trade
 // marks' track, the smoothing toggle, the loading and no-data states); uPlot draws them on a
 // canvas and gives the hover readout (its legend), drag-to-zoom and double-click reset.
 // uPlot sets element styles through the CSSOM (never style attributes in markup, never markup
 // parsed from strings), which the page's CSP allows; every text here goes in as textContent.
 
-import uPlot from "./uPlot.esm.js";
+const uPlot = window.uPlot; // set by uPlot.iife.min.js, a classic script index.html runs first
 import { el, finite, replace } from "./dom.js";
 
 const HEIGHT = 220;
@@ -13,7 +13,8 @@ const DASH = "–";
 const EMA_ALPHA = 0.25; // weight of the newest epoch in the smoothed curve
 const MARK_GAP_PX = 6; // marks closer than this on one row of the track are thinned
 const TRACK_PX = 26; // room kept under the lowest value for the trade marks' track
-const SCALE_COLOURS = ["--s1", "--s2", "--s3", "--area", "--muted", "--line", "--fg", "--bg", "--ok", "--bad"];
+// --c1 … --c5: one colour per compared cycle (a series names its own with ``colour``).
+const SCALE_COLOURS = ["--s1", "--s2", "--s3", "--area", "--muted", "--line", "--fg", "--bg", "--ok", "--bad", "--c1", "--c2", "--c3", "--c4", "--c5"];
 const MARK_KINDS = [
   ["long", "▲", "Long entry"],
   ["short", "▼", "Short entry"],
@@ -85,7 +86,8 @@ function palette(node) {
  *   id, label: accessible name, summary: one sentence of what it shows (screen readers),
  *   time: x are times in ms (else epochs), x: numbers, xTitle, yTitle,
  *   format: "money" | "percent" | "plain" (ticks and readout of the y values),
- *   series: [{name, values, cls, smooth}], area: {name, values, cls} (filled up to 0),
+ *   series: [{name, values, cls, smooth, colour: "--c1" (else by cls), dashed}],
+ *   area: {name, values, cls} (filled up to 0),
  *   markers: [{index, cls: "long"|"short"|"exit", label}], smoothing: offer the EMA toggle,
  *   loading: data not read yet, emptyText: what to say when there is nothing to draw,
  * }
@@ -224,9 +226,9 @@ function optionsOf(state, colours, width) {
   const axis = { stroke: colours["--muted"], grid: { stroke: colours["--line"], width: 1 }, ticks: { stroke: colours["--line"], width: 1 } };
   const series = seriesOf(spec).map((s) => ({
     label: smooth.checked && s.smooth ? `${s.name} (EMA)` : s.name,
-    stroke: colours[s.isArea ? "--s3" : /hold|val/.test(s.cls) ? "--s2" : "--s1"],
+    stroke: colours[s.colour || (s.isArea ? "--s3" : /hold|val/.test(s.cls) ? "--s2" : "--s1")],
     width: s.isArea ? 1 : 1.6,
-    dash: /hold/.test(s.cls) ? [5, 3] : undefined,
+    dash: s.dashed || /hold/.test(s.cls) ? [5, 3] : undefined,
     fill: s.isArea ? colours["--area"] : undefined,
     fillTo: s.isArea ? 0 : undefined,
     spanGaps: true,

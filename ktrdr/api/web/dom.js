@@ -88,23 +88,44 @@ export function intervalText(estimate, low, high) {
   return signedPercent(estimate) + range;
 }
 
-export function duration(seconds) {
+// --- time ------------------------------------------------------------------------------
+// One way to write a span of time and one way to write a moment, on every page: a view never
+// formats time itself.
+
+const pad2 = (n) => String(n).padStart(2, "0");
+
+/** A span of time: "0.4 s", "42 s", "7 min 05 s", "1 h 05 min" (under a tenth of a second,
+ * "<0.1 s"). ``coarse`` writes an estimate at the precision it has, in the same words: whole
+ * seconds up to 99 s, then whole minutes ("3 min"), then "1 h 05 min". */
+export function duration(seconds, coarse = false) {
   if (!finite(seconds) || seconds < 0) return DASH;
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 10) return `${seconds.toFixed(1)}s`;
+  if (!coarse && seconds < 9.95) return seconds < 0.05 ? "<0.1 s" : `${seconds.toFixed(1)} s`;
   const whole = Math.round(seconds);
-  const h = Math.floor(whole / 3600);
-  const m = Math.floor((whole % 3600) / 60);
-  const s = whole % 60;
-  if (h) return `${h}h ${String(m).padStart(2, "0")}m`;
-  if (m) return `${m}m ${String(s).padStart(2, "0")}s`;
-  return `${s}s`;
+  if (whole < (coarse ? 100 : 60)) return `${whole} s`;
+  const minutes = coarse ? Math.round(whole / 60) : Math.floor(whole / 60);
+  if (minutes < 60) return coarse ? `${minutes} min` : `${minutes} min ${pad2(whole % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${pad2(minutes % 60)} min`;
 }
 
+/** A moment in local time, the same in every locale: "2026-12-06 19:04". */
 export function when(iso) {
-  if (!iso) return DASH;
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? DASH : date.toLocaleString();
+  const date = iso ? new Date(iso) : null;
+  if (!date || Number.isNaN(date.getTime())) return DASH;
+  const day = `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`;
+  return `${day} ${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+}
+
+/** A moment as an element: ``when(iso)`` shown, the full ISO time as sent in its title. */
+export function timeTag(iso) {
+  const shown = when(iso);
+  return shown === DASH ? el("span", { text: DASH }) : el("time", { datetime: iso, title: iso, text: shown });
+}
+
+/** Text that may wrap only after its underscores (an id, a strategy name): its parts with a
+ * <wbr> after each "_", so a line never ends inside a part. */
+export function breakable(text) {
+  const parts = String(text).split(/(?<=_)/);
+  return parts.flatMap((part, i) => (i < parts.length - 1 ? [part, document.createElement("wbr")] : [part]));
 }
 
 /** Seconds between two ISO times (or from one to now), null if either is missing. */

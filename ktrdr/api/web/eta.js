@@ -3,20 +3,16 @@
 // cycles (GET /operations/{id} and the tree carry eta_seconds, eta_low, eta_high, overdue);
 // the bar's percentage moves in phase steps and never changes for them.
 
-import { finite } from "./dom.js";
+import { duration, finite } from "./dom.js";
 import { TERMINAL } from "./vocabulary.js";
 
-/** An estimate at the precision it has: 45 s, 3 min, 1 h 05 min. */
+/** An estimate at the precision it has, in the page's one format: 45 s, 3 min, 1 h 05 min. */
 export function approx(seconds) {
-  const whole = Math.max(0, Math.round(seconds));
-  if (whole < 100) return `${whole} s`;
-  const minutes = Math.round(whole / 60);
-  if (minutes < 60) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+  return duration(Math.max(0, seconds), true);
 }
 
 function range(low, high) {
-  if (Math.round(high) < 100) return `${Math.max(0, Math.round(low))}–${Math.round(high)} s`;
+  if (Math.round(high) < 100) return `${Math.max(0, Math.round(low))}–${approx(high)}`;
   return `${approx(low)}–${approx(high)}`;
 }
 

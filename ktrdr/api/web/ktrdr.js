@@ -1,6 +1,7 @@
 // The page's entry: one shell for every address; the path says which view to build.
 
 import { backtestView } from "./backtest_view.js";
+import { compareView } from "./compare_view.js";
 import { el, replace } from "./dom.js";
 import { operationView } from "./operation_view.js";
 import { operationsView } from "./operations_view.js";
@@ -12,6 +13,7 @@ function route(path) {
   const backtest = match("/backtests/");
   if (path === "/" || path === "") return ["operations", (main) => operationsView(main)];
   if (path === "/results") return ["results", (main) => resultsView(main)];
+  if (path === "/compare") return ["results", (main) => compareView(main)];
   if (operation) return ["operations", (main) => operationView(main, operation)];
   if (backtest) return ["results", (main) => backtestView(main, backtest)];
   return [null, (main) => replace(main, el("h1", { text: "Not found" }), el("p", {}, el("a", { href: "/", text: "Operations" })))];

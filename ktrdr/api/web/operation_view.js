@@ -1,10 +1,11 @@
-// One operation, live: its bar and step, for a research cycle the phase timeline and its
-// children (the training's chart growing epoch by epoch, the backtest's equity curve), and
-// the result summary once it ends.
+// One operation, live: its bar and step (and a Cancel button while it runs), for a research
+// cycle the phase timeline and its children (the training's chart growing epoch by epoch,
+// the backtest's equity curve), and the result once it ends (summary_view.js).
 
 import { followTree, getData } from "./api.js";
 import { equityFigures, loadSeries, metricsTable } from "./backtest_view.js";
 import { chartFigure } from "./chart.js";
+import { CancelControl } from "./cancel_control.js";
 import {
   announce,
   duration,
@@ -12,7 +13,6 @@ import {
   finite,
   number,
   operationLink,
-  percent,
   progressBar,
   replace,
   setProgress,
@@ -22,6 +22,8 @@ import {
 import { ChildList, CycleGrid, focusChildren, isWalkForward, roleNote } from "./cycle_grid.js";
 import { etaText } from "./eta.js";
 import { DeliveriesSection } from "./deliveries_view.js";
+import { pct } from "./figures.js";
+import { cycleSummary, resultTable } from "./summary_view.js";
 import { phaseTimeline } from "./timeline.js";
 import { ACTIVE, KIND, STATUS, TERMINAL, kindLabel, kindNoun } from "./vocabulary.js";
 import { walkForwardSection } from "./walk_forward.js";
@@ -117,7 +119,7 @@ class TrainingHistory {
         { name: "Training accuracy", values: pick("train_accuracy"), cls: "s-train" },
         { name: "Validation accuracy", values: pick("val_accuracy"), cls: "s-val", smooth: true },
       ],
-      summary: `Accuracy per epoch, ${x.length} epochs${of}; latest validation accuracy ${percent(lastRow.val_accuracy)}.`,
+      summary: `Accuracy per epoch, ${x.length} epochs${of}; latest validation accuracy ${pct(lastRow.val_accuracy)}.`,
     });
   }
 
@@ -130,56 +132,6 @@ class TrainingHistory {
     ];
     return el("section", { class: "charts", "aria-label": "Training charts" }, el("h2", { text: title }), this.figures);
   }
-}
-
-// Shown elsewhere on the page (charts, the verdict, the walk-forward section) or too big for a
-// table of figures.
-const HIDDEN_RESULT_KEYS = new Set([
-  "history",
-  "equity_curve",
-  "strategy",
-  "feature_names",
-  "reasons",
-  "train_label_counts",
-  "walk_forward",
-  "candidates",
-  "statistics",
-]);
-
-function scalarText(key, value) {
-  if (typeof value === "number") {
-    if (/accuracy|rate|return|drawdown|exposure/.test(key)) return percent(value);
-    return Number.isInteger(value) ? String(value) : number(value, 4);
-  }
-  if (Array.isArray(value)) return value.join(" – ");
-  return String(value);
-}
-
-/** The result summary as a table of its plain figures (nested records one level down). */
-function resultTable(result) {
-  const rows = [];
-  const add = (key, value) => {
-    if (value === null || value === undefined || HIDDEN_RESULT_KEYS.has(key)) return;
-    if (Array.isArray(value) && value.some((v) => v !== null && typeof v === "object")) return;
-    if (typeof value === "object" && !Array.isArray(value)) {
-      for (const [inner, v] of Object.entries(value)) {
-        if (v !== null && typeof v !== "object") rows.push([`${key}.${inner}`, scalarText(inner, v)]);
-      }
-      return;
-    }
-    rows.push([key, scalarText(key, value)]);
-  };
-  for (const [key, value] of Object.entries(result)) add(key, value);
-  return el(
-    "table",
-    { class: "metrics result" },
-    el("caption", { text: "Result summary" }),
-    el(
-      "tbody",
-      {},
-      rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row", text: k.replaceAll("_", " ") }), el("td", { text: v }))),
-    ),
-  );
 }
 
 class OperationPage {
@@ -198,19 +150,21 @@ class OperationPage {
     this.resultBox = el("section", { "aria-label": "Result" });
     this.deliveries = new DeliveriesSection(id); // the webhooks sent once it has ended
     this.problem = el("p", { class: "problem", role: "alert" });
+    this.cancel = new CancelControl(id); // shown only while it runs
     replace(
       main,
       el("h1", {}, el("span", { class: "kind", text: "Operation" }), " ", el("code", { text: id })),
       this.header,
-      el("div", { class: "op-progress" }, this.bar, this.step),
+      el("div", { class: "op-progress" }, this.bar, this.step, this.cancel.box),
+      this.cancel.answer,
       this.times,
       this.problem,
       this.timelineBox,
-      this.childrenBox,
+      this.resultBox,
       this.walkForwardBox,
+      this.childrenBox,
       this.trainingBox,
       this.backtestBox,
-      this.resultBox,
       this.deliveries.box,
     );
     this.changes = [];
@@ -254,6 +208,7 @@ class OperationPage {
         ? el("a", { class: "button-link", href: `/backtests/${encodeURIComponent(id)}`, text: "Equity curve and trades" })
         : null,
     );
+    this.cancel.update(root);
     setProgress(this.bar, root.progress.percentage);
     this.step.textContent = `${Math.round(root.progress.percentage)}% ${root.progress.current_step || ""}`;
     const eta = etaText(root); // a running cycle's, learned from past cycles
@@ -323,7 +278,10 @@ class OperationPage {
           "section",
           { class: "charts", "aria-label": `${title} charts` },
           el("h2", {}, `${title} `, el("a", { href: `/backtests/${encodeURIComponent(backtestId)}`, text: "(full page)" })),
-          el("div", { class: "split" }, el("div", {}, equityFigures(series)), el("aside", {}, metricsTable(series.metrics || {}, series.benchmark || {}, "Metrics"))),
+          // A cycle's result shows these figures beside buy-and-hold's: the charts alone here.
+          this.root?.operation_type === KIND.AGENT_RESEARCH
+            ? el("div", {}, equityFigures(series))
+            : el("div", { class: "split" }, el("div", {}, equityFigures(series)), el("aside", {}, metricsTable(series.metrics || {}, series.benchmark || {}, "Metrics"))),
         ),
       );
     } catch (error) {
@@ -338,7 +296,11 @@ class OperationPage {
     this.resultShownFor = root.version;
     const walkForward = root.status === STATUS.COMPLETED ? walkForwardSection(root.result_summary) : null;
     replace(this.walkForwardBox, walkForward);
-    replace(this.resultBox, el("h2", { text: "Result" }), verdictLine(root), resultTable(root.result_summary));
+    const cycle = root.operation_type === KIND.AGENT_RESEARCH;
+    // A cycle's result is what its page is read for: high up. Anything else's figures follow
+    // its charts, as they always have.
+    if (!cycle && this.resultBox.previousElementSibling !== this.backtestBox) this.backtestBox.after(this.resultBox);
+    replace(this.resultBox, el("h2", { text: "Result" }), cycle ? cycleSummary(root) : resultTable(root.result_summary));
   }
 }
 
@@ -357,15 +319,3 @@ export async function operationView(main, id) {
   page.drawTimeline();
   if (page.root && TERMINAL.has(page.root.status)) page.deliveries.refresh();
 }
-
-function verdictLine(op) {
-  const result = op.result_summary || {};
-  if (!result.verdict) return null;
-  return el(
-    "p",
-    { class: `verdict verdict-${result.verdict}` },
-    el("strong", { text: `Verdict: ${result.verdict}` }),
-    (result.reasons || []).length ? el("ul", {}, result.reasons.map((r) => el("li", { text: r }))) : null,
-  );
-}
-

@@ -1,43 +1,52 @@
 // The operations page: every recent operation as a tree (cycles with their training and
 // backtest children), live. Running trees are followed by long-poll (one held request per
 // running root, answered the moment anything changes); a re-list every few seconds finds
-// operations started elsewhere.
+// operations started elsewhere. A row reads by its strategy (the id beneath it), says when it
+// started and, when it failed, why.
 
 import { cancelOperation, followTree, getEnvelope } from "./api.js";
 import {
   announce,
+  breakable,
   duration,
   el,
   finite,
-  operationLink,
   progressBar,
   replace,
   scrollingTable,
   setConnection,
   setProgress,
   statusBadge,
+  timeTag,
 } from "./dom.js";
-import { ACTIVE, KIND, KINDS, STATUS, STATUSES, kindNoun } from "./vocabulary.js";
+import { ACTIVE, KIND, KINDS, STATUS, STATUSES, TERMINAL, kindLabel, kindNoun } from "./vocabulary.js";
 
 const LIST_LIMIT = 200;
 const RELIST_MS = 3000;
 // Each followed tree holds one connection; browsers allow six per origin, so the rest of
 // the running roots are seen through the re-list.
 const MAX_FOLLOWERS = 3;
+// How much of a failure's message a row shows; the whole of it is the reason's title.
+const REASON_CHARS = 90;
+const COLUMNS = ["Strategy / operation", "Started", "Status", "Phase / step", "Progress", "Elapsed", "ETA"];
 
 /** One shape for a listing row (summary) and a tree node (full operation). */
 export function fromSummary(row) {
+  const headline = row.headline || {};
   return {
     id: row.operation_id,
     type: row.operation_type,
     status: row.status,
     parent: row.parent_operation_id,
     created: row.created_at,
+    started: row.started_at,
     percentage: row.percentage,
     step: row.current_step,
     phase: row.phase,
     elapsed: row.elapsed_seconds,
-    strategy: row.headline ? row.headline.strategy_name : null,
+    strategy: headline.strategy_name || null,
+    symbol: headline.symbol || null,
+    error: row.error_message,
     cancelRequested: row.cancel_requested,
     version: row.version,
     receivedAt: Date.now(),
@@ -53,11 +62,14 @@ export function fromOperation(op) {
     status: op.status,
     parent: op.parent_operation_id,
     created: op.created_at,
+    started: op.started_at,
     percentage: op.progress.percentage,
     step: op.progress.current_step,
     phase: op.operation_type === KIND.AGENT_RESEARCH ? params.phase || null : null,
     elapsed: op.elapsed_seconds,
     strategy: params.strategy_name || result.strategy_name || null,
+    symbol: typeof params.symbol === "string" ? params.symbol : null,
+    error: op.error_message,
     cancelRequested: op.cancel_requested,
     version: op.version,
     // A running cycle's ETA, learned from past cycles (eta.js), and when it came: a listing
@@ -87,28 +99,25 @@ export function etaSeconds(op) {
   return (spent * (100 - p)) / p;
 }
 
-export function operationsView(main) {
-  const ops = new Map();
-  const rows = new Map();
-  const followers = new Map();
-  const filters = { status: "", kind: "" };
+/** The ETA cell: empty once the operation has ended (nothing is left to wait for). */
+function etaCellText(op) {
+  return TERMINAL.has(op.status) ? "" : duration(etaSeconds(op), true);
+}
 
-  const statusSelect = el(
-    "select",
-    { id: "filter-status", name: "status" },
-    el("option", { value: "", text: "any status" }),
-    STATUSES.map((s) => el("option", { value: s, text: s })),
-  );
-  const kindSelect = el(
-    "select",
-    { id: "filter-kind", name: "kind" },
-    el("option", { value: "", text: "any kind" }),
-    KINDS.map((kind) => el("option", { value: kind, text: kindNoun(kind) })),
-  );
-  const body = el("tbody");
-  const note = el("p", { class: "note", role: "status" });
-  const problem = el("p", { class: "problem", role: "alert" });
-  const dialogText = el("p");
+/** What a row is called: its strategy, else its kind (and market, when it has one). */
+function rowTitle(op) {
+  if (op.strategy) return op.strategy;
+  return op.symbol ? `${kindLabel(op.type)} · ${op.symbol}` : kindLabel(op.type);
+}
+
+/** A message cut to ``chars`` at a word where it can be, with an ellipsis. */
+function shorten(text, chars) {
+  const flat = String(text).replace(/\s+/g, " ").trim();
+  return flat.length <= chars ? flat : `${flat.slice(0, chars - 1).replace(/ \S{0,24}$/, "")}…`;
+}
+
+function cancelDialog() {
+  const text = el("p");
   const dialog = el(
     "dialog",
     { id: "cancel-dialog", "aria-labelledby": "cancel-title" },
@@ -116,7 +125,7 @@ export function operationsView(main) {
       "form",
       { method: "dialog" },
       el("h2", { id: "cancel-title", text: "Cancel this operation?" }),
-      dialogText,
+      text,
       el(
         "div",
         { class: "actions" },
@@ -125,75 +134,89 @@ export function operationsView(main) {
       ),
     ),
   );
-  let pendingCancel = null;
-  dialog.addEventListener("close", async () => {
-    const id = pendingCancel;
-    pendingCancel = null;
-    if (dialog.returnValue !== "cancel" || id === null) return;
-    try {
-      const op = await cancelOperation(id);
-      merge(fromOperation(op));
-      render();
-    } catch (error) {
-      problem.textContent = `Could not cancel ${id}: ${error.message}`;
-    }
-  });
+  return { dialog, text };
+}
 
-  for (const select of [statusSelect, kindSelect]) {
-    select.addEventListener("change", () => {
-      filters.status = statusSelect.value;
-      filters.kind = kindSelect.value;
-      render();
-    });
+function filterSelect(id, anyText, values, label) {
+  return el(
+    "select",
+    { id, name: id.replace("filter-", "") },
+    el("option", { value: "", text: anyText }),
+    values.map((value) => el("option", { value, text: label(value) })),
+  );
+}
+
+function tableHead() {
+  const actions = el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Actions" }));
+  return el("thead", {}, el("tr", {}, COLUMNS.map((h) => el("th", { scope: "col", text: h })), actions));
+}
+
+class OperationsList {
+  constructor(main) {
+    this.ops = new Map();
+    this.rows = new Map();
+    this.followers = new Map();
+    this.pendingCancel = null;
+    this.statusSelect = filterSelect("filter-status", "any status", STATUSES, (s) => s);
+    this.kindSelect = filterSelect("filter-kind", "any kind", KINDS, kindNoun);
+    this.body = el("tbody");
+    this.note = el("p", { class: "note", role: "status" });
+    this.problem = el("p", { class: "problem", role: "alert" });
+    this.cancel = cancelDialog();
+    this.cancel.dialog.addEventListener("close", () => this.confirmed());
+    for (const select of [this.statusSelect, this.kindSelect]) {
+      select.addEventListener("change", () => this.render());
+    }
+    replace(
+      main,
+      el("h1", { text: "Operations" }),
+      el(
+        "form",
+        { class: "filters", role: "search", "aria-label": "Filter operations" },
+        el("label", { for: "filter-status" }, "Status"),
+        this.statusSelect,
+        el("label", { for: "filter-kind" }, "Kind"),
+        this.kindSelect,
+      ),
+      this.problem,
+      scrollingTable(
+        "Operations table",
+        "ops",
+        "Operations, newest first, children under their research cycle",
+        tableHead(),
+        this.body,
+      ),
+      this.note,
+      this.cancel.dialog,
+    );
   }
 
-  replace(
-    main,
-    el("h1", { text: "Operations" }),
-    el(
-      "form",
-      { class: "filters", role: "search", "aria-label": "Filter operations" },
-      el("label", { for: "filter-status" }, "Status"),
-      statusSelect,
-      el("label", { for: "filter-kind" }, "Kind"),
-      kindSelect,
-    ),
-    problem,
-    scrollingTable(
-      "Operations table",
-      "ops",
-      "Operations, newest first, children under their research cycle",
-      el(
-        "thead",
-        {},
-        el(
-          "tr",
-          {},
-          ["Operation", "Status", "Phase / step", "Progress", "Elapsed", "ETA"].map((h) =>
-            el("th", { scope: "col", text: h }),
-          ),
-          el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Actions" })),
-        ),
-      ),
-      body,
-    ),
-    note,
-    dialog,
-  );
+  async confirmed() {
+    const id = this.pendingCancel;
+    this.pendingCancel = null;
+    if (this.cancel.dialog.returnValue !== "cancel" || id === null) return;
+    try {
+      this.merge(fromOperation(await cancelOperation(id)));
+      this.render();
+    } catch (error) {
+      this.problem.textContent = `Could not cancel ${id}: ${error.message}`;
+    }
+  }
 
-  function merge(op) {
-    const known = ops.get(op.id);
+  merge(op) {
+    const known = this.ops.get(op.id);
     if (known && known.version > op.version) return;
     if (known && known.status !== op.status) {
       announce(`${kindNoun(op.type)} ${op.id}: ${op.status}`);
     }
-    ops.set(op.id, { ...known, ...op, strategy: op.strategy || known?.strategy || null });
+    this.ops.set(op.id, { ...known, ...op, strategy: op.strategy || known?.strategy || null });
   }
 
-  function askCancel(op) {
-    pendingCancel = op.id;
-    dialogText.textContent = "";
-    dialogText.append(
+  askCancel(op) {
+    this.pendingCancel = op.id;
+    const { dialog, text } = this.cancel;
+    text.textContent = "";
+    text.append(
       `${kindNoun(op.type)} `,
       el("code", { text: op.id }),
       op.strategy ? ` (${op.strategy})` : "",
@@ -203,21 +226,24 @@ export function operationsView(main) {
     dialog.showModal();
   }
 
-  function makeRow(op) {
+  makeRow(op) {
+    const cell = (field, cls) => el("td", { "data-field": field, class: cls });
     const cells = {
       name: el("td", { class: "name" }),
-      status: el("td", { "data-field": "status" }),
-      step: el("td", { "data-field": "step" }),
+      started: cell("started", "when"),
+      status: cell("status"),
+      step: cell("step"),
       bar: progressBar(op.percentage, `Progress of ${op.id}`),
       pct: el("span", { class: "pct" }),
-      elapsed: el("td", { "data-field": "elapsed", class: "num" }),
-      eta: el("td", { "data-field": "eta", class: "num" }),
+      elapsed: cell("elapsed", "num"),
+      eta: cell("eta", "num"),
       action: el("td", { class: "action" }),
     };
     const tr = el(
       "tr",
       { "data-id": op.id, class: op.parent ? "child" : "root" },
       cells.name,
+      cells.started,
       cells.status,
       cells.step,
       el("td", { class: "progress-cell" }, cells.bar, cells.pct),
@@ -230,42 +256,65 @@ export function operationsView(main) {
       class: "cancel",
       "aria-label": `Cancel ${kindNoun(op.type)} ${op.id}`,
       text: "Cancel",
-      onclick: () => askCancel(ops.get(op.id)),
+      onclick: () => this.askCancel(this.ops.get(op.id)),
     });
     return { tr, cells, cancel, shown: "" };
   }
 
-  function fillRow(row, op) {
+  /** The cells that change only with the operation's state (rebuilt only when it does). */
+  fillState(row, op) {
     const { cells } = row;
-    const key = `${op.status}|${op.strategy}|${op.cancelRequested}`;
-    if (row.shown !== key) {
-      row.shown = key;
-      replace(
-        cells.name,
+    replace(
+      cells.name,
+      el(
+        "span",
+        { class: "head" },
         op.parent ? el("span", { class: "branch", "aria-hidden": "true", text: "└ " }) : null,
+        el("a", { class: "title", href: `/operations/${encodeURIComponent(op.id)}` }, breakable(rowTitle(op))),
+      ),
+      el(
+        "span",
+        { class: "sub" },
         el("span", { class: "kind", text: kindNoun(op.type) }),
         " ",
-        operationLink(op.id),
-        op.strategy ? el("span", { class: "strategy", text: op.strategy }) : null,
-      );
-      replace(
-        cells.status,
-        statusBadge(op.status),
-        op.cancelRequested && ACTIVE.has(op.status) ? el("span", { class: "note", text: " cancelling…" }) : null,
-      );
-      replace(cells.action, ACTIVE.has(op.status) && !op.cancelRequested ? row.cancel : null);
-    }
-    cells.step.textContent = [op.phase, op.step].filter(Boolean).join(" · ") || "–";
-    setProgress(cells.bar, op.percentage);
-    cells.pct.textContent = `${Math.round(op.percentage || 0)}%`;
-    cells.elapsed.textContent = duration(elapsedNow(op));
-    cells.eta.textContent = duration(etaSeconds(op));
+        el("code", { class: "op-id" }, breakable(op.id)),
+      ),
+    );
+    replace(cells.started, op.started ? timeTag(op.started) : el("span", { class: "note", text: "not yet" }));
+    const reason = op.status === STATUS.FAILED && op.error;
+    replace(
+      cells.status,
+      statusBadge(op.status),
+      op.cancelRequested && ACTIVE.has(op.status) ? el("span", { class: "note", text: " cancelling…" }) : null,
+      reason ? el("span", { class: "reason", title: op.error, text: shorten(op.error, REASON_CHARS) }) : null,
+    );
+    replace(cells.action, ACTIVE.has(op.status) && !op.cancelRequested ? row.cancel : null);
   }
 
-  function ordered() {
-    const all = [...ops.values()];
+  fillRow(row, op) {
+    const { cells } = row;
+    const key = [op.status, op.strategy, op.symbol, op.cancelRequested, op.started, op.error].join("|");
+    if (row.shown !== key) {
+      row.shown = key;
+      this.fillState(row, op);
+    }
+    const step = [op.phase, op.step].filter(Boolean).join(" · ");
+    cells.step.textContent = step || "–";
+    cells.step.classList.toggle("blank", !step); // a phone's card leaves the line out
+    setProgress(cells.bar, op.percentage);
+    cells.pct.textContent = `${Math.round(op.percentage || 0)}%`;
+    this.fillClock(row, op);
+  }
+
+  fillClock(row, op) {
+    row.cells.elapsed.textContent = duration(elapsedNow(op));
+    row.cells.eta.textContent = etaCellText(op);
+  }
+
+  ordered() {
+    const all = [...this.ops.values()];
     const byCreated = (a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0);
-    const roots = all.filter((o) => !o.parent || !ops.has(o.parent)).sort(byCreated);
+    const roots = all.filter((o) => !o.parent || !this.ops.has(o.parent)).sort(byCreated);
     const out = [];
     for (const root of roots) {
       out.push(root);
@@ -274,77 +323,76 @@ export function operationsView(main) {
     return out;
   }
 
-  function render() {
-    const list = ordered();
+  render() {
+    const list = this.ordered();
+    const status = this.statusSelect.value;
+    const kind = this.kindSelect.value;
     const wanted = [];
     for (const op of list) {
-      let row = rows.get(op.id);
+      let row = this.rows.get(op.id);
       if (!row) {
-        row = makeRow(op);
-        rows.set(op.id, row);
+        row = this.makeRow(op);
+        this.rows.set(op.id, row);
       }
-      fillRow(row, op);
-      row.tr.hidden =
-        (filters.status && op.status !== filters.status) || (filters.kind && op.type !== filters.kind);
+      this.fillRow(row, op);
+      row.tr.hidden = (status && op.status !== status) || (kind && op.type !== kind);
       wanted.push(row.tr);
     }
     // Reorder only when the order changed, so focus and the dialog's opener stay put.
-    const current = [...body.children];
+    const current = [...this.body.children];
     if (current.length !== wanted.length || current.some((tr, i) => tr !== wanted[i])) {
-      body.replaceChildren(...wanted);
+      this.body.replaceChildren(...wanted);
     }
     const visible = wanted.filter((tr) => !tr.hidden).length;
-    note.textContent =
+    this.note.textContent =
       list.length === 0
         ? "No operations yet. Start one with: ktrdr agent trigger"
         : `Showing ${visible} of ${list.length} recent operations.`;
-    follow();
+    this.follow();
   }
 
-  function follow() {
-    for (const op of ops.values()) {
-      const isRoot = !op.parent || !ops.has(op.parent);
-      if (isRoot && ACTIVE.has(op.status) && !followers.has(op.id)) {
-        if (followers.size >= MAX_FOLLOWERS) return;
-        const stop = new AbortController();
-        followers.set(op.id, stop);
-        followTree(
-          op.id,
-          (tree) => {
-            for (const node of tree.operations) merge(fromOperation(node));
-            render();
-          },
-          stop.signal,
-        )
-          .catch(() => {})
-          .finally(() => followers.delete(op.id));
-      }
+  follow() {
+    for (const op of this.ops.values()) {
+      const isRoot = !op.parent || !this.ops.has(op.parent);
+      if (!isRoot || !ACTIVE.has(op.status) || this.followers.has(op.id)) continue;
+      if (this.followers.size >= MAX_FOLLOWERS) return;
+      const stop = new AbortController();
+      this.followers.set(op.id, stop);
+      const onTree = (tree) => {
+        for (const node of tree.operations) this.merge(fromOperation(node));
+        this.render();
+      };
+      followTree(op.id, onTree, stop.signal)
+        .catch(() => {})
+        .finally(() => this.followers.delete(op.id));
     }
   }
 
-  async function relist() {
+  async relist() {
     try {
       const page = await getEnvelope(`/operations?limit=${LIST_LIMIT}`);
-      for (const row of page.data) merge(fromSummary(row));
-      problem.textContent = "";
+      for (const row of page.data) this.merge(fromSummary(row));
+      this.problem.textContent = "";
       setConnection("live", true);
-      render();
+      this.render();
     } catch (error) {
       setConnection("backend unreachable", false);
-      problem.textContent = `Cannot read operations: ${error.message}`;
+      this.problem.textContent = `Cannot read operations: ${error.message}`;
     }
   }
 
-  relist();
-  setInterval(relist, RELIST_MS);
-  setInterval(() => {
-    for (const op of ops.values()) {
-      if (!ACTIVE.has(op.status)) continue;
-      const row = rows.get(op.id);
-      if (row) {
-        row.cells.elapsed.textContent = duration(elapsedNow(op));
-        row.cells.eta.textContent = duration(etaSeconds(op));
-      }
+  /** Running clocks move every second between answers. */
+  tick() {
+    for (const op of this.ops.values()) {
+      const row = ACTIVE.has(op.status) ? this.rows.get(op.id) : null;
+      if (row) this.fillClock(row, op);
     }
-  }, 1000);
+  }
+}
+
+export function operationsView(main) {
+  const list = new OperationsList(main);
+  list.relist();
+  setInterval(() => list.relist(), RELIST_MS);
+  setInterval(() => list.tick(), 1000);
 }

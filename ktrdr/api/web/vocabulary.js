@@ -54,6 +54,21 @@ export const PHASE = named(words.phases, "phase");
 /** The phases a cycle works through, in order (the timeline's steps). */
 export const CYCLE_PHASES = Object.freeze(words.phases.filter((p) => p.active).map((p) => p.value));
 
+/** Each working phase's share of the cycle's bar, from the phase table's percentages: from
+ * where the phase before it ends (0 for the first) to the percentage of the phase after it
+ * (designing 0–20, training 20–65, …), so the timeline fills as the cycle's bar does. */
+export const PHASE_SPAN = Object.freeze(
+  Object.fromEntries(
+    words.phases
+      .map((p, i) => ({ p, next: words.phases[i + 1] }))
+      .filter(({ p }) => p.active)
+      .map(({ p, next }, i, all) => {
+        const start = i === 0 ? 0 : all[i - 1].next?.percentage;
+        return [p.value, [start ?? 0, next?.percentage ?? 100]];
+      }),
+  ),
+);
+
 export const STATUS = named(words.statuses, "status");
 export const STATUSES = Object.freeze(words.statuses.map((s) => s.value));
 export const TERMINAL = new Set(words.statuses.filter((s) => s.terminal).map((s) => s.value));

@@ -4,7 +4,8 @@
 // overfitting, the holdout's excess return over buy-and-hold with its interval, and the
 // holdout at other costs. A cycle from before walk-forward has none of it: no section.
 
-import { el, finite, intervalText, number, operationLink, signedPercent } from "./dom.js";
+import { el, finite, number, operationLink } from "./dom.js";
+import { pctInterval, signedPct } from "./figures.js";
 
 const DASH = "–";
 
@@ -80,7 +81,7 @@ function candidatesTable(candidates, folds) {
       name,
       Array.from({ length: folds }, (_, f) => el("td", { class: "num", text: number(sharpes[f]) })),
       el("td", { class: c.failed ? "wf-failed" : "num", text: c.failed ? `failed: ${c.failed}` : number(c.validation_sharpe) }),
-      el("td", { class: "num", text: signedPercent(c.validation_return) }),
+      el("td", { class: "num", text: signedPct(c.validation_return) }),
     );
   });
   return table("Each candidate's Sharpe per fold (annualised); chosen on the folds alone", headings, rows, "wf-candidates");
@@ -93,9 +94,9 @@ function costsTable(costs) {
       "tr",
       { "data-multiplier": String(c.multiplier) },
       el("th", { scope: "row", text: finite(c.multiplier) ? `×${c.multiplier}` : DASH }),
-      el("td", { class: "num", text: signedPercent(c.total_return) }),
+      el("td", { class: "num", text: signedPct(c.total_return) }),
       el("td", { class: "num", text: number(c.sharpe_ratio) }),
-      el("td", { class: "num", text: signedPercent(c.excess_return) }),
+      el("td", { class: "num", text: signedPct(c.excess_return) }),
       el("td", {}, c.operation_id ? operationLink(c.operation_id, "page") : DASH),
     ),
   );
@@ -127,7 +128,7 @@ function statisticsList(stats) {
   const excess = stats.holdout_excess;
   if (excess && finite(excess.estimate)) {
     const level = finite(excess.confidence) ? `${Math.round(excess.confidence * 100)}%` : "";
-    items.push(figure("Holdout excess", intervalText(excess.estimate, excess.low, excess.high), `return over buy-and-hold on the holdout${level ? `, ${level} interval` : ""}`, "excess"));
+    items.push(figure("Holdout excess", pctInterval(excess.estimate, excess.low, excess.high), `return over buy-and-hold on the holdout${level ? `, ${level} interval` : ""}`, "excess"));
   }
   if (finite(stats.overfit_ratio)) {
     const epochs = Number.isInteger(stats.best_epoch) ? `; best epoch ${stats.best_epoch}${Number.isInteger(stats.stopped_epoch) ? ` of ${stats.stopped_epoch} run` : ""}` : "";
