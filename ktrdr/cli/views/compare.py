@@ -164,7 +164,8 @@ _OPTIONAL = {"validation_sharpe", "deflated_sharpe", "trials", "pbo", "excess_re
 
 def best_columns(row: Row, figures: Sequence[dict[str, Any]]) -> set[int]:
     """The columns holding ``row``'s best value among completed cycles: none when the row
-    has no better side or fewer than two cycles have the figure (ties share the mark)."""
+    has no better side, fewer than two cycles have the figure, or they all tie (ties for the
+    best share the mark, as the page's table does)."""
     if row.rank is None:
         return set()
     ranked: dict[int, float] = {}
@@ -175,7 +176,7 @@ def best_columns(row: Row, figures: Sequence[dict[str, Any]]) -> set[int]:
                 ranked[column] = row.rank(value)
             except (KeyError, TypeError, ValueError):
                 continue
-    if len(ranked) < 2:
+    if len(ranked) < 2 or len(set(ranked.values())) == 1:
         return set()
     top = max(ranked.values())
     return {column for column, value in ranked.items() if value == top}
