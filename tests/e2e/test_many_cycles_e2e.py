@@ -41,8 +41,8 @@ def test_two_cycles_on_one_board_and_ctrl_c_cancels_both(
     terminal_children.append(child)
     child.expect("2 research cycles started")
     # Both lines of the board show a training with its bar.
-    child.expect(r"seed 5.*training.*Epoch \d+/4000")
-    child.expect(r"seed 6.*training.*Epoch \d+/4000")
+    child.expect(r"seed 5.*training.*Epoch [\d,]+/4,000")
+    child.expect(r"seed 6.*training.*Epoch [\d,]+/4,000")
     child.sendintr()
     sent = time.time()
     child.expect("Cancelling 2 research cycles")

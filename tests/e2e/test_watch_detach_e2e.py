@@ -60,7 +60,7 @@ def test_ctrl_c_on_agent_status_follow_detaches_and_the_cycle_completes(
     cycle_id = _trigger(backend, seed=12, epochs=EPOCHS)
     child = spawn_ktrdr(backend, "agent", "status", "-f")
     spawned.append(child)
-    child.expect(rf"└─ Epoch \d+/{EPOCHS}")
+    child.expect(rf"└─ Epoch [\d,]+/{EPOCHS}")
     child.sendintr()
     child.expect_exact(
         f"Stopped watching; it keeps running. Cancel it with: ktrdr ops cancel {cycle_id}"
@@ -81,10 +81,10 @@ def test_ctrl_c_still_cancels_where_the_work_was_started_or_when_asked(
         backend, "agent", "trigger", "--folds", "0", "-f", "--seed", "13", "--epochs", "4000"
     )
     spawned.append(child)
-    child.expect(rf"└─ Epoch \d+/{LONG_EPOCHS}")
+    child.expect(rf"└─ Epoch [\d,]+/{LONG_EPOCHS:,}")
     child.sendintr()
     child.expect("Cancelling research cycle")
-    child.expect(rf"Cancelled\. Training stopped at epoch \d+/{LONG_EPOCHS}")
+    child.expect(rf"Cancelled\. Training stopped at epoch [\d,]+/{LONG_EPOCHS:,}")
     assert finish(child) == 130
     with backend.client() as client:
         ops, _ = client.list_operations(operation_type="agent_research", limit=1)
@@ -94,7 +94,7 @@ def test_ctrl_c_still_cancels_where_the_work_was_started_or_when_asked(
     cycle_id = _trigger(backend, seed=14, epochs=LONG_EPOCHS)
     child = spawn_ktrdr(backend, "ops", "follow", cycle_id, "--on-interrupt", "cancel")
     spawned.append(child)
-    child.expect(rf"└─ Epoch \d+/{LONG_EPOCHS}")
+    child.expect(rf"└─ Epoch [\d,]+/{LONG_EPOCHS:,}")
     child.sendintr()
     child.expect(r"Cancelled\.")
     assert finish(child) == 130

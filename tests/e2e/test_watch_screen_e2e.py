@@ -136,7 +136,7 @@ def test_a_stopped_job_process_shows_no_progress_and_sigcont_clears_it(
         "20000",
         KTRDR_STALL_SECONDS="2",
     )
-    pane.wait_for(r"Epoch \d+/20000")
+    pane.wait_for(r"Epoch [\d,]+/20,000")
     jobs = job_processes(backend.pid)
     assert jobs, "no job process under the backend"
     for pid in jobs:
@@ -145,7 +145,7 @@ def test_a_stopped_job_process_shows_no_progress_and_sigcont_clears_it(
         lines = pane.wait_for(r"⚠ No progress for \d+ s", timeout=15)
         notice = index_of(lines, r"No progress for")
         assert re.fullmatch(r"   ⚠ No progress for \d+ s", lines[notice]), lines[notice]
-        assert re.match(r"   Epoch \d+/20000", lines[notice - 1]), lines[notice - 1]
+        assert re.match(r"   Epoch [\d,]+/20,000", lines[notice - 1]), lines[notice - 1]
         assert lines[notice - 2].startswith("🧠 Training [")
         assert not any(EXIT_LINE.search(line) for line in lines)  # still watching
     finally:
@@ -159,7 +159,7 @@ def test_a_stopped_job_process_shows_no_progress_and_sigcont_clears_it(
 
     pane.wait_until(cleared, timeout=10, what="the notice cleared after SIGCONT")
     pane.ctrl_c()
-    pane.wait_for(r"Cancelled\. Training stopped at epoch \d+/20000\.")
+    pane.wait_for(r"Cancelled\. Training stopped at epoch [\d,]+/20,000\.")
     assert pane.exit_code() == 130
 
 
@@ -180,7 +180,7 @@ def test_connection_lost_sits_in_the_step_line_and_ctrl_c_lines_stay_in_order(
         "--epochs",
         "4000",
     )
-    pane.wait_for(r"└─ Epoch \d+/4000")
+    pane.wait_for(r"└─ Epoch [\d,]+/4,000")
     os.kill(backend.pid, signal.SIGSTOP)  # the backend stops answering, keeps its state
     try:
         lines = pane.wait_for(r"Connection lost, retrying", timeout=20)
@@ -188,7 +188,7 @@ def test_connection_lost_sits_in_the_step_line_and_ctrl_c_lines_stay_in_order(
         os.kill(backend.pid, signal.SIGCONT)
     bar = index_of(lines, r"🔬 Research Cycle \[")
     assert lines[bar + 1] == "   ⚠ Connection lost, retrying..."
-    assert re.match(r"   └─ Epoch \d+/4000", lines[bar + 2]), lines[bar + 2]
+    assert re.match(r"   └─ Epoch [\d,]+/4,000", lines[bar + 2]), lines[bar + 2]
 
     def back(lines: list[str]) -> bool:
         top = index_of(lines, r"🔬 Research Cycle \[")
@@ -196,11 +196,11 @@ def test_connection_lost_sits_in_the_step_line_and_ctrl_c_lines_stay_in_order(
 
     pane.wait_until(back, timeout=20, what="the step line back after the backend answered")
     pane.ctrl_c()
-    pane.wait_for(r"Cancelled\. Training stopped at epoch \d+/4000\.")
+    pane.wait_for(r"Cancelled\. Training stopped at epoch [\d,]+/4,000\.")
     code = pane.exit_code()
     lines = pane.screen()
     done = index_of(lines, r"Cancelled\.")
-    assert re.fullmatch(r"✓ Cancelled\. Training stopped at epoch \d+/4000\.", lines[done])
+    assert re.fullmatch(r"✓ Cancelled\. Training stopped at epoch [\d,]+/4,000\.", lines[done])
     assert lines[done - 1] == "⚠ Cancelling research cycle..."
     assert code == 130
 

@@ -108,7 +108,7 @@ def test_second_trigger_conflicts_and_cancel_during_training_ends_both_within_a_
     assert parent.status.value == "cancelled" and child.status.value == "cancelled", elapsed
     assert elapsed < 1.0
     stopped = (parent.result_summary or {})["stopped_at"]
-    assert stopped.startswith("Training stopped at epoch ") and stopped.endswith("/5000")
+    assert stopped.startswith("Training stopped at epoch ") and stopped.endswith("/5,000")
     assert (child.result_summary or {})["stopped_at"].startswith("Epoch ")
     assert parent.metadata.parameters["phase"] == "cancelled"
     assert 0 < parent.progress.percentage < 100

@@ -1,4 +1,6 @@
-"""How numbers look in the terminal: one spelling of a percentage, a ratio and a clock.
+"""How numbers look in the terminal: one formatter per kind of figure, so that the same kind
+reads the same on every line (a fraction as a percentage, a Sharpe-like ratio, a loss, a
+count, a progress percentage, a clock).
 
 Figures come from the typed result records (``ktrdr.contract.results``), where a figure an
 operation did not record (or recorded oddly) is None: every function shows "-" for it
@@ -7,6 +9,7 @@ instead of failing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 MISSING = "-"
@@ -23,9 +26,37 @@ def percent(value: object, spec: str | None = None, sign: str = "") -> str:
     return number(value, f"{sign}.0%")
 
 
-def signed_percent(value: object) -> str:
-    """0.041 -> "+4.1%", -0.012 -> "-1.2%"."""
-    return number(value, "+.1%")
+def percents(values: Sequence[object], sign: str = "") -> list[str]:
+    """Percentages read together (an estimate and its interval) with the same decimals: one
+    when any of them is under 10 % (as ``percent`` would give it), so "+4.1% [-1.2%, +9.0%]",
+    never "[-1.2%, +9%]"."""
+    small = any(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 < abs(float(v)) < 0.0995
+        for v in values
+    )
+    return [number(v, f"{sign}.1%" if small else f"{sign}.0%") for v in values]
+
+
+def ratio(value: object, sign: str = "") -> str:
+    """A Sharpe ratio, a deflated Sharpe, a PBO: two decimals ("+" shows the sign)."""
+    return number(value, f"{sign}.2f")
+
+
+def loss(value: object) -> str:
+    """A training or validation loss: three decimals."""
+    return number(value, ".3f")
+
+
+def count(value: object) -> str:
+    """Epochs, bars, trades: a whole number with thousands separators (1,258)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return MISSING
+    return f"{round(value):,}"
+
+
+def progress(percentage: float) -> str:
+    """How far an operation is (0 to 100, not a fraction): whole percents, "45%"."""
+    return f"{percentage:.0f}%"
 
 
 def number(value: object, spec: str = ".2f") -> str:

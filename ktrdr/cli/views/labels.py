@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ktrdr.cli.views.figures import loss, percent
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.progress import training_context_of
 from ktrdr.records.kinds import KIND_LABEL, kind_noun
@@ -52,12 +53,10 @@ def training_stats(op: OperationPublic) -> str | None:
     figures = training_context_of(op)
     if figures is None:
         return None
-    parts = []
-    for value, label, spec in (
-        (figures.train_loss, "loss", ".3f"),
-        (figures.val_loss, "val loss", ".3f"),
-        (figures.val_accuracy, "val acc", ".0%"),
-    ):
-        if value is not None:
-            parts.append(f"{label} {format(float(value), spec)}")
+    shown = (
+        ("loss", figures.train_loss, loss),
+        ("val loss", figures.val_loss, loss),
+        ("val acc", figures.val_accuracy, percent),
+    )
+    parts = [f"{label} {spell(value)}" for label, value, spell in shown if value is not None]
     return " · ".join(parts) or None

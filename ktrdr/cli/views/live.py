@@ -5,7 +5,7 @@ state and ticking its clocks between answers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
@@ -66,7 +66,7 @@ def _bar(
     timing = figures.clock(elapsed)
     if eta is not None:
         timing += f"  ETA {figures.clock(eta)}"
-    text = Text(f"{indent}{label} [{percentage:.0f}%]", style="" if indent else "bold")
+    text = Text(f"{indent}{label} [{figures.progress(percentage)}]", style="" if indent else "bold")
     return _Bar(text, percentage, timing)
 
 
@@ -91,15 +91,16 @@ def _child_label(child: OperationPublic, named: bool) -> str:
 
 
 def _child_bar(
-    child: OperationPublic, received_at: float, now: float, named: bool, eta_now: float
+    child: OperationPublic, received_at: float, now: float, named: bool, eta_now: float | None
 ) -> _Bar:
     """``eta_now``: the time the ETA is worked out at; the last answer's while the
     connection is lost, since without new progress the estimate only grows (by 9 s a
-    second at 10%): a figure that cannot be updated stays as it was last known."""
+    second at 10%): a figure that cannot be updated stays as it was last known. None: no
+    ETA (the cycle stopped, so the child never will finish)."""
     label = _child_label(child, named)
     pct = child.progress.percentage
     elapsed = _elapsed(child, received_at, now)
-    known = _elapsed(child, received_at, eta_now)
+    known = _elapsed(child, received_at, eta_now) if eta_now is not None else None
     eta = known * (100.0 - pct) / pct if known is not None and pct > 0 else None
     return _bar(label, pct, elapsed, eta, "   └─ ")
 
@@ -121,10 +122,11 @@ def _bar_row(bar: _Bar, label_width: int, timing_width: int) -> Table:
 
 
 def _step_line(parent: OperationPublic) -> Text | None:
-    """The line under the parent's bar: its step (a cycle's phase), or that it is queued."""
+    """The line under the parent's bar: its step (a cycle's phase), or that it is queued. A
+    cycle stopped short (cancelled, failed) keeps the step it stopped at as it was shown."""
     step = parent.progress.current_step or ""
     if is_research(parent):
-        if parent.is_terminal or not step:
+        if parent.status is OperationStatus.COMPLETED or not step:
             step = f"Phase: {step or 'starting...'}"
     elif parent.status is OperationStatus.PENDING:
         return Text("   Queued: waiting for a free worker...", style="yellow")
@@ -148,8 +150,10 @@ def monitor_view(state: ViewState, now: float, cancelling: bool = False) -> Rend
     research = is_research(parent)
     rows = child_rows(state)[:MAX_CHILD_LINES] if research else []
     several = runs_several(state)
+    # A stopped cycle's children keep their last bars, without an ETA they will never meet.
+    child_eta_now = eta_now if not parent.is_terminal else None
     bars += [
-        _child_bar(op, state.received_at, now, several or bool(child_tags(op)), eta_now)
+        _child_bar(op, state.received_at, now, several or bool(child_tags(op)), child_eta_now)
         for op in rows
     ]
     width = max(LABEL_MIN_WIDTH, *(bar.label.cell_len for bar in bars))
@@ -183,6 +187,18 @@ def _stats_line(trainee: OperationPublic | None, indent: str) -> list[Renderable
     return [Text(f"{indent}{stats}", style="dim")] if stats else []
 
 
+def _stopped_frame(before: ViewState | None, state: ViewState) -> ViewState:
+    """A cycle that stopped short (cancelled, failed) has no running child left in its last
+    answer: its last frame keeps the children's bars as they were last shown, so the screen
+    says where the work stopped, above the line that says it in words."""
+    parent = state.parent
+    if parent is None or not parent.is_terminal or parent.status is OperationStatus.COMPLETED:
+        return state
+    if before is None or state.child is not None or state.children.running:
+        return state
+    return replace(state, child=before.child, children=before.children)
+
+
 class LiveRenderer:
     """One Rich live region, redrawn on every view state; nothing else is printed meanwhile."""
 
@@ -195,12 +211,15 @@ class LiveRenderer:
         self._started = False
 
     def start(self) -> None:
+        # A blank line between the command (and any line before the region) and the first bar.
+        self.console.print()
         self._live.start()
         self._started = True
 
     def update(self, state: ViewState, events: Sequence[Event] = ()) -> None:
         del events  # the region is redrawn whole: a state says everything
-        self._state = state
+        self._state = _stopped_frame(self._state, state)
+        state = self._state
         self._live.update(monitor_view(state, self._clock(), self.cancelling), refresh=True)
 
     def show_cancelling(self) -> None:

@@ -7,7 +7,7 @@ print the text alone.
 
 from __future__ import annotations
 
-from ktrdr.cli.views.figures import MISSING, number, percent, signed_percent
+from ktrdr.cli.views.figures import MISSING, count, loss, percent, percents, ratio
 from ktrdr.client.follow import ViewState, describe_stop
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.results import (
@@ -32,9 +32,9 @@ OutcomeLine = tuple[str, str]  # (text, rich style; "" for none)
 
 def _benchmark_line(bench: BenchmarkFigures) -> OutcomeLine:
     return (
-        f"Buy & hold, same bars: Sharpe {number(bench.sharpe_ratio)} | "
-        f"Return {percent(bench.total_return)} | "
-        f"Max DD {percent(bench.max_drawdown)}",
+        f"Buy & hold, same bars: Sharpe: {ratio(bench.sharpe_ratio)} | "
+        f"Return: {percent(bench.total_return)} | "
+        f"Max DD: {percent(bench.max_drawdown)}",
         "dim",
     )
 
@@ -54,7 +54,7 @@ def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
         (f"Strategy: {_text(summary.strategy_name)}", ""),
         (f"Verdict: {_text(summary.verdict)}", "bold"),
         (
-            f"Sharpe: {number(summary.sharpe_ratio)} | Win Rate: "
+            f"Sharpe: {ratio(summary.sharpe_ratio)} | Win Rate: "
             f"{percent(summary.win_rate)} | Max DD: "
             f"{percent(summary.max_drawdown)}",
             "",
@@ -70,9 +70,9 @@ def research_summary(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     best = ""
     if stats is not None and stats.best_epoch is not None:
         early = stats.stopped_epoch is not None and stats.stopped_epoch != training.epochs_total
-        best = f" (best {stats.best_epoch}{', stopped early' if early else ''})"
-    trained = f"{_text(training.epochs)} epochs{best}, val accuracy {percent(training.accuracy)}"
-    tested = f"{_dates(backtest.start, backtest.end)}, {_text(summary.trades)} trades"
+        best = f" (best {count(stats.best_epoch)}{', stopped early' if early else ''})"
+    trained = f"{count(training.epochs)} epochs{best}, val accuracy {percent(training.accuracy)}"
+    tested = f"{_dates(backtest.start, backtest.end)}, {count(summary.trades)} trades"
     lines.append((f"Training: {trained} | Backtest: {_text(backtest.symbol)} {tested}", "dim"))
     return lines
 
@@ -86,11 +86,11 @@ def _evidence_lines(summary: ResearchCycleSummary) -> list[OutcomeLine]:
     excess = stats.holdout_excess or IntervalRecord()
     tries = f"best of {dsr.trials} tries" if dsr.trials else "tries unknown"
     verdict = {True: "significant", False: "not significant", None: "not measured"}
+    shown = percents([excess.estimate, excess.low, excess.high], "+")
     lines: list[OutcomeLine] = [
         (
-            f"Deflated Sharpe: {number(dsr.probability)} ({tries}) | Holdout vs buy & hold: "
-            f"{signed_percent(excess.estimate)} [{signed_percent(excess.low)}, "
-            f"{signed_percent(excess.high)}] | {verdict[stats.significant]}",
+            f"Deflated Sharpe: {ratio(dsr.probability)} ({tries}) | Holdout vs buy & hold: "
+            f"{shown[0]} [{shown[1]}, {shown[2]}] | {verdict[stats.significant]}",
             "bold" if stats.significant else "",
         )
     ]
@@ -106,7 +106,7 @@ def _evidence_lines(summary: ResearchCycleSummary) -> list[OutcomeLine]:
         lines.append(
             (
                 f"Walk-forward: {_text(wf.description)} | chose {pick}"
-                + (f" | PBO {number(pbo)}" if pbo is not None else ""),
+                + (f" | PBO {ratio(pbo)}" if pbo is not None else ""),
                 "dim",
             )
         )
@@ -116,16 +116,16 @@ def _evidence_lines(summary: ResearchCycleSummary) -> list[OutcomeLine]:
 def training_summary(summary: TrainingSummary) -> list[OutcomeLine]:
     """A completed training: epochs, how well it validated, where the model is."""
     stopped = (
-        f" (stopped early, best epoch {summary.best_epoch})"
+        f" (stopped early, best epoch {count(summary.best_epoch)})"
         if summary.stopped_early and summary.best_epoch is not None
         else ""
     )
     return [
         (
-            f"Epochs: {_text(summary.epochs_completed)}/"
-            f"{_text(summary.epochs_total)}{stopped} | Val accuracy: "
+            f"Epochs: {count(summary.epochs_completed)}/"
+            f"{count(summary.epochs_total)}{stopped} | Val accuracy: "
             f"{percent(summary.val_accuracy)} | Val loss: "
-            f"{number(summary.val_loss, '.4f')}",
+            f"{loss(summary.val_loss)}",
             "",
         ),
         (f"Model: {_text(summary.model_path)}", "dim"),
@@ -137,9 +137,9 @@ def backtest_summary(summary: BacktestSummary) -> list[OutcomeLine]:
     m = summary.metrics or TradingMetrics()
     lines: list[OutcomeLine] = [
         (
-            f"Sharpe: {number(m.sharpe_ratio)} | Return: "
+            f"Sharpe: {ratio(m.sharpe_ratio)} | Return: "
             f"{percent(m.total_return)} | Max DD: {percent(m.max_drawdown)} | "
-            f"Win Rate: {percent(m.win_rate)} | Trades: {_text(m.num_trades)}",
+            f"Win Rate: {percent(m.win_rate)} | Trades: {count(m.num_trades)}",
             "",
         )
     ]
@@ -148,7 +148,7 @@ def backtest_summary(summary: BacktestSummary) -> list[OutcomeLine]:
     lines.append(
         (
             f"{summary.symbol or ''} {_dates(summary.start, summary.end)}, "
-            f"{_text(summary.bars)} bars; "
+            f"{count(summary.bars)} bars; "
             f"detail: {_text(summary.detail_path)}",
             "dim",
         )

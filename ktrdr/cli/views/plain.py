@@ -2,7 +2,10 @@
 movement, and progress only every tenth of the way so a log stays readable.
 
 A cycle running several children at once gets one line as each child starts and one as it
-ends; progress lines stay the active child's, as for a cycle with one child at a time."""
+ends; progress lines stay the active child's, as for a cycle with one child at a time.
+
+Every phase a cycle goes through gets its line, in order: one seen gets its step and
+percentage, one that began and ended between two answers (or before the first) says so."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from rich.console import Console
 
 from ktrdr.cli.views.children import child_name, child_tags, runs_several
 from ktrdr.cli.views.eta import eta_text
+from ktrdr.cli.views.figures import progress
 from ktrdr.cli.views.labels import (
     CONNECTION_LOST,
     TITLES,
@@ -24,7 +28,21 @@ from ktrdr.cli.views.labels import (
 from ktrdr.cli.views.outcomes import OutcomeLine
 from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status
 from ktrdr.contract.operations import OperationPublic
+from ktrdr.contract.progress import ACTIVE_PHASES, PHASE_STEP, Phase
 from ktrdr.records.models import OperationStatus
+
+_ACTIVE = tuple(phase.value for phase in ACTIVE_PHASES)
+_STEP = {phase.value: step for phase, step in PHASE_STEP.items()}
+
+
+def phases_before(parent: OperationPublic) -> list[str]:
+    """The phases a cycle seen first in ``parent``'s phase went through before it: those
+    before it on the happy path (none for a cycle that failed or was cancelled, which may
+    have stopped anywhere)."""
+    phase = phase_or_status(parent)
+    if phase == Phase.COMPLETED.value:
+        return list(_ACTIVE)
+    return list(_ACTIVE[: _ACTIVE.index(phase)]) if phase in _ACTIVE else []
 
 
 class PlainRenderer:
@@ -60,9 +78,11 @@ class PlainRenderer:
         if event.kind is EventKind.STARTED and parent is not None:
             self._status_line(parent)
             if is_research(parent):
+                for phase in phases_before(parent):
+                    self._passed_line(phase, "done before the first update")
                 self._phase_line(parent)
         elif event.kind is EventKind.PHASE_PASSED:
-            self._line(f"Phase: {event.detail} (began and ended between updates)")
+            self._passed_line(event.detail, "began and ended between updates")
         elif event.kind is EventKind.PHASE_CHANGED and parent is not None:
             if is_research(parent):
                 self._phase_line(parent)
@@ -96,6 +116,8 @@ class PlainRenderer:
         self._line(f"  {child_name(child, 'Child')}: {what} ({child.operation_id})")
 
     def _child_progress(self, child: OperationPublic) -> None:
+        if not child.progress.current_step:
+            return  # a child not yet reporting: its "started" line said all there is
         decile = int(child.progress.percentage // 10)
         if decile > self._child_decile.get(child.operation_id, -1) and not child.is_terminal:
             self._child_decile[child.operation_id] = decile
@@ -103,7 +125,7 @@ class PlainRenderer:
             stats = training_stats(child)
             self._line(
                 f"  {label}: {child.progress.current_step or ''} "
-                f"({child.progress.percentage:.0f}%)" + (f"  {stats}" if stats else "")
+                f"({progress(child.progress.percentage)})" + (f"  {stats}" if stats else "")
             )
 
     def _single_progress(self, op: OperationPublic) -> None:
@@ -112,7 +134,7 @@ class PlainRenderer:
             self._single_decile = decile
             stats = training_stats(op)
             self._line(
-                f"  {op.progress.current_step or ''} ({op.progress.percentage:.0f}%)"
+                f"  {op.progress.current_step or ''} ({progress(op.progress.percentage)})"
                 + (f"  {stats}" if stats else "")
             )
 
@@ -120,11 +142,14 @@ class PlainRenderer:
         name = TITLES.get(op.operation_type, "Operation").split(" ", 1)[-1]
         self._line(f"{name} {op.operation_id}: {op.status.value}")
 
+    def _passed_line(self, phase: str, when: str) -> None:
+        self._line(f"Phase: {_STEP.get(phase, phase)} ({when})")
+
     def _phase_line(self, parent: OperationPublic) -> None:
         step = parent.progress.current_step or phase_or_status(parent)
         eta = eta_text(parent)  # as of this answer: a log line is not redrawn
         suffix = f"  {eta}" if eta is not None else ""
-        self._line(f"Phase: {step} ({parent.progress.percentage:.0f}%){suffix}")
+        self._line(f"Phase: {step} ({progress(parent.progress.percentage)}){suffix}")
 
     def show_cancelling(self) -> None:
         self.cancelling = True

@@ -1,5 +1,6 @@
 """`ops list`, `ops show` and `agent results` in the terminal: the listing's summary rows as
-a tree, one whole operation in detail, and past research cycles side by side."""
+a tree, one whole operation in detail, and past research cycles ranked one under the other
+(`agent compare`, in ``views/compare.py``, puts a few side by side)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ktrdr.cli.views.figures import MISSING, number, percent
+from ktrdr.cli.views.figures import (
+    MISSING,
+    count,
+    percent,
+    percents,
+    progress,
+    ratio,
+)
 from ktrdr.contract.operations import OperationPublic, OperationSummaryPublic
 from ktrdr.contract.results import Headline, headline
 from ktrdr.records.models import OperationStatus
@@ -111,7 +119,7 @@ def operations_table(
         cells: dict[str, Text | str] = {
             "Type": op.operation_type.value,
             "Status": status_text(op.status),
-            "Progress": f"{op.percentage:.0f}%",
+            "Progress": progress(op.percentage),
             "Step": "(on another page)" if op.operation_id in context else op.current_step or "",
             "Created (UTC)": _when(op.created_at),
             "Started": _started(op),
@@ -177,7 +185,8 @@ def operation_details(
     grid.add_row("Status", status_text(op.status))
     if op.cancel_requested and not op.is_terminal:
         grid.add_row("", Text("cancel requested", style="magenta"))
-    grid.add_row("Progress", f"{op.progress.percentage:.1f}%  {op.progress.current_step or ''}")
+    step = op.progress.current_step or ""
+    grid.add_row("Progress", f"{progress(op.progress.percentage)}  {step}")
     if op.parent_operation_id:
         grid.add_row("Parent", op.parent_operation_id)
     grid.add_row("Created", _when(op.created_at))
@@ -203,7 +212,7 @@ def operation_details(
                 c.operation_id,
                 c.operation_type.value,
                 status_text(c.status),
-                f"{c.percentage:.0f}%",
+                progress(c.percentage),
             )
         parts.append(kids)
     if notifications is not None:
@@ -252,14 +261,25 @@ def sorted_results(
     return done + rest
 
 
+def excess_column(rows: Sequence[Headline]) -> list[str]:
+    """Each row's holdout excess return over buy-and-hold with its interval, "+4.1% [-1.2%,
+    +9.0%]", all with the same decimals, so that a column of them reads evenly."""
+    triples = [(f.excess_return, f.excess_low, f.excess_high) for f in rows]
+    shown = iter(percents([value for triple in triples for value in triple], "+"))
+    texts = []
+    for estimate, low, high in triples:
+        text, low_text, high_text = next(shown), next(shown), next(shown)
+        if estimate is None:
+            text = MISSING
+        elif low is not None and high is not None:
+            text += f" [{low_text}, {high_text}]"
+        texts.append(text)
+    return texts
+
+
 def excess_text(figures: Headline) -> str:
-    """The holdout's excess return over buy-and-hold with its interval: "+4.1% [-1.2%, +9.0%]"."""
-    if figures.excess_return is None:
-        return MISSING
-    text = number(figures.excess_return, "+.1%")
-    if figures.excess_low is not None and figures.excess_high is not None:
-        text += f" [{number(figures.excess_low, '+.1%')}, {number(figures.excess_high, '+.1%')}]"
-    return text
+    """One cycle's holdout excess return with its interval (see ``excess_column``)."""
+    return excess_column([figures])[0]
 
 
 def _trials_text(figures: Headline) -> str:
@@ -284,21 +304,25 @@ def results_table(cycles: list[OperationSummaryPublic]) -> Table:
         table.add_column(col, justify="right", no_wrap=True)
     for col in ("Deflated\nSharpe", "Best\nof N", "PBO", "Holdout excess\n[95% interval]"):
         table.add_column(col, justify="right", no_wrap=True)
-    for row in cycles:
-        figures = headline(row)
+    rows = [headline(row) for row in cycles]
+    # A column's percentages share their decimals, so that they line up.
+    returns = percents([figures.total_return for figures in rows], "+")
+    drawdowns = percents([figures.max_drawdown for figures in rows])
+    excess = excess_column(rows)
+    for number, (row, figures) in enumerate(zip(cycles, rows, strict=True)):
         table.add_row(
             row.operation_id,
             figures.strategy_name or MISSING,
             _verdict_text(row),
-            number(figures.sharpe_ratio, "+.2f"),
-            number(figures.benchmark_sharpe_ratio, "+.2f"),
-            percent(figures.total_return, sign="+"),
-            percent(figures.max_drawdown),
-            number(figures.trades, ".0f"),
-            number(figures.deflated_sharpe, ".2f"),
+            ratio(figures.sharpe_ratio, "+"),
+            ratio(figures.benchmark_sharpe_ratio, "+"),
+            returns[number],
+            drawdowns[number],
+            count(figures.trades),
+            ratio(figures.deflated_sharpe),
             _trials_text(figures),
-            number(figures.pbo, ".2f"),
-            excess_text(figures),
+            ratio(figures.pbo),
+            excess[number],
         )
     return table
 
@@ -309,10 +333,8 @@ def _statistics_lines(figures: Headline) -> list[Text]:
     lines = []
     if figures.deflated_sharpe is not None:
         tries = f" (best of {figures.trials})" if figures.trials is not None else ""
-        pbo = f"  PBO {number(figures.pbo, '.2f')}" if figures.pbo is not None else ""
-        lines.append(
-            Text(f"  Deflated Sharpe {number(figures.deflated_sharpe, '.2f')}{tries}{pbo}")
-        )
+        pbo = f"  PBO {ratio(figures.pbo)}" if figures.pbo is not None else ""
+        lines.append(Text(f"  Deflated Sharpe {ratio(figures.deflated_sharpe)}{tries}{pbo}"))
     if figures.excess_return is not None:
         lines.append(Text(f"  Holdout excess over B&H {excess_text(figures)}"))
     return lines
@@ -329,11 +351,11 @@ def results_lines(cycles: list[OperationSummaryPublic]) -> RenderableType:
             continue
         lines.append(
             Text(
-                f"  Sharpe {number(figures.sharpe_ratio, '+.2f')}"
-                f" (B&H {number(figures.benchmark_sharpe_ratio, '+.2f')})"
+                f"  Sharpe {ratio(figures.sharpe_ratio, '+')}"
+                f" (B&H {ratio(figures.benchmark_sharpe_ratio, '+')})"
                 f"  Return {percent(figures.total_return, sign='+')}"
                 f"  Max DD {percent(figures.max_drawdown)}"
-                f"  {number(figures.trades, '.0f')} trades"
+                f"  {count(figures.trades)} trades"
             )
         )
         lines.extend(_statistics_lines(figures))
