@@ -177,7 +177,7 @@ def main() -> None:
                     "cycle": measure_loads(
                         browser,
                         f"{backend.url}/operations/{cycle['operation_id']}",
-                        'figure[data-chart="equity"] polyline',
+                        'figure[data-chart="equity"] .uplot canvas',
                         args.loads,
                     ),
                 }

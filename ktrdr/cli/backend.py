@@ -159,7 +159,8 @@ def connect(settings: Settings, *, autostart: bool, announce: bool = True) -> Kt
         if announce:
             sys.stderr.write(
                 f"Started a local ktrdr backend at {url} (pid {health.pid}, "
-                f"log {BackendFiles.for_settings(settings).log})\n"
+                f"log {BackendFiles.for_settings(settings).log}); it keeps running until "
+                "`ktrdr server stop`\n"
             )
     return KtrdrClient(url, token=settings.token)
 

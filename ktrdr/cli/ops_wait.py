@@ -43,6 +43,7 @@ class Ended:
     """An operation whose follow has ended, as last seen."""
 
     state: ViewState
+    give_up_after: float | None = None  # the give-up time the user set, if any
 
     @property
     def operation_id(self) -> str:
@@ -64,7 +65,12 @@ class Ended:
         if self.state.lost:
             return "not found: the backend no longer knows it"
         if self.state.gave_up or parent is None:
-            return f"the backend stopped answering ({self.state.connection.down_for:.0f}s)"
+            # The last try ends a little after the give-up time; the user set that time, so
+            # it is the figure they read (25 s, not 29 s), as in a watched operation's end.
+            down_for = self.state.connection.down_for
+            if self.give_up_after is not None:
+                down_for = min(down_for, self.give_up_after)
+            return f"the backend stopped answering ({down_for:.0f} s)"
         return ended_headline(parent)
 
 
@@ -163,7 +169,7 @@ class WaitSession:
         last = ViewState(operation_id=operation_id)
         async for state, _events in follower.follow(operation_id):
             last = state
-        ended = Ended(last)
+        ended = Ended(last, self.give_up_after)
         self.ended.append(ended)
         self.report(ended)
 

@@ -36,7 +36,7 @@ class TrainingJob:
             strategy.data.train_start,
             strategy.data.train_end,
         )
-        token.raise_if_cancelled(where=f"Epoch 0/{strategy.model.epochs}")
+        token.raise_if_cancelled(where=f"Epoch 0/{strategy.model.epochs:,}")
         summary = train_strategy(
             strategy, bars, reporter=reporter, token=token, models_dir=self.models_dir
         )

@@ -67,6 +67,7 @@ def test_autostart_then_status_and_stop(local_env: dict[str, str]) -> None:
     assert json.loads(listed.stdout) == []
     notes = listed.stderr.strip().splitlines()
     assert len(notes) == 1 and notes[0].startswith("Started a local ktrdr backend at")
+    assert notes[0].endswith("it keeps running until `ktrdr server stop`"), notes
     assert run(local_env, "ops", "list", "--json").stderr == ""  # already running: silent
 
     status = run(local_env, "server", "status")
