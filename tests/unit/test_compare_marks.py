@@ -31,3 +31,25 @@ def test_a_row_where_every_cycle_is_equal_has_no_mark() -> None:
     rows = figures(("completed", 0.5, "poor"), ("completed", 0.5, "poor"))
     assert best_columns(ROW["verdict"], rows) == set()
     assert best_columns(ROW["sharpe_ratio"], rows) == set()
+
+
+def test_a_row_of_percentages_shares_its_decimals() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ktrdr.cli.views.compare import ComparedCycle, compare_table
+    from tests.support.snapshots import cycle
+
+    def done(total_return: float) -> ComparedCycle:
+        summary = {"verdict": "poor", "total_return": total_return, "max_drawdown": 0.24}
+        return ComparedCycle(cycle("completed", 9, status="completed", summary=summary))
+
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(
+        compare_table([done(-0.19), done(-0.028)])
+    )
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("Total return"))
+    assert "-19.0%" in line and "-2.8%" in line, line
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("Max drawdown"))
+    assert line.count("24%") == 2, line  # no share under 10 %: whole percents

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ktrdr.cli.charts.compare_chart import CYCLE_STYLES, ComparePicture, compare_chart
 from ktrdr.cli.views.console import listing_console
-from ktrdr.cli.views.figures import MISSING, number, percent
+from ktrdr.cli.views.figures import MISSING, number, percent, percents
 from ktrdr.cli.views.tables import excess_text
 from ktrdr.contract.operations import OperationPublic
 from ktrdr.contract.pictures import BacktestSeriesPublic, TrainingHistoryPublic
@@ -110,6 +110,9 @@ class Row:
     show: Callable[[dict[str, Any]], str]
     # How good a value is (higher is better); None: a row with no better side.
     rank: Callable[[Any], float] | None = None
+    # A row of percentages: its cells share their decimals ("-19.0%" beside "-2.8%"), the
+    # sign written as this says ("+" for returns).
+    percent_sign: str | None = None
 
 
 def _up(value: Any) -> float:
@@ -124,8 +127,10 @@ def _shown(key: str, spec: str) -> Callable[[dict[str, Any]], str]:
     return lambda f: number(f[key], spec)
 
 
-def _percent(key: str, sign: str = "") -> Callable[[dict[str, Any]], str]:
-    return lambda f: percent(f[key], sign=sign)
+def _percent_row(
+    label: str, key: str, sign: str = "", rank: Callable[[Any], float] | None = None
+) -> Row:
+    return Row(label, key, lambda f: percent(f[key], sign=sign), rank, percent_sign=sign)
 
 
 def _excess(figures: dict[str, Any]) -> str:
@@ -139,20 +144,20 @@ def _day(key: str) -> Callable[[dict[str, Any]], str]:
 ROWS: tuple[Row, ...] = (
     Row("Verdict", "verdict", lambda f: f["verdict"] or MISSING, lambda v: _VERDICT_RANK[v]),
     Row("Sharpe", "sharpe_ratio", _shown("sharpe_ratio", "+.2f"), _up),
-    Row("Total return", "total_return", _percent("total_return", "+"), _up),
-    Row("Max drawdown", "max_drawdown", _percent("max_drawdown"), _down),
-    Row("Win rate", "win_rate", _percent("win_rate"), _up),
+    _percent_row("Total return", "total_return", "+", _up),
+    _percent_row("Max drawdown", "max_drawdown", rank=_down),
+    _percent_row("Win rate", "win_rate", rank=_up),
     Row("Profit factor", "profit_factor", _shown("profit_factor", ".2f"), _up),
     Row("Trades", "trades", _shown("trades", ",.0f")),
-    Row("Exposure", "exposure", _percent("exposure")),
-    Row("B&H return", "benchmark_total_return", _percent("benchmark_total_return", "+")),
+    _percent_row("Exposure", "exposure"),
+    _percent_row("B&H return", "benchmark_total_return", "+"),
     Row("B&H Sharpe", "benchmark_sharpe_ratio", _shown("benchmark_sharpe_ratio", "+.2f")),
     Row("Fold Sharpe", "validation_sharpe", _shown("validation_sharpe", "+.2f"), _up),
     Row("Deflated Sharpe", "deflated_sharpe", _shown("deflated_sharpe", ".2f"), _up),
     Row("Best of N", "trials", _shown("trials", ",.0f")),
     Row("PBO", "pbo", _shown("pbo", ".2f"), _down),
     Row("Holdout excess", "excess_return", _excess, _up),
-    Row("Val. accuracy", "val_accuracy", _percent("val_accuracy"), _up),
+    _percent_row("Val. accuracy", "val_accuracy", rank=_up),
     Row("Epochs", "training_epochs", _shown("training_epochs", ",.0f")),
     Row("Market", "symbol", lambda f: f["symbol"] or MISSING),
     Row("Test from", "start", _day("start")),
@@ -191,11 +196,11 @@ def best_of_rows(figures: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
     return marks
 
 
-def _cell(row: Row, figures: dict[str, Any], best: bool) -> Text:
+def _cell(row: Row, figures: dict[str, Any], best: bool, text: str | None = None) -> Text:
     if row.key == "verdict" and figures["status"] != OperationStatus.COMPLETED.value:
         where = f" ({figures['phase']})" if figures["phase"] else ""
         return Text(figures["status"] + where, style="dim")
-    text = row.show(figures)
+    text = row.show(figures) if text is None else text
     style = _VERDICT_STYLE.get(text, "") if row.key == "verdict" else ""
     if best:
         return Text(f"{text} {BEST_MARK}", style="bold green")
@@ -223,7 +228,11 @@ def compare_table(cycles: Sequence[ComparedCycle], width: int = 250) -> Table:
         if row.key in _OPTIONAL and all(f.get(row.key) is None for f in figures):
             continue
         best = best_columns(row, figures)
-        table.add_row(row.label, *(_cell(row, f, i in best) for i, f in enumerate(figures)))
+        texts: list[str | None] = [None] * len(figures)
+        if row.percent_sign is not None:
+            texts = list(percents([f[row.key] for f in figures], row.percent_sign))
+        cells = (_cell(row, f, i in best, texts[i]) for i, f in enumerate(figures))
+        table.add_row(row.label, *cells)
     return table
 
 
