@@ -52,6 +52,7 @@ from ktrdr.client.tree_reading import (
     active_child_id,
     child_id_of,
     phase_or_status,
+    phases_before,
     read_children,
 )
 from ktrdr.contract.operations import OperationPublic, TreePublic
@@ -76,6 +77,7 @@ __all__ = [
     "child_id_of",
     "describe_stop",
     "phase_or_status",
+    "phases_before",
     "read_children",
 ]
 

@@ -55,6 +55,15 @@ def phases_passed(before: str | None, tree: TreePublic) -> list[str]:
     return guessed_passed(before, after)
 
 
+def phases_before(parent: OperationPublic) -> list[str]:
+    """The phases a cycle first seen in ``parent``'s phase went through before it: those
+    before it on the happy path. A cycle's phase is where it is, or where it stopped, so a
+    failed one has passed the phases before that one; one known only by a failed or
+    cancelled status passed nothing anyone can name. A watcher that joins late still
+    names every phase."""
+    return guessed_passed(_PHASE_ORDER[0], phase_or_status(parent))
+
+
 def guessed_passed(before: str | None, after: str) -> list[str]:
     """The phases a cycle must have gone through to get from ``before`` to ``after``.
 

@@ -257,3 +257,22 @@ def test_ndjson_cancel_and_lost() -> None:
     )
     assert [line["event"] for line in lost] == ["lost"]
     assert lost[0]["status"] is None and lost[0]["child"] is None
+
+
+def test_ndjson_names_the_phases_a_cycle_passed_before_the_first_answer() -> None:
+    """A cycle first seen in training (designing took less than one answer's time) still
+    gets its designing line, marked passed, before the lines of what it does now."""
+    parent = cycle("completed", 9, status="completed", summary={"verdict": "poor"})
+    done = ViewState("cycle", parent=parent, phase="completed", done=True)
+    end = (done, [Event(EventKind.FINISHED, "completed")])
+    lines = ndjson_lines([(training_cycle(), [Event(EventKind.STARTED, "training")]), end])
+    assert [(x["event"], x["phase"], x.get("passed")) for x in lines[:2]] == [
+        ("started", "training", None),
+        ("phase", "designing", True),
+    ]
+    # A cycle that failed while designing passed nothing; one that failed in backtesting
+    # had passed designing and training.
+    for phase, passed in (("designing", []), ("backtesting", ["designing", "training"])):
+        failed = ViewState("cycle", parent=cycle(phase, 3, status="failed"), phase=phase)
+        lines = ndjson_lines([(failed, [Event(EventKind.STARTED, phase)]), end])
+        assert [x["phase"] for x in lines if x["event"] == "phase"] == passed

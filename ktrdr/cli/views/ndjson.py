@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from ktrdr.cli.output import reader_went_away
+from ktrdr.cli.views.labels import is_research
 from ktrdr.cli.views.outcomes import OutcomeLine
-from ktrdr.client.follow import Event, EventKind, ViewState, describe_stop
+from ktrdr.client.follow import Event, EventKind, ViewState, describe_stop, phases_before
 from ktrdr.contract.operations import OperationPublic
 
 EVENT_NAMES = (
@@ -184,6 +185,9 @@ class NdjsonRenderer:
         kind, parent = event.kind, state.parent
         if kind is EventKind.STARTED:
             self._emit("started")
+            if is_research(parent) and parent is not None:
+                for phase in phases_before(parent):  # over before the first answer
+                    self._emit("phase", phase=phase, passed=True)
         elif kind is EventKind.PHASE_PASSED:
             self._emit("phase", phase=event.detail, passed=True)
             return False

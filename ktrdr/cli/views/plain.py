@@ -26,23 +26,12 @@ from ktrdr.cli.views.labels import (
     training_stats,
 )
 from ktrdr.cli.views.outcomes import OutcomeLine
-from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status
+from ktrdr.client.follow import Event, EventKind, ViewState, phase_or_status, phases_before
 from ktrdr.contract.operations import OperationPublic
-from ktrdr.contract.progress import ACTIVE_PHASES, PHASE_STEP, Phase
+from ktrdr.contract.progress import PHASE_STEP
 from ktrdr.records.models import OperationStatus
 
-_ACTIVE = tuple(phase.value for phase in ACTIVE_PHASES)
 _STEP = {phase.value: step for phase, step in PHASE_STEP.items()}
-
-
-def phases_before(parent: OperationPublic) -> list[str]:
-    """The phases a cycle seen first in ``parent``'s phase went through before it: those
-    before it on the happy path (none for a cycle that failed or was cancelled, which may
-    have stopped anywhere)."""
-    phase = phase_or_status(parent)
-    if phase == Phase.COMPLETED.value:
-        return list(_ACTIVE)
-    return list(_ACTIVE[: _ACTIVE.index(phase)]) if phase in _ACTIVE else []
 
 
 class PlainRenderer:
