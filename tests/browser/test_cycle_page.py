@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import TERMINAL, Tab, WebBackend, screenshot
 
 PHASES = ["designing", "training", "backtesting", "assessing"]
-PARTS = ["strategy", "training", "backtest", "verdict"]  # the result's sections, in order
+PARTS = ["strategy", "model", "backtest", "verdict"]  # the result's sections, in order
 # The bar's share of each phase (the phase table's percentages: 0-20-65-90-100).
 TRAINING_ENDS = 0.65
 

@@ -69,7 +69,10 @@ def test_ndjson_lines_carry_the_eta_keys() -> None:
     renderer.update(state(running), [Event(EventKind.STARTED, "training")])
     renderer.update(state(with_eta(cycle("training", 4), 44.0, 29.0, 59.0)), [])  # no line
     renderer.update(state(cycle("backtesting", 5)), [])  # the bar moved: a line, no ETA
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    every = [json.loads(line) for line in out.getvalue().splitlines()]
+    passed = [x for x in every if x["event"] == "phase" and x.get("passed")]
+    assert [x["phase"] for x in passed] == ["designing"]  # over before the first answer
+    lines = [x for x in every if x not in passed]
     assert (lines[0]["eta_seconds"], lines[0]["eta_low"], lines[0]["eta_high"]) == (
         45.0,
         30.0,

@@ -34,8 +34,8 @@ function source(c) {
   if (!c.walkForward) return "test period after training";
   const folds = (summaryOf(c).walk_forward?.folds || []).length;
   const tries = (summaryOf(c).candidates || []).length;
-  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  return `walk-forward holdout, out of sample (best of ${plural(tries, "candidate")} on ${plural(folds, "fold")})`;
+  const plural = (n) => (n === 1 ? "" : "s");
+  return `walk-forward holdout, out of sample (best of ${tries} candidate${plural(tries)} on ${folds} fold${plural(folds)})`;
 }
 
 function excess(c) {

@@ -72,7 +72,7 @@ function trainingPart(training) {
   const epochs = finite(training.epochs) ? `${training.epochs}${finite(training.epochs_total) ? ` of ${training.epochs_total}` : ""}` : null;
   const accuracy = finite(training.accuracy) ? `${pct(training.accuracy)}${finite(training.train_accuracy) ? ` (on its training rows ${pct(training.train_accuracy)})` : ""}` : null;
   return section(
-    "training",
+    "model",
     "Training",
     facts([
       ["Epochs", epochs],
@@ -120,6 +120,8 @@ const OUTCOME = {
   failed: { mark: "✗", said: "Failed" },
   caution: { mark: "!", said: "Caution" },
 };
+// The outcome names as the backend writes them (the keys above, in that order).
+const [PASSED, FAILED_TEST, CAUTION] = Object.keys(OUTCOME);
 
 /** Each reason with its outcome: passed, failed or caution (the recap line dropped). */
 export function verdictChecks(reasons, outcomes) {
@@ -130,7 +132,7 @@ export function verdictChecks(reasons, outcomes) {
   }
   return reasons
     .filter((text) => typeof text === "string" && !RECAP.test(text))
-    .map((text) => ({ text, outcome: /^caution\b/i.test(text) ? "caution" : FAILED.test(text) ? "failed" : "passed" }));
+    .map((text) => ({ text, outcome: /^caution\b/i.test(text) ? CAUTION : FAILED.test(text) ? FAILED_TEST : PASSED }));
 }
 
 function verdictPart(result) {
