@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ktrdr.cli.monitor import MONITOR_TIMEOUT, route_sigint
+from ktrdr.cli.monitor import MONITOR_TIMEOUT, sigint_routed
 from ktrdr.cli.options import InterruptAction
 from ktrdr.cli.output import EXIT_CANCELLED, EXIT_DETACHED, EXIT_FAILED, EXIT_OK, print_json
 from ktrdr.cli.views.notify import TerminalNotifier, batch_sentence
@@ -145,18 +145,15 @@ class CyclesSession:
                 self.hard_exit = True
                 main.cancel()
 
-        route_sigint(loop, on_sigint)
-        self.board.start()
+        def chosen() -> bool:  # a second Ctrl+C, or a detach: the end the user asked for
+            return self.hard_exit or self.detached
+
         try:
-            await asyncio.gather(
-                *(self._follow(client, index) for index in range(len(self.cycles)))
-            )
-        except asyncio.CancelledError:
-            if not (self.hard_exit or self.detached):
-                raise
+            with sigint_routed(loop, on_sigint, chosen, view=self.board):
+                await asyncio.gather(
+                    *(self._follow(client, index) for index in range(len(self.cycles)))
+                )
         finally:
-            route_sigint(loop, None)
-            self.board.stop()
             if cancels:
                 await asyncio.wait(cancels, timeout=1.0)
             await client.aclose()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
 
 from ktrdr.cli.options import InterruptAction
 from ktrdr.cli.output import (
@@ -56,6 +58,39 @@ def route_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None] | 
             loop.add_signal_handler(signal.SIGINT, handler)
     except (NotImplementedError, RuntimeError):
         pass
+
+
+class Shown(Protocol):
+    """A view drawn while a follow runs (a renderer, the many-cycles board)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@contextmanager
+def sigint_routed(
+    loop: asyncio.AbstractEventLoop,
+    handler: Callable[[], None],
+    chosen: Callable[[], bool],
+    view: Shown | None = None,
+) -> Iterator[None]:
+    """Ctrl+C calls ``handler`` inside the loop while the block runs, with ``view`` shown.
+    A cancellation the user chose (``chosen()``: a hard exit, a detach, a wait stopped) ends
+    the block quietly, any other is raised; either way Ctrl+C gets its default back and the
+    view comes down before the caller's own clean-up."""
+    route_sigint(loop, handler)
+    if view is not None:
+        view.start()
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not chosen():
+            raise
+    finally:
+        route_sigint(loop, None)
+        if view is not None:
+            view.stop()
 
 
 class MonitorSession:
@@ -103,23 +138,23 @@ class MonitorSession:
         follower = Follower(
             client.get_tree, give_up_after=self.give_up_after, stall_seconds=self.stall_seconds
         )
-        route_sigint(loop, lambda: self._on_sigint(loop, main, client))
-        self.renderer.start()
+        routed = sigint_routed(
+            loop,
+            lambda: self._on_sigint(loop, main, client),
+            chosen=lambda: self.hard_exit or self.detached,
+            view=self.renderer,
+        )
         try:
-            async for state, events in follower.follow(self.operation_id):
-                self.state = state
-                self.renderer.update(state, events)
-                if (
-                    self.cancel_sent_at is not None
-                    and time.monotonic() - self.cancel_sent_at > CANCEL_WAIT_SECONDS
-                ):
-                    break
-        except asyncio.CancelledError:
-            if not (self.hard_exit or self.detached):
-                raise
+            with routed:
+                async for state, events in follower.follow(self.operation_id):
+                    self.state = state
+                    self.renderer.update(state, events)
+                    if (
+                        self.cancel_sent_at is not None
+                        and time.monotonic() - self.cancel_sent_at > CANCEL_WAIT_SECONDS
+                    ):
+                        break
         finally:
-            route_sigint(loop, None)
-            self.renderer.stop()
             if self._cancel_tasks and self.hard_exit:
                 # Exit at once, but not before the DELETE is out: the cancel must stay
                 # requested. On loopback that takes milliseconds; a dead backend gets 1 s.

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ktrdr.cli.monitor import DEFAULT_GIVE_UP_SECONDS, MONITOR_TIMEOUT, route_sigint
+from ktrdr.cli.monitor import DEFAULT_GIVE_UP_SECONDS, MONITOR_TIMEOUT, sigint_routed
 from ktrdr.cli.output import (
     EXIT_CANCELLED_ELSEWHERE,
     EXIT_DETACHED,
@@ -153,14 +153,10 @@ class WaitSession:
                 self.interrupted = True
                 main.cancel()
 
-        route_sigint(loop, on_sigint)
         try:
-            await asyncio.gather(*(self._follow(client, op_id) for op_id in self.operation_ids))
-        except asyncio.CancelledError:
-            if not self.interrupted:
-                raise
+            with sigint_routed(loop, on_sigint, chosen=lambda: self.interrupted):
+                await asyncio.gather(*(self._follow(client, op_id) for op_id in self.operation_ids))
         finally:
-            route_sigint(loop, None)
             await client.aclose()
         return list(self.ended)
 
