@@ -12,8 +12,8 @@ const LIMIT = 500;
 // Sorting by verdict ascending goes from the worst to the best (an unknown one sorts as blank).
 const worstFirst = [...VERDICTS].reverse();
 
+// The strategy, its verdict and its Sharpe lead: at 390 px they are what stays in view.
 const COLUMNS = [
-  { key: "finished", label: "Finished", value: (r) => r.completed_at || "", text: (r) => when(r.completed_at) },
   { key: "strategy", label: "Strategy", value: (r) => r.headline.strategy_name || "", text: (r) => r.headline.strategy_name || "–" },
   { key: "verdict", label: "Verdict", value: (r) => worstFirst.indexOf(r.verdict), text: (r) => r.verdict || "–" },
   { key: "sharpe", label: "Sharpe", num: true, value: (r) => r.headline.sharpe_ratio, text: (r) => number(r.headline.sharpe_ratio) },
@@ -32,6 +32,7 @@ const COLUMNS = [
   { key: "ret", label: "Return", num: true, value: (r) => r.headline.total_return, text: (r) => percent(r.headline.total_return) },
   { key: "hold", label: "Buy & hold", num: true, value: (r) => r.headline.benchmark_total_return, text: (r) => percent(r.headline.benchmark_total_return) },
   { key: "trades", label: "Trades", num: true, value: (r) => r.headline.trades, text: (r) => (finite(r.headline.trades) ? String(r.headline.trades) : "–") },
+  { key: "finished", label: "Finished", value: (r) => r.completed_at || "", text: (r) => when(r.completed_at) },
 ];
 
 function compare(a, b) {
@@ -85,10 +86,11 @@ class Selection {
 
 function rowOf(r, backtest, selection) {
   const cells = COLUMNS.map((c) => {
-    const cls = [c.num ? "num" : "", c.key === "verdict" ? `verdict-${r.verdict}` : ""].join(" ").trim() || null;
-    // The tick box sits in the first cell: the columns keep their places.
+    const cls = [c.num ? "num" : "", c.key === "verdict" ? `verdict-${r.verdict}` : "", `col-${c.key}`].join(" ").trim();
+    // The tick box sits in the first cell, beside the strategy's name (whole in its title).
     const text = c.text(r);
-    return el("td", { class: cls }, c === COLUMNS[0] ? el("label", { class: "pick-label" }, selection.box(r), " ", text) : text);
+    if (c !== COLUMNS[0]) return el("td", { class: cls }, text);
+    return el("td", { class: cls }, el("label", { class: "pick-label", title: text }, selection.box(r), " ", el("span", { class: "pick-name", text })));
   });
   const links = el(
     "td",
