@@ -31,6 +31,7 @@ from ktrdr.cli.output import (
     terminal_safe,
 )
 from ktrdr.cli.views.notify import batch_sentence, ended_headline, notifier_for
+from ktrdr.cli.views.outcomes import down_for_shown
 from ktrdr.client.follow import Follower, ViewState
 from ktrdr.client.http import AsyncKtrdrClient, AsyncTransport
 from ktrdr.config import Settings
@@ -65,11 +66,7 @@ class Ended:
         if self.state.lost:
             return "not found: the backend no longer knows it"
         if self.state.gave_up or parent is None:
-            # The last try ends a little after the give-up time; the user set that time, so
-            # it is the figure they read (25 s, not 29 s), as in a watched operation's end.
-            down_for = self.state.connection.down_for
-            if self.give_up_after is not None:
-                down_for = min(down_for, self.give_up_after)
+            down_for = down_for_shown(self.state, self.give_up_after)
             return f"the backend stopped answering ({down_for:.0f} s)"
         return ended_headline(parent)
 

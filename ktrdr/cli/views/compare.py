@@ -214,11 +214,16 @@ def _header(index: int, cycle: ComparedCycle) -> Text:
     return head
 
 
-def compare_table(cycles: Sequence[ComparedCycle], width: int = 250) -> Table:
+def compare_table(
+    cycles: Sequence[ComparedCycle],
+    width: int = 250,
+    figures: Sequence[dict[str, Any]] | None = None,
+) -> Table:
     """One column per cycle (its number, strategy and short id in its chart colour), one
     row per figure; the best value of a row that has a better side carries ``BEST_MARK``.
     A column keeps room for a date when ``width`` allows it for every column."""
-    figures = [compared_figures(c) for c in cycles]
+    if figures is None:
+        figures = [compared_figures(c) for c in cycles]
     room = 10 if 17 + 13 * len(cycles) <= width else None
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     table.add_column("", no_wrap=True, style="bold")
@@ -267,9 +272,10 @@ def compare_notes(cycles: Sequence[ComparedCycle]) -> list[Text]:
 
 
 def compare_view(cycles: Sequence[ComparedCycle], width: int = 250) -> RenderableType:
-    parts: list[RenderableType] = [compare_table(cycles, width)]
+    figures = [compared_figures(c) for c in cycles]  # once, for the table and its note
+    parts: list[RenderableType] = [compare_table(cycles, width, figures)]
     notes = compare_notes(cycles)
-    if any(best_columns(row, [compared_figures(c) for c in cycles]) for row in ROWS):
+    if any(best_columns(row, figures) for row in ROWS):
         notes.append(Text(f"{BEST_MARK} the best of the completed cycles in that row", "dim"))
     return Group(*parts, *notes)
 

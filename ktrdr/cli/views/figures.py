@@ -15,13 +15,22 @@ from typing import Any
 MISSING = "-"
 
 
+def _small_share(value: object) -> bool:
+    """A non-zero fraction under 10 % (as it rounds to one decimal): it gets a decimal."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 < abs(float(value)) < 0.0995
+    )
+
+
 def percent(value: object, spec: str | None = None, sign: str = "") -> str:
     """0.58 -> "58%", 0.005 -> "0.5%", 0.046 -> "4.6%", 0.08 -> "8%": two significant
     digits at most, so that a drawdown of half a percent does not read "0%" (``spec``
     forces a format; ``sign`` "+" shows it on gains)."""
     if spec is not None or not isinstance(value, int | float):
         return number(value, spec or f"{sign}.0%")
-    if 0 < abs(float(value)) < 0.0995:
+    if _small_share(value):
         return number(value, f"{sign}.1%").replace(".0%", "%")
     return number(value, f"{sign}.0%")
 
@@ -30,10 +39,7 @@ def percents(values: Sequence[object], sign: str = "") -> list[str]:
     """Percentages read together (an estimate and its interval) with the same decimals: one
     when any of them is under 10 % (as ``percent`` would give it), so "+4.1% [-1.2%, +9.0%]",
     never "[-1.2%, +9%]"."""
-    small = any(
-        isinstance(v, int | float) and not isinstance(v, bool) and 0 < abs(float(v)) < 0.0995
-        for v in values
-    )
+    small = any(_small_share(v) for v in values)
     return [number(v, f"{sign}.1%" if small else f"{sign}.0%") for v in values]
 
 

@@ -211,14 +211,18 @@ def lost_lines() -> list[OutcomeLine]:
     return [("Operation not found — may have been lost due to restart", "red")]
 
 
+def down_for_shown(state: ViewState, give_up_after: float | None) -> float:
+    """How long the backend has not answered, as a user reads it: the last try ends a little
+    after the give-up time, but the user set that time, so it is the figure (25 s, not 29 s)."""
+    down_for = state.connection.down_for
+    return down_for if give_up_after is None else min(down_for, give_up_after)
+
+
 def gave_up_lines(
     state: ViewState, base_url: str, give_up_after: float | None = None
 ) -> list[OutcomeLine]:
-    """``give_up_after``: the give-up time; the last try ends a little after it, but the
-    user set the time, so that is the figure they read (25 s, not 29 s)."""
-    down_for = state.connection.down_for
-    if give_up_after is not None:
-        down_for = min(down_for, give_up_after)
+    """``give_up_after``: the give-up time (see ``down_for_shown``)."""
+    down_for = down_for_shown(state, give_up_after)
     return [
         (
             f"✗ Gave up: the backend at {base_url or 'the configured URL'} has not answered "
